@@ -1,0 +1,297 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { WindowStore, WriteOutcome } from '../app/ports';
+import { fromStoredMeasures, toStoredMeasures } from '../domain/aggregate-state';
+import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
+import { toIsoUtc } from '../domain/event-time';
+import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
+import type { StoredWindow } from '../domain/window-lifecycle';
+import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
+
+/** BatchGetItem reads at most 100 keys per call. @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html */
+export const MAX_BATCH_GET_KEYS = 100;
+/** The sparse index of pending windows (open, or fired and not yet emitted). */
+export const PENDING_INDEX = 'pending';
+/** Sort key of the lane-watermark items. */
+const WATERMARK_SK = 'watermark';
+
+/** Item attribute names. Short names keep items small: an UpdateItem is billed on the item's size per 1 KB. */
+export const ATTR = {
+  pk: 'pk',
+  sk: 'sk',
+  aggregation: 'agg',
+  key: 'key',
+  windowStart: 'ws',
+  windowEnd: 'we',
+  measures: 'm',
+  fences: 'f',
+  version: 'v',
+  rev: 'rev',
+  pending: 'pendingAgg',
+  fireAt: 'fireAt',
+  expiresAt: 'expiresAt',
+  updatedAt: 'updatedAt',
+  watermark: 'wm',
+} as const;
+
+/** Options of the window store. */
+export interface DynamoWindowStoreOptions extends BackoffOptions {
+  readonly tableName: string;
+  /**
+   * How long a window's state is kept after its end plus allowed lateness, before TTL removes it. It must exceed the
+   * stream's retention, so that no redelivery can reach a window whose fences are gone.
+   * @default 7 days
+   */
+  readonly retentionAfterCloseSeconds?: number;
+}
+
+/** The partition key of a window's items: aggregation and canonical key. */
+export function windowPk(aggregation: string, keyJson: string): string {
+  return `w#${aggregation}#${keyJson}`;
+}
+
+/** The sort key of a window: its start, ISO-8601 UTC, which sorts in time order. */
+export function windowSk(start: number): string {
+  return toIsoUtc(start);
+}
+
+/** The item key of a lane's watermark. */
+export function watermarkKey(lane: string): { pk: string; sk: string } {
+  return { pk: `lane#${lane}`, sk: WATERMARK_SK };
+}
+
+function isConditionFailure(e: unknown): boolean {
+  return e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+/** The stored state of a window item. */
+export function storedWindowOf(ref: WindowRef, item: Record<string, unknown>): StoredWindow {
+  return {
+    state: fromStoredMeasures(ref.aggregation.layout, item[ATTR.measures] as Record<string, unknown> | undefined),
+    fences: (item[ATTR.fences] as Record<string, string> | undefined) ?? {},
+    version: Number(item[ATTR.version] ?? 0),
+    pending: item[ATTR.pending] !== undefined,
+    rev: Number(item[ATTR.rev] ?? 0),
+  };
+}
+
+/**
+ * Reads a window item back into its reference and state; undefined for items that are not windows of an aggregation
+ * of this spec (lane watermarks, or aggregations since removed from the spec).
+ */
+export function parseWindowItem(
+  spec: CompiledSpec,
+  item: Record<string, unknown>,
+): { ref: WindowRef; stored: StoredWindow } | undefined {
+  const pk = String(item[ATTR.pk] ?? '');
+  const agg = spec.byName.get(String(item[ATTR.aggregation] ?? ''));
+  if (!agg || !pk.startsWith(windowPk(agg.name, ''))) return undefined;
+  const start = Date.parse(String(item[ATTR.sk]));
+  const ref: WindowRef = { aggregation: agg, keyJson: pk.slice(windowPk(agg.name, '').length), start, end: start + agg.assigner.sizeMs };
+  return { ref, stored: storedWindowOf(ref, item) };
+}
+
+/**
+ * Window state in one DynamoDB table:
+ * - a window item per (aggregation, key, window): `pk = w#<aggregation>#<key JSON>`, `sk = <window start ISO>`;
+ * - a watermark item per lane (shard): `pk = lane#<shardId>`, `sk = watermark`;
+ * - the sparse GSI `pending` (`pendingAgg`, `fireAt`) over windows that still have something to emit.
+ */
+export class DynamoWindowStore implements WindowStore {
+  private readonly retentionMs: number;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly opts: DynamoWindowStoreOptions,
+  ) {
+    this.retentionMs = (opts.retentionAfterCloseSeconds ?? 7 * 86_400) * 1000;
+  }
+
+  async readWatermark(lane: string): Promise<number | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.opts.tableName, Key: watermarkKey(lane), ConsistentRead: true }),
+    );
+    const wm = res.Item?.[ATTR.watermark];
+    return wm === undefined ? undefined : Number(wm);
+  }
+
+  async advanceWatermark(lane: string, watermark: number, nowMs: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.opts.tableName,
+          Key: watermarkKey(lane),
+          UpdateExpression: 'SET #wm = :wm, #upd = :now',
+          ConditionExpression: 'attribute_not_exists(#wm) OR #wm < :wm',
+          ExpressionAttributeNames: { '#wm': ATTR.watermark, '#upd': ATTR.updatedAt },
+          ExpressionAttributeValues: { ':wm': watermark, ':now': nowMs },
+        }),
+      );
+    } catch (e) {
+      // A concurrent batch of the same shard already moved it further: watermarks only grow.
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+
+  async getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>> {
+    const out = new Map<string, StoredWindow>();
+    const byKey = new Map<string, WindowRef>();
+    for (const ref of refs) byKey.set(`${windowPk(ref.aggregation.name, ref.keyJson)}\u0000${windowSk(ref.start)}`, ref);
+    const keys = [...byKey.keys()].map((k) => {
+      const [pk, sk] = k.split('\u0000');
+      return { pk, sk };
+    });
+    for (let i = 0; i < keys.length; i += MAX_BATCH_GET_KEYS) {
+      let request: Record<string, unknown>[] | undefined = keys.slice(i, i + MAX_BATCH_GET_KEYS);
+      for (let attempt = 0; request && request.length > 0; attempt++) {
+        if (attempt > 0) await (this.opts.sleep ?? realSleep)(backoffDelay(attempt, this.opts));
+        if (attempt > (this.opts.maxAttempts ?? 8)) throw new Error('BatchGetItem kept returning unprocessed keys');
+        const res = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.opts.tableName]: {
+                Keys: request,
+                ConsistentRead: consistent,
+                ProjectionExpression: '#pk, #sk, #m, #f, #v, #rev, #p',
+                ExpressionAttributeNames: {
+                  '#pk': ATTR.pk,
+                  '#sk': ATTR.sk,
+                  '#m': ATTR.measures,
+                  '#f': ATTR.fences,
+                  '#v': ATTR.version,
+                  '#rev': ATTR.rev,
+                  '#p': ATTR.pending,
+                },
+              },
+            },
+          }),
+        );
+        for (const item of res.Responses?.[this.opts.tableName] ?? []) {
+          const ref = byKey.get(`${item[ATTR.pk]}\u0000${item[ATTR.sk]}`);
+          if (ref) out.set(windowId(ref.aggregation.name, ref.keyJson, ref.start), storedWindowOf(ref, item));
+        }
+        request = res.UnprocessedKeys?.[this.opts.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return out;
+  }
+
+  async writeWindow(
+    ref: WindowRef,
+    next: StoredWindow,
+    expectedRev: number | undefined,
+    nowMs: number,
+  ): Promise<WriteOutcome> {
+    const agg = ref.aggregation;
+    const names: Record<string, string> = {
+      '#m': ATTR.measures,
+      '#f': ATTR.fences,
+      '#v': ATTR.version,
+      '#rev': ATTR.rev,
+      '#agg': ATTR.aggregation,
+      '#key': ATTR.key,
+      '#ws': ATTR.windowStart,
+      '#we': ATTR.windowEnd,
+      '#fireAt': ATTR.fireAt,
+      '#exp': ATTR.expiresAt,
+      '#upd': ATTR.updatedAt,
+      '#p': ATTR.pending,
+    };
+    const values: Record<string, unknown> = {
+      ':m': toStoredMeasures(agg.layout, next.state),
+      ':f': next.fences,
+      ':v': next.version,
+      ':rev': next.rev,
+      ':agg': agg.name,
+      ':key': keyRecord(agg, ref.keyJson),
+      ':ws': toIsoUtc(ref.start),
+      ':we': toIsoUtc(ref.end),
+      ':fireAt': ref.end,
+      ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
+      ':upd': nowMs,
+    };
+    let update =
+      'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, ' +
+      '#fireAt = :fireAt, #exp = :exp, #upd = :upd';
+    update += next.pending ? ', #p = :agg' : ' REMOVE #p';
+    let condition: string;
+    if (expectedRev === undefined) {
+      condition = 'attribute_not_exists(#pk)';
+      names['#pk'] = ATTR.pk;
+    } else {
+      condition = '#rev = :expectedRev';
+      values[':expectedRev'] = expectedRev;
+    }
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.opts.tableName,
+          Key: { pk: windowPk(agg.name, ref.keyJson), sk: windowSk(ref.start) },
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return 'written';
+    } catch (e) {
+      if (isConditionFailure(e)) return 'conflict';
+      throw e;
+    }
+  }
+
+  async findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]> {
+    const refs: WindowRef[] = [];
+    const prefix = windowPk(aggregation.name, '');
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: this.opts.tableName,
+          IndexName: PENDING_INDEX,
+          KeyConditionExpression: '#p = :agg AND #fireAt <= :w',
+          ExpressionAttributeNames: { '#p': ATTR.pending, '#fireAt': ATTR.fireAt },
+          ExpressionAttributeValues: { ':agg': aggregation.name, ':w': endAtOrBefore },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of res.Items ?? []) {
+        const pk = String(item[ATTR.pk]);
+        if (!pk.startsWith(prefix)) continue;
+        const start = Date.parse(String(item[ATTR.sk]));
+        refs.push({
+          aggregation,
+          keyJson: pk.slice(prefix.length),
+          start,
+          end: start + aggregation.assigner.sizeMs,
+        });
+      }
+      startKey = res.LastEvaluatedKey;
+    } while (startKey);
+    return refs;
+  }
+
+  async markEmitted(ref: WindowRef, version: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.opts.tableName,
+          Key: { pk: windowPk(ref.aggregation.name, ref.keyJson), sk: windowSk(ref.start) },
+          UpdateExpression: 'REMOVE #p',
+          ConditionExpression: '#v = :v AND attribute_exists(#p)',
+          ExpressionAttributeNames: { '#p': ATTR.pending, '#v': ATTR.version },
+          ExpressionAttributeValues: { ':v': version },
+        }),
+      );
+    } catch (e) {
+      // A correction moved the window to a later version, which is pending in its own right.
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+}

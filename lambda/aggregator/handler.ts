@@ -1,0 +1,38 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoWindowStore } from '../adapters/dynamodb-window-store';
+import { FirehoseResultSink } from '../adapters/firehose-result-sink';
+import { JsonLog } from '../adapters/json-log';
+import { createKinesisHandler } from '../adapters/kinesis-handler';
+import { S3RecordSink } from '../adapters/s3-record-sink';
+import { compileSpec } from '../domain/compiled-spec';
+import { parseAggregationSpecJson } from '../domain/spec';
+
+// Composition root: configuration comes from the environment the stack sets, and is checked once at init so that a
+// misconfigured function fails loudly on its first invocation rather than misbehaving per record.
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`aggregator: environment variable ${name} is required`);
+  return v;
+}
+
+const spec = compileSpec(parseAggregationSpecJson(required('AGGREGATION_SPEC'), 'AGGREGATION_SPEC'));
+const bucket = required('SINK_BUCKET_NAME');
+const s3 = new S3Client({});
+
+export const handler = createKinesisHandler({
+  spec,
+  store: new DynamoWindowStore(
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    {
+      tableName: required('WINDOW_TABLE_NAME'),
+      retentionAfterCloseSeconds: process.env.WINDOW_RETENTION_SECONDS ? Number(process.env.WINDOW_RETENTION_SECONDS) : undefined,
+    },
+  ),
+  results: new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: required('RESULTS_DELIVERY_STREAM') }),
+  errors: new S3RecordSink(s3, bucket, process.env.ERRORS_PREFIX ?? 'errors/'),
+  late: new S3RecordSink(s3, bucket, process.env.LATE_PREFIX ?? 'late/'),
+  log: new JsonLog({ service: 'aggregator' }),
+});

@@ -1,0 +1,57 @@
+import type { CompiledAggregation } from '../domain/compiled-spec';
+import type { WindowRef } from '../domain/pre-aggregate';
+import type { Position } from '../domain/sequence';
+import type { StoredWindow } from '../domain/window-lifecycle';
+import type { WindowResult } from '../domain/window-result';
+
+/** One user record as delivered by the stream (a KPL aggregate yields several). */
+export interface SourceRecord {
+  /** The Kinesis record's sequence number: what a partial batch response reports. */
+  readonly sequenceNumber: string;
+  /** KPL sub-sequence number; 0 for a plain record. */
+  readonly subSequenceNumber: number;
+  readonly position: Position;
+  readonly partitionKey: string;
+  /** The payload as UTF-8 text, for parsing. */
+  readonly payload: string;
+  /** The payload as delivered, base64, kept for the errors sink so that nothing is lost to a decoding problem. */
+  readonly payloadBase64: string;
+  /** Set when the record could not be decoded (for example a corrupt KPL aggregate). */
+  readonly decodeError?: string;
+}
+
+/** The outcome of a conditional window write. */
+export type WriteOutcome = 'written' | 'conflict';
+
+/** Window state and per-lane watermarks. */
+export interface WindowStore {
+  /** The lane's persisted watermark (epoch ms), or undefined before its first batch. */
+  readWatermark(lane: string): Promise<number | undefined>;
+  /** Raises the lane's watermark; never lowers it, even when concurrent batches race. */
+  advanceWatermark(lane: string, watermark: number, nowMs: number): Promise<void>;
+  /** Reads windows by id; absent ones are missing from the map. */
+  getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>>;
+  /** Writes a window if its revision is still `expectedRev` (undefined: if it does not exist). */
+  writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome>;
+  /** Pending windows (open, or fired and not yet emitted) of an aggregation whose end is at or before `endAtOrBefore`. */
+  findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]>;
+  /** Clears `pending` if the window is still at `version`. */
+  markEmitted(ref: WindowRef, version: number): Promise<void>;
+}
+
+/** Where window results go (the results Firehose). Throws when it cannot deliver after its own retries. */
+export interface ResultSink {
+  emit(results: readonly WindowResult[]): Promise<void>;
+}
+
+/** Where rejected records go (the errors sink, the late-data sink). Writing the same name again overwrites. */
+export interface RecordSink {
+  write(name: string, entries: readonly object[]): Promise<void>;
+}
+
+/** Structured logging, so the use case stays independent of a logging library. */
+export interface LogPort {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}

@@ -1,0 +1,248 @@
+import type { CompiledSpec } from '../domain/compiled-spec';
+import { toIsoUtc } from '../domain/event-time';
+import { parseEvent } from '../domain/event-parser';
+import { preAggregate, windowId, type PositionedEvent, type WindowRef, type WindowSlice } from '../domain/pre-aggregate';
+import { isAfter } from '../domain/sequence';
+import { nextWindowState, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
+import { toWindowResult, type WindowResult } from '../domain/window-result';
+import { mapSettled } from './concurrency';
+import type { LogPort, RecordSink, ResultSink, SourceRecord, WindowStore } from './ports';
+
+/** How many window writes a batch keeps in flight: enough to hide latency, few enough not to trip throttling. */
+export const WRITE_CONCURRENCY = 16;
+/** Conditional-write conflicts tolerated per window before the window's records are reported as failed. */
+export const MAX_CONFLICT_RETRIES = 5;
+
+/** Everything the use case talks to. */
+export interface BatchDeps {
+  readonly spec: CompiledSpec;
+  readonly store: WindowStore;
+  readonly results: ResultSink;
+  readonly errors: RecordSink;
+  readonly late: RecordSink;
+  readonly log?: LogPort;
+}
+
+/** One delivery of the stream: records of one shard (the lane), in order. */
+export interface BatchInput {
+  readonly lane: string;
+  readonly records: readonly SourceRecord[];
+}
+
+/** Counters of one batch, for logs and metrics. */
+export interface BatchStats {
+  records: number;
+  valid: number;
+  invalid: number;
+  lateRecords: number;
+  windowsTouched: number;
+  windowWrites: number;
+  conflicts: number;
+  emitted: number;
+}
+
+/** The outcome of a batch: when set, the sequence number from which the stream must redeliver. */
+export interface BatchOutcome {
+  readonly failedSequenceNumber?: string;
+  readonly watermark?: number;
+  readonly stats: BatchStats;
+}
+
+interface Prepared {
+  readonly events: PositionedEvent[];
+  /** For each valid event, the index of its source record. */
+  readonly sourceIndex: number[];
+  readonly invalid: object[];
+}
+
+function prepare(spec: CompiledSpec, lane: string, records: readonly SourceRecord[]): Prepared {
+  const events: PositionedEvent[] = [];
+  const sourceIndex: number[] = [];
+  const invalid: object[] = [];
+  records.forEach((r, i) => {
+    const parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload);
+    if (parsed.ok) {
+      events.push({ event: parsed.event, ts: parsed.ts, position: r.position });
+      sourceIndex.push(i);
+    } else {
+      invalid.push({
+        reason: parsed.reason,
+        shardId: lane,
+        sequenceNumber: r.sequenceNumber,
+        subSequenceNumber: r.subSequenceNumber,
+        partitionKey: r.partitionKey,
+        payload: r.decodeError ? undefined : r.payload,
+        payloadBase64: r.payloadBase64,
+      });
+    }
+  });
+  return { events, sourceIndex, invalid };
+}
+
+/** A sink object name that a redelivery of the same records reproduces, so a retry overwrites instead of adding. */
+function sinkObjectName(lane: string, records: readonly SourceRecord[], nowMs: number): string {
+  const day = toIsoUtc(nowMs).slice(0, 10);
+  return `dt=${day}/${lane}/${records[0].position}-${records[records.length - 1].position}`;
+}
+
+/**
+ * Applies one batch to the window state, exactly once in effect:
+ *
+ * 1. Invalid records go to the errors sink, records too late for a window go to the late-data sink.
+ * 2. The batch is pre-aggregated in memory; each touched window is read, merged above its lane's fence, and written
+ *    back with one conditional write (a conflict re-reads and merges again).
+ * 3. Windows the watermark has passed fire; fired versions are emitted, then marked emitted. The pending flag is the
+ *    outbox: a crash between the write and the emission leaves the window pending, and the next batch (or the idle
+ *    closer) emits it again under the same id.
+ * 4. The lane's watermark advances last.
+ */
+export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: number): Promise<BatchOutcome> {
+  const { spec, store, log } = deps;
+  const { lane, records } = input;
+  const stats: BatchStats = {
+    records: records.length,
+    valid: 0,
+    invalid: 0,
+    lateRecords: 0,
+    windowsTouched: 0,
+    windowWrites: 0,
+    conflicts: 0,
+    emitted: 0,
+  };
+  if (records.length === 0) return { stats };
+
+  const { events, sourceIndex, invalid } = prepare(spec, lane, records);
+  stats.valid = events.length;
+  stats.invalid = invalid.length;
+  const objectName = sinkObjectName(lane, records, nowMs);
+  if (invalid.length > 0) await deps.errors.write(objectName, invalid);
+
+  const before = await store.readWatermark(lane);
+  let watermark = before;
+  for (const e of events) if (watermark === undefined || e.ts > watermark) watermark = e.ts;
+
+  const live: WindowSlice[] = [];
+  const tooLate: WindowSlice[] = [];
+  for (const slice of preAggregate(spec, events).values()) {
+    (timeliness(slice, before) === 'too-late' ? tooLate : live).push(slice);
+  }
+  stats.windowsTouched = live.length;
+  // Too-late windows are read as well: a record their fence already covers was counted by an earlier delivery
+  // (when it was not yet late), so it must not also land in the late-data sink.
+  const all = live.length + tooLate.length > 0 ? await store.getWindows([...live, ...tooLate], false) : new Map<string, StoredWindow>();
+  const lateEntries: object[] = [];
+  const lateRecords = new Set<number>();
+  for (const slice of tooLate) {
+    const fence = all.get(slice.id)?.fences[lane];
+    for (const i of slice.members) {
+      if (!isAfter(events[i].position, fence)) continue;
+      const r = records[sourceIndex[i]];
+      lateRecords.add(sourceIndex[i]);
+      lateEntries.push({
+        reason: `too late: window end + allowed lateness (${slice.aggregation.def.allowedLatenessSeconds}s) is at or before the watermark`,
+        aggregation: slice.aggregation.name,
+        windowStart: toIsoUtc(slice.start),
+        windowEnd: toIsoUtc(slice.end),
+        watermark: toIsoUtc(before!),
+        eventTime: toIsoUtc(events[i].ts),
+        shardId: lane,
+        sequenceNumber: r.sequenceNumber,
+        subSequenceNumber: r.subSequenceNumber,
+        partitionKey: r.partitionKey,
+        payload: r.payload,
+      });
+    }
+  }
+  stats.lateRecords = lateRecords.size;
+  if (lateEntries.length > 0) await deps.late.write(objectName, lateEntries);
+
+  const toEmit = new Map<string, { ref: WindowRef; stored: StoredWindow }>();
+  const noteEmittable = (id: string, ref: WindowRef, stored: StoredWindow | undefined) => {
+    if (stored && stored.pending && stored.version > 0) toEmit.set(id, { ref, stored });
+  };
+
+  /** Brings one window up to date; re-reads and retries on a conflicting concurrent write. */
+  const settle = async (
+    id: string,
+    ref: WindowRef,
+    first: StoredWindow | undefined,
+    slice: WindowSlice | undefined,
+  ): Promise<void> => {
+    let stored = first;
+    for (let attempt = 0; ; attempt++) {
+      const change = slice && unseenPart(slice, events, stored?.fences[lane]);
+      const next = nextWindowState(ref, stored, change && { lane, ...change }, watermark);
+      if (!next) return noteEmittable(id, ref, stored);
+      const outcome = await store.writeWindow(ref, next, stored?.rev, nowMs);
+      if (outcome === 'written') {
+        stats.windowWrites++;
+        return noteEmittable(id, ref, next);
+      }
+      stats.conflicts++;
+      if (attempt >= MAX_CONFLICT_RETRIES) throw new Error(`window ${id}: ${attempt + 1} conflicting writes`);
+      stored = (await store.getWindows([ref], true)).get(id);
+    }
+  };
+
+  const written = await mapSettled(live, WRITE_CONCURRENCY, (s) => settle(s.id, s, all.get(s.id), s));
+  let failedAt: number | undefined;
+  written.forEach((r, i) => {
+    if (r.status === 'fulfilled') return;
+    const first = Math.min(...live[i].members.map((m) => sourceIndex[m]));
+    if (failedAt === undefined || first < failedAt) failedAt = first;
+    log?.error('window write failed', { window: live[i].id, error: String(r.reason) });
+  });
+
+  // Windows this batch did not touch but the watermark has now passed, plus any version a failed attempt left
+  // unemitted.
+  if (watermark !== undefined) {
+    const seen = new Set(live.map((s) => s.id));
+    const pendingRefs: WindowRef[] = [];
+    for (const agg of spec.aggregations) {
+      for (const ref of await store.findPending(agg, watermark)) {
+        const id = windowId(agg.name, ref.keyJson, ref.start);
+        if (!seen.has(id)) {
+          seen.add(id);
+          pendingRefs.push(ref);
+        }
+      }
+    }
+    if (pendingRefs.length > 0) {
+      const pending = await store.getWindows(pendingRefs, true);
+      const fired = await mapSettled(pendingRefs, WRITE_CONCURRENCY, (ref) => {
+        const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+        return settle(id, ref, pending.get(id), undefined);
+      });
+      // A window that could not be fired here is still pending: the next batch or the idle closer fires it.
+      fired.forEach((r, i) => {
+        if (r.status === 'rejected') log?.warn('firing a pending window failed', { ref: pendingRefs[i].keyJson, error: String(r.reason) });
+      });
+    }
+  }
+
+  if (toEmit.size > 0) {
+    const results: WindowResult[] = [...toEmit.values()].map(({ ref, stored }) => toWindowResult(ref, stored));
+    try {
+      await deps.results.emit(results);
+      stats.emitted = results.length;
+    } catch (e) {
+      // The windows stay pending, so a redelivery re-finds and re-emits them under the same ids.
+      log?.error('emitting window results failed', { count: results.length, error: String(e) });
+      return { failedSequenceNumber: records[0].sequenceNumber, watermark: before, stats };
+    }
+    const marked = await mapSettled([...toEmit.values()], WRITE_CONCURRENCY, ({ ref, stored }) =>
+      store.markEmitted(ref, stored.version),
+    );
+    // An unmarked window is emitted again later under the same id: a duplicate that consumers drop by id.
+    const unmarked = marked.filter((m) => m.status === 'rejected').length;
+    if (unmarked > 0) log?.warn('marking windows emitted failed', { unmarked });
+  }
+
+  if (failedAt !== undefined) {
+    return { failedSequenceNumber: records[failedAt].sequenceNumber, watermark: before, stats };
+  }
+  if (watermark !== undefined && (before === undefined || watermark > before)) {
+    await store.advanceWatermark(lane, watermark, nowMs);
+  }
+  return { watermark, stats };
+}

@@ -1,0 +1,59 @@
+import { compileMeasureLayout, type MeasureLayout } from './aggregate-state';
+import { compileFieldGetter, type FieldGetter } from './fields';
+import type { Aggregation, AggregationSpec } from './spec';
+import { compileWindowAssigner, type WindowAssigner } from './windows';
+
+/** A group-by value: what a key field may hold. */
+export type KeyValue = string | number | boolean;
+
+/** An aggregation with everything the hot path needs precomputed. */
+export interface CompiledAggregation {
+  readonly def: Aggregation;
+  readonly name: string;
+  readonly layout: MeasureLayout;
+  readonly assigner: WindowAssigner;
+  readonly groupBy: readonly { readonly field: string; readonly get: FieldGetter }[];
+  readonly latenessMs: number;
+}
+
+/** A spec compiled once per process (handler init), then shared by every batch. */
+export interface CompiledSpec {
+  readonly spec: AggregationSpec;
+  readonly eventTimeField: string;
+  readonly getEventTime: FieldGetter;
+  readonly aggregations: readonly CompiledAggregation[];
+  readonly byName: ReadonlyMap<string, CompiledAggregation>;
+  /** Every field that must be a finite number, across aggregations, each checked once per event. */
+  readonly numericFields: readonly { readonly field: string; readonly get: FieldGetter }[];
+  /** Every group-by field, across aggregations, each checked once per event. */
+  readonly keyFields: readonly { readonly field: string; readonly get: FieldGetter }[];
+}
+
+/** Compiles a validated spec. */
+export function compileSpec(spec: AggregationSpec): CompiledSpec {
+  const aggregations = spec.aggregations.map(
+    (def): CompiledAggregation => ({
+      def,
+      name: def.name,
+      layout: compileMeasureLayout(def),
+      assigner: compileWindowAssigner(def.window),
+      groupBy: def.groupBy.map((field) => ({ field, get: compileFieldGetter(field) })),
+      latenessMs: def.allowedLatenessSeconds * 1000,
+    }),
+  );
+  const numeric = new Map<string, FieldGetter>();
+  const keys = new Map<string, FieldGetter>();
+  for (const a of aggregations) {
+    for (const f of a.layout.numericFields) numeric.set(f.field, f.get);
+    for (const g of a.groupBy) keys.set(g.field, g.get);
+  }
+  return {
+    spec,
+    eventTimeField: spec.eventTime.field,
+    getEventTime: compileFieldGetter(spec.eventTime.field),
+    aggregations,
+    byName: new Map(aggregations.map((a) => [a.name, a])),
+    numericFields: [...numeric].map(([field, get]) => ({ field, get })),
+    keyFields: [...keys].map(([field, get]) => ({ field, get })),
+  };
+}

@@ -1,0 +1,87 @@
+import { addEvent, emptyState, mergeInto, type AggregateState } from './aggregate-state';
+import type { PositionedEvent, WindowRef, WindowSlice } from './pre-aggregate';
+import { isAfter, type Position } from './sequence';
+
+/**
+ * A window's persisted state.
+ *
+ * - `fences[lane]` is the position of the last record of that lane (shard) applied to this window. A record at or
+ *   below the fence has been applied already, which is what makes a redelivery harmless.
+ * - `version` is 0 while the window is open, 1 once it fired, and grows by one with every correction.
+ * - `pending` is true while the current version is not known to have been emitted (and while the window is open, so
+ *   that it can be found when the watermark passes its end).
+ * - `rev` counts writes; every write is conditional on it, which serialises concurrent writers.
+ */
+export interface StoredWindow {
+  readonly state: AggregateState;
+  readonly fences: Readonly<Record<string, Position>>;
+  readonly version: number;
+  readonly pending: boolean;
+  readonly rev: number;
+}
+
+/** Where an event stands relative to a window and the watermark. */
+export type Timeliness = 'on-time' | 'late' | 'too-late';
+
+/**
+ * Classifies a window for records arriving when the watermark is `watermark`:
+ * - on-time: the window has not fired yet;
+ * - late: it fired, but its allowed lateness has not passed: the records correct it;
+ * - too-late: its end plus allowed lateness is at or behind the watermark: the records go to the late-data sink.
+ */
+export function timeliness(ref: WindowRef, watermark: number | undefined): Timeliness {
+  if (watermark === undefined || ref.end > watermark) return 'on-time';
+  return ref.end + ref.aggregation.latenessMs <= watermark ? 'too-late' : 'late';
+}
+
+/**
+ * The part of a slice a window has not seen yet, from the lane's fence. In the common path the fence is below the
+ * whole slice and the precomputed partial aggregate is used as is; only a redelivery rebuilds it from the members
+ * above the fence.
+ */
+export function unseenPart(
+  slice: WindowSlice,
+  events: readonly PositionedEvent[],
+  fence: Position | undefined,
+): { state: AggregateState; maxPosition: Position } | undefined {
+  if (isAfter(slice.minPosition, fence)) return { state: slice.state, maxPosition: slice.maxPosition };
+  if (!isAfter(slice.maxPosition, fence)) return undefined;
+  const layout = slice.aggregation.layout;
+  const state = emptyState(layout);
+  for (const i of slice.members) {
+    if (isAfter(events[i].position, fence)) addEvent(layout, state, events[i].event);
+  }
+  return { state, maxPosition: slice.maxPosition };
+}
+
+/**
+ * The next state of a window after applying `delta` (records from `lane`, up to `deltaMaxPosition`) with the
+ * watermark at `watermark`; undefined when nothing changes, so that no write is made.
+ *
+ * Fires the window (version 1) when the watermark has reached its end, and turns a change to a fired window into a
+ * correction (version + 1). Both leave it pending until the version is emitted.
+ */
+export function nextWindowState(
+  ref: WindowRef,
+  stored: StoredWindow | undefined,
+  change: { lane: string; state: AggregateState; maxPosition: Position } | undefined,
+  watermark: number | undefined,
+): StoredWindow | undefined {
+  const fires = watermark !== undefined && ref.end <= watermark;
+  if (!change) {
+    if (!stored || stored.version > 0 || !fires) return undefined;
+    return { ...stored, version: 1, pending: true, rev: stored.rev + 1 };
+  }
+  const layout = ref.aggregation.layout;
+  let state: AggregateState;
+  if (stored) {
+    state = stored.state.slice();
+    mergeInto(layout, state, change.state);
+  } else {
+    state = change.state.slice();
+  }
+  const fences = { ...stored?.fences, [change.lane]: change.maxPosition };
+  const prevVersion = stored?.version ?? 0;
+  const version = prevVersion > 0 ? prevVersion + 1 : fires ? 1 : 0;
+  return { state, fences, version, pending: true, rev: (stored?.rev ?? 0) + 1 };
+}

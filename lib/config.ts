@@ -1,0 +1,379 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
+import { type AggregationSpec, parseAggregationSpecJson, SpecValidationError } from '../lambda/domain/spec';
+
+/*
+ * Typed, validated pipeline configuration.
+ *
+ * Everything here is pure: bin/app.ts gathers raw values (CDK context, file contents) and hands them in, so the
+ * validation rules can be unit-tested without an App and a bad value fails `cdk synth` before any construct exists.
+ * Values from `-c key=value` always arrive as strings, values from cdk.json as JSON types; both are accepted, but
+ * coercion is strict ("10" is an integer, "1e1" and "10.0" are not; only "true"/"false" are booleans).
+ */
+
+/**
+ * Kinesis ESM BatchSize upper bound for Kinesis sources.
+ * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-BatchSize
+ */
+export const MAX_KINESIS_BATCH_SIZE = 10_000;
+/**
+ * ESM MaximumBatchingWindowInSeconds upper bound.
+ * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-MaximumBatchingWindowInSeconds
+ */
+export const MAX_BATCHING_WINDOW_SECONDS = 300;
+/**
+ * ESM ParallelizationFactor upper bound (concurrent batches per shard).
+ * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-ParallelizationFactor
+ */
+export const MAX_PARALLELIZATION_FACTOR = 10;
+/**
+ * ESM MaximumRetryAttempts upper bound (-1, infinite, is deliberately not allowed).
+ * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-MaximumRetryAttempts
+ */
+export const MAX_RETRY_ATTEMPTS = 10_000;
+/**
+ * ESM MaximumRecordAgeInSeconds bounds (-1, infinite, is deliberately not allowed).
+ * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-MaximumRecordAgeInSeconds
+ */
+export const MIN_RECORD_AGE_SECONDS = 60;
+/** @see MIN_RECORD_AGE_SECONDS */
+export const MAX_RECORD_AGE_SECONDS = 604_800;
+/**
+ * Kinesis data retention bounds, in hours (1 day to 365 days).
+ * @see https://docs.aws.amazon.com/streams/latest/dev/kinesis-extended-retention.html
+ */
+export const MIN_RETENTION_HOURS = 24;
+/** @see MIN_RETENTION_HOURS */
+export const MAX_RETENTION_HOURS = 8_760;
+/**
+ * Shards a provisioned stream may be created with; 500 is the default per-account shard quota in the largest
+ * regions (200 elsewhere), so larger values need a quota increase first.
+ * @see https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
+ */
+export const MAX_SHARD_COUNT = 500;
+/**
+ * Firehose BufferingHints bounds.
+ * @see https://docs.aws.amazon.com/firehose/latest/APIReference/API_BufferingHints.html
+ */
+export const MAX_BUFFER_INTERVAL_SECONDS = 900;
+/** @see MAX_BUFFER_INTERVAL_SECONDS */
+export const MIN_BUFFER_SIZE_MIB = 1;
+/** @see MAX_BUFFER_INTERVAL_SECONDS */
+export const MAX_BUFFER_SIZE_MIB = 128;
+/**
+ * Lambda allows 4 KB for all environment variables together (names and values).
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ */
+export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4_096;
+/**
+ * Budget for the AGGREGATION_SPEC variable: the 4 KB total minus headroom for the other variables, whose values
+ * (resource names) are only known at deploy time.
+ */
+export const MAX_SPEC_ENV_BYTES = 3_500;
+
+/** Default spec file, relative to the repository root. */
+export const DEFAULT_SPEC_PATH = 'specs/demo.json';
+
+/** The `RetentionDays` values CloudWatch Logs accepts. */
+const RETENTION_DAYS: readonly number[] = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number');
+
+/** The fully validated configuration of one pipeline deployment. */
+export interface PipelineConfig {
+  /**
+   * Deployment stage; part of the stack name and a tag on every resource.
+   * @default "dev"
+   */
+  readonly stage: string;
+  /**
+   * Replaces "WindowedPipeline" in the stack name, so that several copies can live in one account.
+   * @default - "WindowedPipeline"
+   */
+  readonly namePrefix?: string;
+  /**
+   * What happens to stateful resources (stream, table, bucket, queue, logs) when the stack is deleted.
+   * @default "retain" for stage "prod", "destroy" otherwise
+   */
+  readonly removalPolicy: 'destroy' | 'retain';
+  /**
+   * Whether deleting the stack empties the bucket first (a Lambda-backed custom resource). Only allowed with
+   * removalPolicy "destroy"; the local emulator target turns it off because it cannot run that custom resource.
+   * @default true when removalPolicy is "destroy", false otherwise
+   */
+  readonly autoDeleteObjects: boolean;
+  /**
+   * Kinesis capacity mode.
+   * @default "on-demand"
+   */
+  readonly streamMode: 'on-demand' | 'provisioned';
+  /**
+   * Shards of a provisioned stream (1–500). Setting it with streamMode "on-demand" is an error.
+   * @default 1
+   */
+  readonly shardCount: number;
+  /**
+   * How long the stream keeps records, in hours (24–8760).
+   * @default 24
+   */
+  readonly retentionHours: number;
+  /**
+   * ESM BatchSize (1–10000).
+   * @default 500
+   */
+  readonly batchSize: number;
+  /**
+   * ESM MaximumBatchingWindowInSeconds (0–300).
+   * @default 1
+   */
+  readonly maxBatchingWindowSeconds: number;
+  /**
+   * ESM ParallelizationFactor (1–10).
+   * @default 1
+   */
+  readonly parallelizationFactor: number;
+  /**
+   * ESM MaximumRetryAttempts (0–10000).
+   * @default 10
+   */
+  readonly retryAttempts: number;
+  /**
+   * ESM MaximumRecordAgeInSeconds (60–604800, and at most the stream retention).
+   * @default 3600
+   */
+  readonly maxRecordAgeSeconds: number;
+  /**
+   * Path of the aggregation spec JSON, relative to the repository root (or absolute).
+   * @default "specs/demo.json"
+   */
+  readonly spec: string;
+  /** The validated aggregation spec read from `spec`. */
+  readonly aggregationSpec: AggregationSpec;
+  /** `aggregationSpec` as compact JSON, as passed in AGGREGATION_SPEC (at most MAX_SPEC_ENV_BYTES). */
+  readonly aggregationSpecJson: string;
+  /**
+   * Whether the Firehose delivery streams log delivery errors to CloudWatch Logs. The local emulator target sets
+   * false because it cannot create AWS::Logs::LogStream.
+   * @default true
+   */
+  readonly firehoseErrorLogging: boolean;
+  /**
+   * Retention of the function's and Firehose's log groups, one of the CloudWatch Logs values.
+   * @default 30
+   */
+  readonly logRetentionDays: RetentionDays;
+  /**
+   * Firehose buffering interval of the results stream, in seconds (0–900).
+   * @default 60
+   */
+  readonly resultsBufferSeconds: number;
+  /**
+   * Firehose buffering interval of the raw archive stream, in seconds (0–900).
+   * @default 300
+   */
+  readonly rawBufferSeconds: number;
+  /**
+   * Firehose buffering size of both delivery streams, in MiB (1–128).
+   * @default 5
+   */
+  readonly bufferSizeMiB: number;
+}
+
+/** Raised for any invalid configuration value; the message names the field and what it accepts. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    /** The config keys at fault. */
+    readonly fields: readonly string[],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function coerceInt(v: unknown): unknown {
+  return typeof v === 'string' && /^[+-]?\d+$/.test(v.trim()) ? Number(v.trim()) : v;
+}
+
+function coerceBool(v: unknown): unknown {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return v;
+}
+
+function intIn(min: number, max: number) {
+  const error = `must be an integer ${min}–${max}`;
+  return z.preprocess(coerceInt, z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
+}
+
+const bool = z.preprocess(coerceBool, z.boolean({ error: 'must be true or false' }));
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `must be one of ${values.map((v) => `"${v}"`).join(', ')}` });
+}
+
+// Stage and prefix end up in the stack name ([A-Za-z][A-Za-z0-9-]*, ≤ 128) and in tags.
+const STAGE = /^[a-z][a-z0-9-]{0,31}$/;
+const NAME_PREFIX = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
+
+/** The raw settings, each optional; cross-field defaults are applied after parsing. */
+const settingsSchema = z.object({
+  stage: z.string({ error: `must match ${STAGE}` }).regex(STAGE, { error: `must match ${STAGE}` }).default('dev'),
+  namePrefix: z
+    .string({ error: `must match ${NAME_PREFIX}` })
+    .regex(NAME_PREFIX, { error: `must match ${NAME_PREFIX}` })
+    .optional(),
+  removalPolicy: oneOf(['destroy', 'retain']).optional(),
+  autoDeleteObjects: bool.optional(),
+  streamMode: oneOf(['on-demand', 'provisioned']).default('on-demand'),
+  shardCount: intIn(1, MAX_SHARD_COUNT).optional(),
+  retentionHours: intIn(MIN_RETENTION_HOURS, MAX_RETENTION_HOURS).default(24),
+  batchSize: intIn(1, MAX_KINESIS_BATCH_SIZE).default(500),
+  maxBatchingWindowSeconds: intIn(0, MAX_BATCHING_WINDOW_SECONDS).default(1),
+  parallelizationFactor: intIn(1, MAX_PARALLELIZATION_FACTOR).default(1),
+  retryAttempts: intIn(0, MAX_RETRY_ATTEMPTS).default(10),
+  maxRecordAgeSeconds: intIn(MIN_RECORD_AGE_SECONDS, MAX_RECORD_AGE_SECONDS).default(3600),
+  spec: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).default(DEFAULT_SPEC_PATH),
+  firehoseErrorLogging: bool.default(true),
+  logRetentionDays: z
+    .preprocess(
+      coerceInt,
+      z.custom<RetentionDays>((v) => typeof v === 'number' && RETENTION_DAYS.includes(v), {
+        error: `must be one of the CloudWatch Logs retention values ${RETENTION_DAYS.join(', ')}`,
+      }),
+    )
+    .default(RetentionDays.ONE_MONTH),
+  resultsBufferSeconds: intIn(0, MAX_BUFFER_INTERVAL_SECONDS).default(60),
+  rawBufferSeconds: intIn(0, MAX_BUFFER_INTERVAL_SECONDS).default(300),
+  bufferSizeMiB: intIn(MIN_BUFFER_SIZE_MIB, MAX_BUFFER_SIZE_MIB).default(5),
+});
+
+/** The config keys read from CDK context (`-c key=value` or cdk.json). */
+export const CONFIG_KEYS = Object.keys(settingsSchema.shape) as readonly (keyof typeof settingsSchema.shape)[];
+
+function show(v: unknown): string {
+  // Context values are strings; quote them only when they would otherwise be unreadable.
+  return typeof v === 'string' && /^\S+$/.test(v) ? v : JSON.stringify(v) ?? String(v);
+}
+
+function fieldError(field: string, message: string, got: unknown): string {
+  return `Invalid config "${field}": ${message} (got ${show(got)})`;
+}
+
+/** The config without the spec contents: everything that can be checked from the raw values alone. */
+export type PipelineSettings = Omit<PipelineConfig, 'aggregationSpec' | 'aggregationSpecJson'>;
+
+/**
+ * Validates raw settings (strings from `-c`, or JSON values from cdk.json) and applies defaults.
+ * @throws ConfigError naming every invalid field with its allowed range
+ */
+export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
+  const result = settingsSchema.safeParse(raw);
+  if (!result.success) {
+    const seen = new Map<string, string>();
+    for (const issue of result.error.issues) {
+      const field = String(issue.path[0] ?? '(root)');
+      if (!seen.has(field)) seen.set(field, issue.message);
+    }
+    const lines = [...seen].map(([field, message]) => fieldError(field, message, raw[field]));
+    throw new ConfigError(lines.join('\n'), [...seen.keys()]);
+  }
+  const s = result.data;
+  const problems: [string, string][] = [];
+
+  const removalPolicy = s.removalPolicy ?? (s.stage === 'prod' ? 'retain' : 'destroy');
+  if (s.autoDeleteObjects === true && removalPolicy !== 'destroy') {
+    problems.push([
+      'autoDeleteObjects',
+      `can only be true when removalPolicy is "destroy", but removalPolicy is "${removalPolicy}"`,
+    ]);
+  }
+  if (s.shardCount !== undefined && s.streamMode !== 'provisioned') {
+    problems.push(['shardCount', `only applies when streamMode is "provisioned", but streamMode is "${s.streamMode}"`]);
+  }
+  // A record that ages out goes to the failure queue as metadata only; redriving it means re-reading the stream,
+  // which is only possible while the record is still retained.
+  const retentionSeconds = s.retentionHours * 3600;
+  if (s.maxRecordAgeSeconds > retentionSeconds) {
+    problems.push([
+      'maxRecordAgeSeconds',
+      `must be <= retentionHours × 3600 (${retentionSeconds}) so that failed records can still be redriven from the stream`,
+    ]);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(
+      problems.map(([field, message]) => fieldError(field, message, raw[field])).join('\n'),
+      problems.map(([field]) => field),
+    );
+  }
+
+  return {
+    stage: s.stage,
+    ...(s.namePrefix !== undefined ? { namePrefix: s.namePrefix } : {}),
+    removalPolicy,
+    autoDeleteObjects: s.autoDeleteObjects ?? removalPolicy === 'destroy',
+    streamMode: s.streamMode,
+    shardCount: s.shardCount ?? 1,
+    retentionHours: s.retentionHours,
+    batchSize: s.batchSize,
+    maxBatchingWindowSeconds: s.maxBatchingWindowSeconds,
+    parallelizationFactor: s.parallelizationFactor,
+    retryAttempts: s.retryAttempts,
+    maxRecordAgeSeconds: s.maxRecordAgeSeconds,
+    spec: s.spec,
+    firehoseErrorLogging: s.firehoseErrorLogging,
+    logRetentionDays: s.logRetentionDays,
+    resultsBufferSeconds: s.resultsBufferSeconds,
+    rawBufferSeconds: s.rawBufferSeconds,
+    bufferSizeMiB: s.bufferSizeMiB,
+  };
+}
+
+/**
+ * Validates spec JSON text with the same schema the handler uses, and checks that its compact form fits the
+ * AGGREGATION_SPEC environment variable.
+ * @param specPath the configured path, for the message
+ * @throws ConfigError naming the "spec" field and each failing spec field
+ */
+export function parseSpec(text: string, specPath: string): { spec: AggregationSpec; json: string } {
+  let spec: AggregationSpec;
+  try {
+    spec = parseAggregationSpecJson(text, `aggregation spec ${JSON.stringify(specPath)}`);
+  } catch (e) {
+    if (!(e instanceof SpecValidationError)) throw e;
+    throw new ConfigError(
+      `Invalid config "spec": ${JSON.stringify(specPath)} is not a valid aggregation spec:\n  - ${e.issues.join('\n  - ')}`,
+      ['spec'],
+    );
+  }
+  const json = JSON.stringify(spec);
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > MAX_SPEC_ENV_BYTES) {
+    throw new ConfigError(
+      `Invalid config "spec": ${JSON.stringify(specPath)} is ${bytes} bytes as compact JSON; the AGGREGATION_SPEC ` +
+        `environment variable allows at most ${MAX_SPEC_ENV_BYTES} bytes (Lambda environment variables total ` +
+        `${LAMBDA_ENVIRONMENT_MAX_BYTES} bytes). Split the aggregations across deployments or shorten names.`,
+      ['spec'],
+    );
+  }
+  return { spec, json };
+}
+
+/**
+ * Builds the validated pipeline config from raw settings.
+ * @param raw values by config key (see CONFIG_KEYS); unknown keys are ignored
+ * @param readSpec returns the text of the spec file at the configured path (injected so this stays pure)
+ * @throws ConfigError naming the field at fault
+ */
+export function loadConfig(raw: Record<string, unknown>, readSpec: (specPath: string) => string): PipelineConfig {
+  const settings = parseSettings(raw);
+  let text: string;
+  try {
+    text = readSpec(settings.spec);
+  } catch (e) {
+    throw new ConfigError(
+      `Invalid config "spec": cannot read ${JSON.stringify(settings.spec)} (${(e as Error).message})`,
+      ['spec'],
+    );
+  }
+  const { spec, json } = parseSpec(text, settings.spec);
+  return { ...settings, aggregationSpec: spec, aggregationSpecJson: json };
+}

@@ -1,0 +1,200 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { WindowStateTable } from './window-state-table';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * Longest an SQS message can be kept. Failure records are metadata pointing into the stream, so they are kept as
+ * long as possible to leave time for a redrive (which also needs the records still in the stream).
+ * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+ */
+export const MAX_SQS_RETENTION = Duration.days(14);
+
+/** Kinesis event-source settings; see the ESM documentation for each. */
+export interface AggregatorEventSourceSettings {
+  /**
+   * Records per batch (BatchSize).
+   * @default 500
+   */
+  readonly batchSize?: number;
+  /**
+   * How long to gather records before invoking (MaximumBatchingWindowInSeconds).
+   * @default Duration.seconds(1)
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * Concurrent batches per shard (ParallelizationFactor).
+   * @default 1
+   */
+  readonly parallelizationFactor?: number;
+  /**
+   * Retries of a failing batch before it goes to the failure queue (MaximumRetryAttempts); never infinite.
+   * @default 10
+   */
+  readonly retryAttempts?: number;
+  /**
+   * Age after which a record is sent to the failure queue unprocessed (MaximumRecordAgeInSeconds); never infinite.
+   * @default Duration.hours(1)
+   */
+  readonly maxRecordAge?: Duration;
+}
+
+/** Properties of {@link WindowAggregator}. */
+export interface WindowAggregatorProps extends AggregatorEventSourceSettings {
+  /** The stream to consume. */
+  readonly stream: kinesis.IStream;
+  /** Window-state table. */
+  readonly windowTable: WindowStateTable;
+  /** Firehose delivery stream that receives window results by direct put. */
+  readonly resultsStream: firehose.IDeliveryStream;
+  /** Bucket for the errors and late-data sinks. */
+  readonly sinkBucket: s3.IBucket;
+  /** The validated aggregation spec as compact JSON (AGGREGATION_SPEC). */
+  readonly aggregationSpecJson: string;
+  /**
+   * Key prefix of the errors sink (records that cannot be parsed or aggregated).
+   * @default "errors/"
+   */
+  readonly errorsPrefix?: string;
+  /**
+   * Key prefix of the late-data sink (events behind the allowed lateness).
+   * @default "late/"
+   */
+  readonly latePrefix?: string;
+  /**
+   * Handler source file.
+   * @default lambda/aggregator/handler.ts in this repository
+   */
+  readonly entry?: string;
+  /**
+   * Directory with the package-lock.json and node_modules that esbuild resolves from.
+   * @default this repository's root
+   */
+  readonly projectRoot?: string;
+  /**
+   * Retention of the function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Removal policy of the log group and failure queue.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The aggregator: a Node.js ARM64 function fed by a Kinesis event source mapping that bisects failing batches,
+ * honours partial batch responses, bounds retries and record age, and sends what it gives up on to an encrypted,
+ * TLS-only SQS queue. Its role is built here rather than by the L2 so that it carries no AWS-managed policy: logs
+ * go only to its own log group, and each data grant names exact resources.
+ */
+export class WindowAggregator extends Construct {
+  /** The function. */
+  readonly function: nodejs.NodejsFunction;
+  /** The ESM on-failure destination (metadata of batches given up on: shard and sequence-number range). */
+  readonly failureQueue: sqs.Queue;
+  /** The function's log group. */
+  readonly logGroup: logs.LogGroup;
+  /** The function's execution role. */
+  readonly role: iam.Role;
+  /** Key prefix of the errors sink. */
+  readonly errorsPrefix: string;
+  /** Key prefix of the late-data sink. */
+  readonly latePrefix: string;
+
+  constructor(scope: Construct, id: string, props: WindowAggregatorProps) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.errorsPrefix = props.errorsPrefix ?? 'errors/';
+    this.latePrefix = props.latePrefix ?? 'late/';
+    const projectRoot = props.projectRoot ?? REPO_ROOT;
+
+    this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: MAX_SQS_RETENTION,
+      removalPolicy,
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: props.entry ?? path.join(projectRoot, 'lambda', 'aggregator', 'handler.ts'),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+      // The latest Node.js runtime the installed CDK knows (cdk-nag L1 flags older ones); >= 22 per the contract.
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 1024,
+      timeout: Duration.seconds(60),
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: {
+        AGGREGATION_SPEC: props.aggregationSpecJson,
+        WINDOW_TABLE_NAME: props.windowTable.table.tableName,
+        RESULTS_DELIVERY_STREAM: props.resultsStream.deliveryStreamName,
+        SINK_BUCKET_NAME: props.sinkBucket.bucketName,
+        ERRORS_PREFIX: this.errorsPrefix,
+        LATE_PREFIX: this.latePrefix,
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'aggregator',
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        // Bundling the SDK pins its version, cuts init time, and is what makes the emulator run the real SDK
+        // instead of its stubs (see shared/notes/emulators.md).
+        bundleAwsSDK: true,
+        // The lowest Node.js the code must run on (the contract's minimum), so the bundle is also valid on newer runtimes.
+        target: 'node22',
+        format: nodejs.OutputFormat.CJS,
+      },
+    });
+
+    this.function.addEventSource(
+      new KinesisEventSource(props.stream, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: props.batchSize ?? 500,
+        maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
+        parallelizationFactor: props.parallelizationFactor ?? 1,
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        retryAttempts: props.retryAttempts ?? 10,
+        maxRecordAge: props.maxRecordAge ?? Duration.hours(1),
+        onFailure: new SqsDlq(this.failureQueue),
+      }),
+    );
+
+    props.windowTable.grantWindowStateAccess(this.role);
+    firehose.DeliveryStreamGrants.fromDeliveryStream(props.resultsStream).putRecords(this.role);
+    // Only PutObject, and only under the two sink prefixes (grantPut would add s3:Abort* and tagging/retention).
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [
+          props.sinkBucket.arnForObjects(`${this.errorsPrefix}*`),
+          props.sinkBucket.arnForObjects(`${this.latePrefix}*`),
+        ],
+      }),
+    );
+  }
+}

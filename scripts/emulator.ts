@@ -1,0 +1,606 @@
+/**
+ * The local AWS emulator: find one that answers, or install and start a project-local ministack, and stop only the
+ * one this project started.
+ *
+ * ministack (PyPI, MIT) speaks the LocalStack API on one port and runs Lambda code in local `node` subprocesses, so no
+ * Docker is needed. It is installed into `<root>/.ministack-venv` at a pinned version and started detached, in its own
+ * process group, bound to 127.0.0.1. Its PID goes to `<root>/.local/emulator.pid`; {@link stopEmulator} stops that
+ * process and every Lambda worker in its group, and nothing else.
+ *
+ * Behaviour of the pinned version that shapes this module (see the README's "local emulator" section):
+ * - ministack passes its own environment on to every Lambda worker, so it is started with a curated environment
+ *   (no host AWS credentials), with the current `node` first on PATH (the workers run `node` from PATH, whatever
+ *   runtime the function declares) and with `NODE_PATH=<root>/node_modules`, so that a Lambda that does not bundle
+ *   the AWS SDK (such as CDK's own custom-resource providers) loads the real SDK instead of ministack's partial stubs.
+ * - SIGTERM does not always end it (a thread waiting on a custom resource keeps the process alive), so stopping
+ *   escalates to SIGKILL of the whole process group after a deadline.
+ * - It keeps its state in memory: a restart loses every resource, and `POST /_ministack/reset` wipes everything,
+ *   including the CDK bootstrap stack.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** The default emulator endpoint (LocalStack-compatible edge port on the loopback address). */
+export const EMULATOR_ENDPOINT = 'http://127.0.0.1:4566';
+
+/**
+ * The ministack release this project is tested with. Bump it deliberately: the emulator's gaps (Kinesis ESM retry
+ * semantics, Firehose buffering and compression, CloudFormation coverage) change between releases, and the e2e
+ * suite and the README document the behaviour of this version.
+ */
+export const MINISTACK_VERSION = '1.5.33';
+
+/**
+ * Exact versions of ministack's dependencies, as resolved for {@link MINISTACK_VERSION}. Passed to pip as
+ * constraints so that a fresh install gets the same set; packages needed only on another Python version stay free.
+ */
+export const MINISTACK_CONSTRAINTS: readonly string[] = [
+  'botocore==1.43.106',
+  'defusedxml==0.7.1',
+  'graphql-core==3.2.12',
+  'h11==0.16.0',
+  'h2==4.4.1',
+  'hpack==4.2.0',
+  'hypercorn==0.18.0',
+  'hyperframe==6.1.0',
+  'jmespath==1.1.0',
+  'jsonata-python==0.7.1',
+  'priority==2.0.0',
+  'python-dateutil==2.9.0.post0',
+  'pyyaml==6.0.4',
+  'six==1.17.0',
+  'urllib3==2.8.0',
+  'wsproto==1.3.2',
+];
+
+/** The oldest Python ministack supports (its `Requires-Python: >=3.10`). */
+export const MIN_PYTHON_VERSION: readonly [major: number, minor: number] = [3, 10];
+
+/** The region and credentials emulators accept; any credentials work, `test` is the convention. */
+const LOCAL_REGION = 'us-east-1';
+const LOCAL_CREDENTIAL = 'test';
+
+/** What answered at an endpoint. */
+export type EmulatorKind = 'ministack' | 'localstack' | 'unknown';
+
+/** The result of {@link probeEmulator}: something answers at the endpoint. */
+export interface EmulatorProbe {
+  readonly kind: EmulatorKind;
+  /** The endpoint that was probed. */
+  readonly endpoint: string;
+  /** The version the health document reports, when it reports one. */
+  readonly version?: string;
+  /** The services the health document lists, with their state (`available`, `running`, ...). */
+  readonly services: Readonly<Record<string, string>>;
+}
+
+/** An emulator in use: one that was already answering, or one this process started. */
+export interface EmulatorHandle {
+  readonly endpoint: string;
+  readonly kind: EmulatorKind;
+  /** The emulator's PID when this project started it. */
+  readonly pid?: number;
+  /**
+   * Whether this run started the emulator and so should stop it when done. Mutable on purpose: a caller that hands
+   * the emulator on (leaves it running for `pipeline local down`) clears it.
+   */
+  startedByUs: boolean;
+}
+
+/** A line-oriented progress sink. */
+export type LogFn = (line: string) => void;
+
+/** Where the emulator's run-time files live (git-ignored). */
+function localDir(root: string): string {
+  return join(root, '.local');
+}
+
+/** The PID file of the emulator this project started. */
+export function emulatorPidFile(root: string): string {
+  return join(localDir(root), 'emulator.pid');
+}
+
+/** The default log file of the emulator this project started. */
+export function emulatorLogFile(root: string): string {
+  return join(localDir(root), 'emulator.log');
+}
+
+/** The project-local virtual environment ministack is installed into. */
+export function ministackVenvDir(root: string): string {
+  return join(root, '.ministack-venv');
+}
+
+/**
+ * ministack's temporary directory (its TMPDIR): the Lambda workers' code directories and ministack's own PID file go
+ * here instead of the system /tmp, and {@link stopEmulator} removes it.
+ */
+function ministackTmpDir(root: string): string {
+  return join(localDir(root), 'ministack-tmp');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown } | null> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, body };
+  } catch {
+    // Connection refused, reset or timed out: nothing (usable) answers.
+    return null;
+  }
+}
+
+/**
+ * Asks `GET /_localstack/health` at an endpoint what is there.
+ *
+ * ministack is told apart from LocalStack by its own `/_ministack/health` path (LocalStack does not serve it).
+ *
+ * @param endpoint the emulator's base URL. @default {@link EMULATOR_ENDPOINT}
+ * @param timeoutMs the deadline for each request. @default 2000
+ * @returns what answers, or `null` when nothing answers at all. Something that answers HTTP but not with a health
+ *   document is reported as `unknown` (the port is taken).
+ */
+export async function probeEmulator(endpoint: string = EMULATOR_ENDPOINT, timeoutMs = 2000): Promise<EmulatorProbe | null> {
+  const base = endpoint.replace(/\/+$/, '');
+  const health = await getJson(`${base}/_localstack/health`, timeoutMs);
+  if (!health) return null;
+  const body = isRecord(health.body) ? health.body : undefined;
+  if (health.status !== 200 || !body || !isRecord(body.services)) {
+    return { kind: 'unknown', endpoint, services: {} };
+  }
+  const services: Record<string, string> = {};
+  for (const [name, state] of Object.entries(body.services)) services[name] = String(state);
+  const version = typeof body.version === 'string' ? body.version : undefined;
+  const own = await getJson(`${base}/_ministack/health`, timeoutMs);
+  const kind: EmulatorKind = own?.status === 200 && isRecord(own.body) && isRecord(own.body.services) ? 'ministack' : 'localstack';
+  return { kind, endpoint, version, services };
+}
+
+/**
+ * The environment a child `cdk` process or an SDK client needs to talk to the emulator at `endpoint`: its endpoint,
+ * the conventional `test` credentials (they take precedence over any profile in the SDK's credential chain) and the
+ * region. Instance-metadata look-ups are switched off so that nothing waits on a metadata service that is not there.
+ */
+export function awsEnvFor(endpoint: string = EMULATOR_ENDPOINT): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIAL,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIAL,
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+/** Options of {@link ensureMinistackInstalled}. */
+export interface InstallOptions {
+  /** The Python interpreter that creates the venv. @default 'python3' (from PATH) */
+  readonly python?: string;
+  readonly log?: LogFn;
+}
+
+/** A usable ministack installation. */
+export interface MinistackInstall {
+  /** The `ministack` console script in the venv. */
+  readonly executable: string;
+  readonly version: string;
+  /** Whether this call installed it (false: it was already there). */
+  readonly installedNow: boolean;
+}
+
+/** What {@link ensureMinistackInstalled} records after a successful install; a different value forces a reinstall. */
+function installStamp(): string {
+  return JSON.stringify({ ministack: MINISTACK_VERSION, constraints: MINISTACK_CONSTRAINTS });
+}
+
+/** The version of the ministack distribution installed in a venv, read from its `.dist-info` (no Python started). */
+function installedMinistackVersion(venv: string): string | undefined {
+  const lib = join(venv, 'lib');
+  if (!existsSync(lib)) return undefined;
+  for (const py of readdirSync(lib)) {
+    const site = join(lib, py, 'site-packages');
+    if (!existsSync(site)) continue;
+    for (const entry of readdirSync(site)) {
+      const m = /^ministack-(.+)\.dist-info$/.exec(entry);
+      if (m) return m[1];
+    }
+  }
+  return undefined;
+}
+
+function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: number }): { ok: boolean; output: string; missing: boolean } {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: 'utf8', timeout: opts.timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const missing = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+  const output = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error && !missing ? `\n${r.error.message}` : ''}`.trim();
+  return { ok: !r.error && r.status === 0, output, missing };
+}
+
+function tail(text: string, lines = 25): string {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * Makes sure `<root>/.ministack-venv` holds ministack {@link MINISTACK_VERSION}: creates the venv with
+ * `python3 -m venv` and pip-installs the pinned version (with {@link MINISTACK_CONSTRAINTS}) on first use. When the
+ * pinned version is already installed it only reads a stamp file and the `.dist-info` name, so it is fast. A venv
+ * holding another version is upgraded or downgraded in place.
+ *
+ * @throws Error when `python3` is missing or older than {@link MIN_PYTHON_VERSION}, when `venv` is unavailable, or
+ *   when pip fails (for instance without access to PyPI); the message says what to do.
+ */
+export function ensureMinistackInstalled(root: string, opts: InstallOptions = {}): MinistackInstall {
+  const venv = ministackVenvDir(root);
+  const executable = join(venv, 'bin', 'ministack');
+  const venvPython = join(venv, 'bin', 'python');
+  const stampFile = join(venv, '.ministack-install.json');
+  const stamp = installStamp();
+  if (
+    existsSync(executable) &&
+    existsSync(stampFile) &&
+    readFileSync(stampFile, 'utf8') === stamp &&
+    installedMinistackVersion(venv) === MINISTACK_VERSION
+  ) {
+    return { executable, version: MINISTACK_VERSION, installedNow: false };
+  }
+
+  const log = opts.log ?? (() => undefined);
+  if (!existsSync(venvPython)) {
+    const python = opts.python ?? 'python3';
+    const probe = run(python, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { timeoutMs: 30_000 });
+    const [minMajor, minMinor] = MIN_PYTHON_VERSION;
+    const need = `Python >= ${minMajor}.${minMinor}`;
+    if (probe.missing) {
+      throw new Error(`"${python}" was not found. The local emulator (ministack) needs ${need}: install python3 (with its venv module, e.g. "apt-get install python3 python3-venv") or point at another emulator with AWS_ENDPOINT_URL.`);
+    }
+    const m = /^(\d+)\.(\d+)\.(\d+)/.exec(probe.output.split('\n').pop() ?? '');
+    if (!probe.ok || !m) {
+      throw new Error(`could not run "${python}" to check its version:\n${tail(probe.output)}`);
+    }
+    const [major, minor] = [Number(m[1]), Number(m[2])];
+    if (major < minMajor || (major === minMajor && minor < minMinor)) {
+      throw new Error(`"${python}" is Python ${m[0]}; the local emulator (ministack) needs ${need}. Install a newer python3, or point at another emulator with AWS_ENDPOINT_URL.`);
+    }
+    log(`creating ${venv} with Python ${m[0]}`);
+    const made = run(python, ['-m', 'venv', '--clear', venv], { timeoutMs: 120_000 });
+    if (!made.ok || !existsSync(venvPython)) {
+      rmSync(venv, { recursive: true, force: true });
+      throw new Error(`"${python} -m venv ${venv}" failed (on Debian/Ubuntu install python3-venv):\n${tail(made.output)}`);
+    }
+  }
+
+  log(`installing ministack==${MINISTACK_VERSION} into ${venv}`);
+  rmSync(stampFile, { force: true });
+  const constraintsFile = join(venv, 'ministack-constraints.txt');
+  writeFileSync(constraintsFile, `${MINISTACK_CONSTRAINTS.join('\n')}\n`);
+  const pip = run(
+    venvPython,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '-c', constraintsFile, `ministack==${MINISTACK_VERSION}`],
+    { timeoutMs: 600_000 },
+  );
+  const version = installedMinistackVersion(venv);
+  if (!pip.ok || version !== MINISTACK_VERSION || !existsSync(executable)) {
+    throw new Error(`pip could not install ministack==${MINISTACK_VERSION} into ${venv} (is PyPI reachable?):\n${tail(pip.output)}`);
+  }
+  writeFileSync(stampFile, stamp);
+  return { executable, version, installedNow: true };
+}
+
+/** Options of {@link startMinistack}. */
+export interface StartOptions {
+  /** The project root: venv, PID file and logs live under it. */
+  readonly root: string;
+  /** @default 4566 */
+  readonly port?: number;
+  /** The only address ministack binds; loopback only. @default '127.0.0.1' */
+  readonly host?: '127.0.0.1';
+  /** Where ministack's output goes (truncated at each start). @default `<root>/.local/emulator.log` */
+  readonly logFile?: string;
+  /** How long to wait for the health endpoint. @default 60000 */
+  readonly healthTimeoutMs?: number;
+  /** Extra environment for ministack (and so for every Lambda worker), e.g. `{ LOG_LEVEL: 'DEBUG' }`. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The ministack executable; installed with {@link ensureMinistackInstalled} when not given. */
+  readonly executable?: string;
+  readonly log?: LogFn;
+}
+
+/** An emulator this process started. */
+export interface StartedEmulator {
+  readonly pid: number;
+  readonly endpoint: string;
+  readonly logFile: string;
+  readonly startedByUs: true;
+}
+
+/** Children this process spawned, so that liveness checks see their exit even before the zombie is reaped. */
+const spawned = new Map<number, ChildProcess>();
+
+function isAlive(pid: number): boolean {
+  const child = spawned.get(pid);
+  if (child && (child.exitCode !== null || child.signalCode !== null)) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie answers signal 0 but is gone for every purpose here.
+  const st = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
+  return !(st.stdout ?? '').trim().startsWith('Z');
+}
+
+interface ProcInfo {
+  readonly pid: number;
+  readonly pgid: number;
+  readonly stat: string;
+  readonly command: string;
+}
+
+/** Every process, with its group and command line (`ps` works alike on Linux and macOS). */
+function listProcesses(): ProcInfo[] {
+  const r = spawnSync('ps', ['-A', '-o', 'pid=,pgid=,stat=,command='], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const out: ProcInfo[] = [];
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line);
+    if (m) out.push({ pid: Number(m[1]), pgid: Number(m[2]), stat: m[3], command: m[4] });
+  }
+  return out;
+}
+
+/** Is `command` ministack, or a Lambda worker ministack started? */
+function isMinistackCommand(command: string): boolean {
+  return /ministack/.test(command);
+}
+
+/** Is `pid` a live ministack process (not a stale PID reused by something else)? */
+function isMinistackProcess(pid: number): boolean {
+  const p = listProcesses().find((x) => x.pid === pid && !x.stat.startsWith('Z'));
+  return p !== undefined && isMinistackCommand(p.command) && isAlive(pid);
+}
+
+/** The live (non-zombie) ministack processes of a process group. */
+function groupMembers(pgid: number): ProcInfo[] {
+  return listProcesses().filter((p) => p.pgid === pgid && !p.stat.startsWith('Z') && isMinistackCommand(p.command));
+}
+
+/** Reads the PID file, or undefined when there is none or it does not hold a PID. */
+export function readEmulatorPid(root: string): number | undefined {
+  const file = emulatorPidFile(root);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim().split('\n')[0]);
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+}
+
+/** The curated environment ministack runs with; it is also what every Lambda worker inherits. */
+function ministackEnv(opts: { root: string; host: string; port: number; extra?: Readonly<Record<string, string>> }): Record<string, string> {
+  const env: Record<string, string> = {
+    // The node running this script first, so Lambda workers use the same runtime as the tools.
+    PATH: [dirname(process.execPath), process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(':'),
+    HOME: process.env.HOME ?? ministackTmpDir(opts.root),
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    TMPDIR: ministackTmpDir(opts.root),
+    BIND_HOST: opts.host,
+    GATEWAY_PORT: String(opts.port),
+    // Non-bundled Lambdas (CDK custom-resource providers) resolve the real AWS SDK from the project.
+    NODE_PATH: join(opts.root, 'node_modules'),
+    LOG_LEVEL: 'INFO',
+    PYTHONUNBUFFERED: '1',
+  };
+  for (const key of ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'TZ']) {
+    const v = process.env[key];
+    if (v !== undefined) env[key] = v;
+  }
+  return { ...env, ...opts.extra };
+}
+
+/**
+ * Starts ministack detached (its own process group), bound to 127.0.0.1:`port`, writes its PID to
+ * `<root>/.local/emulator.pid`, and waits until `/_localstack/health` answers or the deadline passes.
+ *
+ * @throws Error when a PID file names a running emulator, when the port is taken, when ministack exits early, or
+ *   when it is not healthy in time (then it is stopped again); the message includes the end of its log.
+ */
+export async function startMinistack(opts: StartOptions): Promise<StartedEmulator> {
+  const { root } = opts;
+  const port = opts.port ?? 4566;
+  const host = opts.host ?? '127.0.0.1';
+  if (host !== '127.0.0.1') throw new Error(`ministack is only started on 127.0.0.1, not ${String(host)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`port must be an integer in 1..65535, got ${port}`);
+  const endpoint = `http://${host}:${port}`;
+  const healthTimeoutMs = opts.healthTimeoutMs ?? 60_000;
+  const logFile = opts.logFile ?? emulatorLogFile(root);
+  const pidFile = emulatorPidFile(root);
+
+  const previous = readEmulatorPid(root);
+  if (previous !== undefined) {
+    if (isMinistackProcess(previous)) {
+      throw new Error(`an emulator started by this project is already running (PID ${previous}, PID file ${pidFile}); stop it with "pipeline local down"`);
+    }
+    rmSync(pidFile, { force: true });
+  }
+  if (await probeEmulator(endpoint, 1000)) throw new Error(`something already answers at ${endpoint}; not starting another emulator on port ${port}`);
+
+  const executable = opts.executable ?? ensureMinistackInstalled(root, { log: opts.log }).executable;
+  mkdirSync(localDir(root), { recursive: true });
+  mkdirSync(ministackTmpDir(root), { recursive: true });
+  mkdirSync(dirname(logFile), { recursive: true });
+
+  const fd = openSync(logFile, 'w');
+  let child: ChildProcess;
+  try {
+    child = spawn(executable, [], {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: ministackEnv({ root, host, port, extra: opts.env }),
+    });
+  } finally {
+    closeSync(fd);
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    throw new Error(`could not start ${executable}: ${err.message}`);
+  }
+  spawned.set(pid, child);
+  child.once('exit', () => setTimeout(() => spawned.delete(pid), 60_000).unref());
+  child.unref();
+  writeFileSync(pidFile, `${pid}\n`);
+  opts.log?.(`started ministack ${MINISTACK_VERSION} (PID ${pid}) at ${endpoint}; log ${logFile}`);
+
+  const logTail = () => (existsSync(logFile) ? tail(readFileSync(logFile, 'utf8')) : '(no log)');
+  const deadline = Date.now() + healthTimeoutMs;
+  for (;;) {
+    if (!isAlive(pid)) {
+      rmSync(pidFile, { force: true });
+      throw new Error(`ministack exited during start-up (exit ${child.exitCode ?? child.signalCode}); its log:\n${logTail()}`);
+    }
+    const probe = await probeEmulator(endpoint, 1000);
+    if (probe && probe.kind !== 'unknown') return { pid, endpoint, logFile, startedByUs: true };
+    if (Date.now() >= deadline) {
+      await stopEmulator(root);
+      throw new Error(`ministack did not become healthy at ${endpoint} within ${healthTimeoutMs} ms; its log:\n${logTail()}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Options of {@link stopEmulator}. */
+export interface StopOptions {
+  /** How long SIGTERM gets before the process group is killed. @default 5000 */
+  readonly graceMs?: number;
+  readonly log?: LogFn;
+}
+
+async function waitUntil(cond: () => boolean, deadlineMs: number): Promise<boolean> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    if (cond()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}
+
+/**
+ * Stops the emulator whose PID is in `<root>/.local/emulator.pid`, and only it: SIGTERM to ministack, then, after
+ * `graceMs`, SIGKILL to its whole process group (its Lambda workers included). A PID that no longer belongs to a
+ * ministack process (stale file, reused PID) is never signalled. Removes the PID file and ministack's temporary
+ * directory.
+ *
+ * @returns true when a running emulator (or leftover workers of one) was stopped, false when there was none.
+ */
+export async function stopEmulator(root: string, opts: StopOptions = {}): Promise<boolean> {
+  const pidFile = emulatorPidFile(root);
+  const pid = readEmulatorPid(root);
+  if (pid === undefined) {
+    rmSync(pidFile, { force: true });
+    return false;
+  }
+  const graceMs = opts.graceMs ?? 5000;
+  const leaderIsOurs = isMinistackProcess(pid);
+  // ministack runs in its own group (spawned detached), whose ID is its PID.
+  const strays = () => groupMembers(pid);
+  let stopped = false;
+
+  if (leaderIsOurs) {
+    opts.log?.(`stopping ministack (PID ${pid})`);
+    process.kill(pid, 'SIGTERM');
+    if (!(await waitUntil(() => !isAlive(pid), graceMs))) {
+      opts.log?.(`ministack did not exit within ${graceMs} ms of SIGTERM; killing its process group`);
+      signalGroup(pid, 'SIGKILL');
+      await waitUntil(() => !isAlive(pid), 5000);
+    }
+    stopped = true;
+  }
+  // Lambda workers left in the group (after a crash or a SIGKILL): only ministack's own, identified by command line.
+  const left = strays();
+  if (left.length > 0) {
+    for (const p of left) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    await waitUntil(() => strays().length === 0, 5000);
+    stopped = true;
+  }
+  if (isAlive(pid) && leaderIsOurs) throw new Error(`ministack (PID ${pid}) is still running after SIGKILL`);
+  rmSync(pidFile, { force: true });
+  rmSync(ministackTmpDir(root), { recursive: true, force: true });
+  return stopped;
+}
+
+/** Options of {@link ensureEmulator}. */
+export interface EnsureOptions {
+  /** The project root. */
+  readonly root: string;
+  /** Where the emulator is expected; the caller reads AWS_ENDPOINT_URL. @default {@link EMULATOR_ENDPOINT} */
+  readonly endpoint?: string;
+  readonly log?: LogFn;
+  /** How long a started ministack may take to become healthy. @default 60000 */
+  readonly healthTimeoutMs?: number;
+  /** The Python interpreter for a first-time install. @default 'python3' */
+  readonly python?: string;
+}
+
+/**
+ * Uses the emulator that answers at `endpoint` (LocalStack or ministack, started by anyone; `startedByUs: false`),
+ * or, when nothing answers and the endpoint is on this machine, installs and starts ministack on its port
+ * (`startedByUs: true`).
+ *
+ * @throws Error when something that is not an AWS emulator holds the port, when the endpoint is not a loopback
+ *   address (nothing is started for remote endpoints), or when installing or starting ministack fails.
+ */
+export async function ensureEmulator(opts: EnsureOptions): Promise<EmulatorHandle> {
+  const endpoint = opts.endpoint ?? EMULATOR_ENDPOINT;
+  const probe = await probeEmulator(endpoint, 2000);
+  if (probe) {
+    if (probe.kind === 'unknown') {
+      throw new Error(`something answers at ${endpoint} but not as a LocalStack-compatible emulator (no /_localstack/health); free the port or set AWS_ENDPOINT_URL`);
+    }
+    opts.log?.(`using the ${probe.kind}${probe.version ? ` ${probe.version}` : ''} already answering at ${endpoint}`);
+    return { endpoint, kind: probe.kind, startedByUs: false };
+  }
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new Error(`not a URL: ${endpoint}`);
+  }
+  if (url.protocol !== 'http:' || !['127.0.0.1', 'localhost'].includes(url.hostname)) {
+    throw new Error(`nothing answers at ${endpoint}; ministack is only started for http://127.0.0.1:<port> (or localhost)`);
+  }
+  const port = url.port ? Number(url.port) : 80;
+  const install = ensureMinistackInstalled(opts.root, { python: opts.python, log: opts.log });
+  const started = await startMinistack({
+    root: opts.root,
+    port,
+    host: '127.0.0.1',
+    executable: install.executable,
+    healthTimeoutMs: opts.healthTimeoutMs,
+    log: opts.log,
+  });
+  return { endpoint, kind: 'ministack', pid: started.pid, startedByUs: true };
+}

@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { readStackOutputs, type StackOutputs } from './stack-outputs';
+
+/** The repository root. */
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+/** Where local runs keep their state: PID file, logs, outputs, deploy fingerprint (git-ignored). */
+export const LOCAL_DIR = join(REPO_ROOT, '.local');
+/** The stack outputs of the local deployment, as `cdk deploy --outputs-file` writes them. */
+export const LOCAL_OUTPUTS_FILE = join(LOCAL_DIR, 'outputs.json');
+/** The local stack's stage; its name is `WindowedPipeline-local`. */
+export const LOCAL_STAGE = 'local';
+/** The account and region emulators answer for. */
+export const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_REGION = 'us-east-1';
+
+/** What the local deployment is configured with, beyond the defaults. */
+export interface LocalDeployOptions {
+  /** The emulator's endpoint. */
+  readonly endpoint: string;
+  /** The environment for AWS calls against it (credentials, region, endpoint). */
+  readonly awsEnv: Record<string, string>;
+  /** Aggregation spec file. @default specs/demo.json */
+  readonly spec?: string;
+  /** Redeploy even when nothing changed. @default false */
+  readonly force?: boolean;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The CDK context of a local deployment: Firehose error logging off (emulators cannot create
+ * AWS::Logs::LogStream) and no auto-delete custom resource (emulators run it without the SDK it needs).
+ */
+export function localContext(spec: string | undefined): string[] {
+  const ctx = [`stage=${LOCAL_STAGE}`, 'firehoseErrorLogging=false', 'autoDeleteObjects=false'];
+  if (spec) ctx.push(`spec=${resolve(spec)}`);
+  return ctx.flatMap((c) => ['-c', c]);
+}
+
+const FINGERPRINTED = ['bin', 'lib', 'lambda', 'specs', 'package-lock.json', 'cdk.json'];
+
+function walk(path: string, out: string[]): void {
+  if (!existsSync(path)) return;
+  if (statSync(path).isDirectory()) {
+    for (const entry of readdirSync(path).sort()) walk(join(path, entry), out);
+  } else {
+    out.push(path);
+  }
+}
+
+/** A hash of everything a deployment depends on, so an unchanged second run can skip `cdk deploy`. */
+export function deployFingerprint(opts: LocalDeployOptions): string {
+  const hash = createHash('sha256');
+  const files: string[] = [];
+  for (const f of FINGERPRINTED) walk(join(REPO_ROOT, f), files);
+  if (opts.spec) files.push(resolve(opts.spec));
+  for (const f of files) hash.update(relative(REPO_ROOT, f)).update('\0').update(readFileSync(f));
+  hash.update(JSON.stringify({ endpoint: opts.endpoint, ctx: localContext(opts.spec) }));
+  return hash.digest('hex');
+}
+
+/** Runs the CDK CLI of this repository with the emulator's environment. */
+export function runCdk(args: string[], env: Record<string, string>, log?: (line: string) => void): Promise<void> {
+  const cdk = join(REPO_ROOT, 'node_modules', 'aws-cdk', 'bin', 'cdk');
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [cdk, ...args, '--no-notices', '--no-version-reporting'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env, CDK_DEFAULT_ACCOUNT: LOCAL_ACCOUNT, CDK_DEFAULT_REGION: LOCAL_REGION },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let tail = '';
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      tail = (tail + text).slice(-8000);
+      if (log) for (const line of text.split('\n')) if (line.trim()) log(line);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolvePromise();
+      else reject(new Error(`cdk ${args[0]} failed (exit ${code}):\n${tail}`));
+    });
+  });
+}
+
+async function stackIsLive(outputs: StackOutputs, awsEnv: Record<string, string>): Promise<boolean> {
+  const clientConfig = { endpoint: awsEnv.AWS_ENDPOINT_URL, region: awsEnv.AWS_REGION, credentials: { accessKeyId: awsEnv.AWS_ACCESS_KEY_ID, secretAccessKey: awsEnv.AWS_SECRET_ACCESS_KEY } };
+  try {
+    await new KinesisClient(clientConfig).send(new DescribeStreamSummaryCommand({ StreamName: outputs.StreamName }));
+    await new DynamoDBClient(clientConfig).send(new DescribeTableCommand({ TableName: outputs.WindowTableName }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Bootstraps and deploys the real CDK app to the emulator, writing {@link LOCAL_OUTPUTS_FILE}. Skips both when the
+ * fingerprint matches the last deployment and its stream and table still exist (an emulator restart loses them).
+ */
+export async function deployLocal(opts: LocalDeployOptions): Promise<{ outputs: StackOutputs; deployed: boolean }> {
+  mkdirSync(LOCAL_DIR, { recursive: true });
+  const fingerprintFile = join(LOCAL_DIR, 'deploy-fingerprint');
+  const fingerprint = deployFingerprint(opts);
+  if (!opts.force && existsSync(LOCAL_OUTPUTS_FILE) && existsSync(fingerprintFile)) {
+    if (readFileSync(fingerprintFile, 'utf8') === fingerprint) {
+      const outputs = readStackOutputs(LOCAL_OUTPUTS_FILE);
+      if (await stackIsLive(outputs, opts.awsEnv)) {
+        opts.log?.('stack unchanged and live: skipping deploy');
+        return { outputs, deployed: false };
+      }
+    }
+  }
+  opts.log?.('cdk bootstrap');
+  await runCdk(['bootstrap', `aws://${LOCAL_ACCOUNT}/${LOCAL_REGION}`, ...localContext(opts.spec)], opts.awsEnv, opts.log);
+  opts.log?.('cdk deploy');
+  await runCdk(
+    ['deploy', '--all', '--require-approval', 'never', '--outputs-file', LOCAL_OUTPUTS_FILE, ...localContext(opts.spec)],
+    opts.awsEnv,
+    opts.log,
+  );
+  writeFileSync(fingerprintFile, fingerprint);
+  return { outputs: readStackOutputs(LOCAL_OUTPUTS_FILE), deployed: true };
+}

@@ -1,0 +1,224 @@
+/**
+ * End to end on a deployed stack (the emulator by default, AWS with E2E_TARGET=aws): a seeded workload goes through
+ * the real stream, event source mapping, bundled handler, table, Firehose streams and bucket, and every outcome is
+ * compared with an independent reference computed here from the same events.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { parseAggregationSpecJson } from '../../lambda/domain/spec';
+import { awsClients } from '../../scripts/lib/aws-target';
+import { Producer, type PutReceipt } from '../../scripts/lib/producer';
+import { listKeys, NdjsonPrefixReader, readObject } from '../../scripts/lib/s3-sinks';
+import { readStackOutputs } from '../../scripts/lib/stack-outputs';
+import { generateIotWorkload, type GeneratedRecord } from '../../scripts/workload';
+import { pollUntil } from '../support/poll';
+import { measuresClose, referenceAggregate, windowIdentity, type ReferenceWindow } from '../support/reference';
+
+const outputsFile = process.env.E2E_OUTPUTS_FILE;
+if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
+const outputs = readStackOutputs(outputsFile);
+const spec = parseAggregationSpecJson(outputs.AggregationSpec, 'deployed AggregationSpec');
+const clients = awsClients({ endpoint: process.env.E2E_ENDPOINT });
+/** Generous: on AWS, Firehose buffers for its configured interval before S3 sees anything. */
+const TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 240_000);
+
+const runId = `e2e${randomBytes(3).toString('hex')}-`;
+const isOurs = (key: Record<string, unknown>) => Object.values(key).some((v) => String(v).startsWith(runId));
+
+interface StoredWindowView extends ReferenceWindow {
+  final: boolean;
+  version: number;
+}
+
+async function scanTable(): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await clients.doc.send(new ScanCommand({ TableName: outputs.WindowTableName, ExclusiveStartKey: startKey }));
+    items.push(...(res.Items ?? []));
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+/** Our windows as the table holds them, read with the documented item layout rather than the aggregator's code. */
+async function ourWindows(): Promise<Map<string, StoredWindowView>> {
+  const out = new Map<string, StoredWindowView>();
+  for (const item of await scanTable()) {
+    if (!item.agg || !isOurs(item.key as Record<string, unknown>)) continue;
+    const agg = spec.aggregations.find((a) => a.name === item.agg)!;
+    const m = item.m as Record<string, unknown>;
+    const measures: Record<string, number | null> = {};
+    for (const def of agg.measures) {
+      const v = m[def.name] as number | { s: number; c: number } | null;
+      measures[def.name] = def.op === 'avg' ? (v as { s: number; c: number }).s / (v as { s: number; c: number }).c : (v as number | null);
+    }
+    const w: StoredWindowView = {
+      aggregation: String(item.agg),
+      key: item.key as Record<string, unknown>,
+      windowStart: String(item.ws),
+      windowEnd: String(item.we),
+      measures,
+      final: Number(item.v) > 0,
+      version: Number(item.v),
+    };
+    out.set(windowIdentity(w), w);
+  }
+  return out;
+}
+
+async function watermarks(): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const item of await scanTable()) if (String(item.pk).startsWith('lane#')) out.set(String(item.pk).slice(5), Number(item.wm));
+  return out;
+}
+
+async function put(records: readonly GeneratedRecord[]): Promise<Map<string, PutReceipt>> {
+  const receipts = new Map<string, PutReceipt>();
+  const producer = new Producer(clients.kinesis, {
+    streamName: outputs.StreamName,
+    onDelivered: (r, receipt) => receipts.set(String(r.data), receipt),
+  });
+  for (const r of records) await producer.put({ partitionKey: r.partitionKey, data: r.data });
+  await producer.close();
+  return receipts;
+}
+
+function diffWindows(expected: Map<string, ReferenceWindow>, actual: Map<string, StoredWindowView>): string[] {
+  const problems: string[] = [];
+  for (const [id, e] of expected) {
+    const a = actual.get(id);
+    if (!a) problems.push(`missing ${id}`);
+    else if (!measuresClose(a.measures, e.measures)) problems.push(`${id}: ${JSON.stringify(a.measures)} != ${JSON.stringify(e.measures)}`);
+  }
+  for (const id of actual.keys()) if (!expected.has(id)) problems.push(`unexpected ${id}`);
+  return problems;
+}
+
+describe('pipeline end to end', { timeout: 15 * 60_000 }, () => {
+  test('window state, final results, errors, late data and the raw archive all match the reference', async () => {
+    // Start event time past every shard's watermark, so that earlier runs against the same stack cannot make this
+    // run's events late.
+    const prior = [...(await watermarks()).values()];
+    const startMs = Math.ceil(Math.max(Date.now(), ...prior.map((w) => w + 600_000)) / 60_000) * 60_000;
+
+    // Phase 1: on-time traffic with out-of-order events (within the allowed lateness) and malformed records.
+    const phase1 = generateIotWorkload({
+      seed: 20240501,
+      count: 1200,
+      startMs,
+      devices: 40,
+      sites: 4,
+      stepMs: 250,
+      maxDisorderMs: 20_000,
+      malformedRatio: 0.03,
+      idPrefix: runId,
+    });
+    const valid1 = phase1.filter((r) => r.event).map((r) => r.event!);
+    const receipts = await put(phase1);
+    assert.equal(receipts.size, phase1.length, 'every record was accepted by the stream');
+
+    const expected1 = referenceAggregate(spec, valid1);
+    await pollUntil(ourWindows, (actual) => diffWindows(expected1, actual).length === 0, {
+      timeoutMs: TIMEOUT_MS,
+      describe: (a) => `window state differs from the reference: ${a ? diffWindows(expected1, a).slice(0, 5).join('; ') : 'no scan'}`,
+    });
+
+    // Phase 2: records far behind the watermark (too late for every window) and records within the lateness, on
+    // partition keys of phase 1 so that they reach shards that already have a watermark.
+    const ourShards = new Set([...receipts.values()].map((r) => r.shardId));
+    const wms = await watermarks();
+    const device = valid1[0].deviceId as string;
+    const deviceShard = receipts.get(phase1.find((r) => r.event?.deviceId === device)!.data)!.shardId;
+    const deviceWm = wms.get(deviceShard)!;
+    assert.ok(deviceWm >= startMs, 'the shard has a watermark from phase 1');
+    const allowed = (spec.aggregations.find((a) => a.groupBy.includes('deviceId'))?.allowedLatenessSeconds ?? 0) * 1000;
+    const tooLate: GeneratedRecord[] = Array.from({ length: 10 }, (_, i) => {
+      const event = { deviceId: device, site: valid1[0].site, ts: startMs - 3_600_000 + i * 1000, temperature: 99 + i };
+      return { partitionKey: device, data: JSON.stringify(event), event };
+    });
+    const corrections: GeneratedRecord[] = allowed >= 10_000
+      ? Array.from({ length: 5 }, (_, i) => {
+          const event = { deviceId: device, site: valid1[0].site, ts: deviceWm - 5_000 - i * 100, temperature: 50 + i };
+          return { partitionKey: device, data: JSON.stringify(event), event };
+        })
+      : [];
+    await put([...tooLate, ...corrections]);
+
+    const expected = referenceAggregate(spec, [...valid1, ...corrections.map((r) => r.event!)]);
+    const state = await pollUntil(ourWindows, (actual) => diffWindows(expected, actual).length === 0, {
+      timeoutMs: TIMEOUT_MS,
+      describe: (a) => `window state differs from the reference after phase 2: ${a ? diffWindows(expected, a).slice(0, 5).join('; ') : 'no scan'}`,
+    });
+
+    // Every window the watermark has closed is final, and its latest version is in S3 with the reference's measures.
+    const finalWms = await watermarks();
+    const closedUpTo = Math.min(...[...ourShards].map((s) => finalWms.get(s) ?? -Infinity));
+    for (const [id, w] of state) {
+      if (Date.parse(w.windowEnd) <= closedUpTo) assert.ok(w.final, `window ${id} ended before every shard's watermark but is not final`);
+    }
+    const fired = [...state].filter(([, w]) => w.final);
+    assert.ok(fired.length > 0, 'some windows fired');
+    const results = new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ResultsPrefix);
+    const missingResults = (lines: unknown[]) => {
+      const latest = new Map<string, { version: number; measures: Record<string, unknown>; final: boolean }>();
+      for (const l of lines as { aggregation: string; key: Record<string, unknown>; windowStart: string; version: number; measures: Record<string, unknown>; final: boolean }[]) {
+        if (!l.key || !isOurs(l.key)) continue;
+        const id = windowIdentity(l);
+        if ((latest.get(id)?.version ?? 0) < l.version) latest.set(id, l);
+      }
+      return fired.filter(([id, w]) => {
+        const r = latest.get(id);
+        return !r || r.version !== w.version || !r.final || !measuresClose(r.measures, expected.get(id)!.measures);
+      });
+    };
+    await pollUntil(() => results.readAll(), (lines) => missingResults(lines).length === 0, {
+      timeoutMs: TIMEOUT_MS,
+      describe: (l) => `${l ? missingResults(l).length : fired.length} of ${fired.length} final windows missing or wrong in s3://${outputs.BucketName}/${outputs.ResultsPrefix}`,
+    });
+    if (corrections.length > 0) {
+      assert.ok(fired.some(([, w]) => w.version > 1), 'a late event within the allowed lateness produced a corrected version');
+    }
+
+    // Every malformed record is in the errors sink with its payload and a reason.
+    const malformed = phase1.filter((r) => r.malformation);
+    assert.ok(malformed.length > 0);
+    const errors = new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ErrorsPrefix);
+    const missingErrors = (entries: unknown[]) => {
+      const got = new Map((entries as { payload?: string; reason?: string }[]).map((e) => [e.payload, e.reason]));
+      return malformed.filter((m) => !got.get(m.data));
+    };
+    await pollUntil(() => errors.readAll(), (e) => missingErrors(e).length === 0, {
+      timeoutMs: TIMEOUT_MS,
+      describe: (e) => `${e ? missingErrors(e).length : malformed.length} of ${malformed.length} malformed records missing from the errors sink`,
+    });
+
+    // Every too-late record is in the late-data sink, with the reason.
+    const late = new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.LatePrefix);
+    const missingLate = (entries: unknown[]) => {
+      const got = new Set((entries as { payload?: string; reason?: string }[]).filter((e) => /too late/.test(e.reason ?? '')).map((e) => e.payload));
+      return tooLate.filter((r) => !got.has(r.data));
+    };
+    await pollUntil(() => late.readAll(), (e) => missingLate(e).length === 0, {
+      timeoutMs: TIMEOUT_MS,
+      describe: (e) => `${e ? missingLate(e).length : tooLate.length} of ${tooLate.length} too-late records missing from the late-data sink`,
+    });
+
+    // The raw archive holds every record put on the stream, malformed ones included.
+    const sent = [...phase1, ...tooLate, ...corrections].map((r) => r.data);
+    const rawSeen = new Map<string, string>();
+    const missingRaw = async () => {
+      for (const key of await listKeys(clients.s3, outputs.BucketName, outputs.RawPrefix)) {
+        if (!rawSeen.has(key)) rawSeen.set(key, (await readObject(clients.s3, outputs.BucketName, key)).toString('utf8'));
+      }
+      const archive = [...rawSeen.values()].join('\n');
+      return sent.filter((d) => !archive.includes(d));
+    };
+    await pollUntil(missingRaw, (m) => m.length === 0, {
+      timeoutMs: TIMEOUT_MS,
+      describe: (m) => `${m?.length ?? sent.length} of ${sent.length} records missing from the raw archive`,
+    });
+  });
+});

@@ -1,0 +1,538 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { loadConfig, type PipelineConfig } from '../../lib/config';
+import { DataLakeBucket } from '../../lib/constructs/data-lake-bucket';
+import { staticPrefixRoot } from '../../lib/constructs/s3-delivery-stream';
+import { HIVE_TIME_PARTITIONS, PipelineStack, STABLE_LOGICAL_IDS } from '../../lib/stacks/pipeline-stack';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const readSpec = (p: string) => readFileSync(path.resolve(REPO_ROOT, p), 'utf8');
+/** The feature flags `cdk synth` applies from cdk.json; a bare `new App()` would synthesize a different template. */
+const CDK_JSON_CONTEXT = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context as Record<string, unknown>;
+
+/** Builds a pipeline stack; `bundle: false` skips esbuild for syntheses that only check configuration wiring. */
+function synth(raw: Record<string, unknown>, options: { bundle: boolean; nagPlugin?: boolean }) {
+  const config = loadConfig(raw, readSpec);
+  const context = options.bundle ? CDK_JSON_CONTEXT : { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] };
+  const app = new App({ context });
+  const stack = new PipelineStack(app, `Test-${config.stage}`, { config });
+  // As in bin/app.ts: an unacknowledged cdk-nag finding makes synthesis throw.
+  if (options.nagPlugin) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { config, stack, template: Template.fromStack(stack) };
+}
+
+// Synthesized once per file: the default configuration, really bundled with esbuild as `cdk synth` does.
+const dflt = synth({}, { bundle: true });
+const t = dflt.template;
+
+// A second, unbundled synthesis with every setting moved off its default (the local-emulator switches included),
+// to prove each value is wired through rather than coinciding with a CDK default.
+const ALT_RAW = {
+  stage: 'qa',
+  removalPolicy: 'retain',
+  autoDeleteObjects: 'false',
+  streamMode: 'provisioned',
+  shardCount: '3',
+  retentionHours: '48',
+  batchSize: '1234',
+  maxBatchingWindowSeconds: '5',
+  parallelizationFactor: '4',
+  retryAttempts: '3',
+  maxRecordAgeSeconds: '7200',
+  firehoseErrorLogging: 'false',
+  logRetentionDays: '7',
+  resultsBufferSeconds: '30',
+  rawBufferSeconds: '120',
+  bufferSizeMiB: '16',
+};
+const alt = synth(ALT_RAW, { bundle: false, nagPlugin: true });
+
+type Resource = { Type: string; Properties?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+type Statement = { Effect: string; Action: string | string[]; Resource?: unknown; Condition?: unknown };
+
+function deliveryStreams(template: Template) {
+  const all = template.findResources('AWS::KinesisFirehose::DeliveryStream') as Record<string, Resource>;
+  const find = (type: string) => {
+    const entries = Object.entries(all).filter(([, r]) => r.Properties.DeliveryStreamType === type);
+    assert.equal(entries.length, 1, `exactly one ${type} delivery stream`);
+    return { id: entries[0]![0], props: entries[0]![1].Properties };
+  };
+  return { results: find('DirectPut'), raw: find('KinesisStreamAsSource') };
+}
+
+function onlyResource(template: Template, type: string): { id: string; resource: Resource } {
+  const entries = Object.entries(template.findResources(type) as Record<string, Resource>);
+  assert.equal(entries.length, 1, `exactly one ${type}`);
+  return { id: entries[0]![0], resource: entries[0]![1] };
+}
+
+function allStatements(template: Template): Statement[] {
+  const json = template.toJSON() as { Resources: Record<string, Resource> };
+  const out: Statement[] = [];
+  for (const r of Object.values(json.Resources)) {
+    const p = r.Properties ?? {};
+    if (p.PolicyDocument) out.push(...p.PolicyDocument.Statement);
+    for (const inline of p.Policies ?? []) out.push(...inline.PolicyDocument.Statement);
+  }
+  return out;
+}
+
+/** The aggregator (the auto-delete custom resource adds a second AWS::Lambda::Function in some configs). */
+function aggregatorFunction(template: Template): { id: string; resource: Resource } {
+  const entries = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).filter(
+    ([, r]) => r.Properties.Environment?.Variables?.AGGREGATION_SPEC !== undefined,
+  );
+  assert.equal(entries.length, 1, 'exactly one aggregator function');
+  return { id: entries[0]![0], resource: entries[0]![1] };
+}
+
+const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] });
+const objectArn = (suffix: string) => ({ 'Fn::Join': ['', [getAtt(STABLE_LOGICAL_IDS.bucket), suffix]] });
+
+describe('stable logical IDs', () => {
+  test('stateful resources and the event source mapping keep pinned logical IDs', () => {
+    const json = t.toJSON() as { Resources: Record<string, Resource> };
+    assert.equal(json.Resources[STABLE_LOGICAL_IDS.stream]?.Type, 'AWS::Kinesis::Stream');
+    assert.equal(json.Resources[STABLE_LOGICAL_IDS.windowTable]?.Type, 'AWS::DynamoDB::Table');
+    assert.equal(json.Resources[STABLE_LOGICAL_IDS.bucket]?.Type, 'AWS::S3::Bucket');
+    assert.equal(json.Resources[STABLE_LOGICAL_IDS.eventSourceMapping]?.Type, 'AWS::Lambda::EventSourceMapping');
+  });
+
+  test('no stateful resource has a hard-coded physical name', () => {
+    t.hasResourceProperties('AWS::Kinesis::Stream', { Name: Match.absent() });
+    t.hasResourceProperties('AWS::DynamoDB::Table', { TableName: Match.absent() });
+    t.hasResourceProperties('AWS::S3::Bucket', { BucketName: Match.absent() });
+    t.hasResourceProperties('AWS::SQS::Queue', { QueueName: Match.absent() });
+    t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: Match.absent() });
+  });
+});
+
+describe('Kinesis stream', () => {
+  test('on-demand, 24 h retention, encrypted with the AWS-managed aws/kinesis key', () => {
+    t.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      ShardCount: Match.absent(),
+      RetentionPeriodHours: 24,
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+    });
+  });
+
+  test('provisioned mode, shard count and retention follow the config', () => {
+    alt.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      ShardCount: 3,
+      RetentionPeriodHours: 48,
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+    });
+  });
+});
+
+describe('event source mapping', () => {
+  test('every ESM property is set from the defaults', () => {
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: getAtt(STABLE_LOGICAL_IDS.stream),
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 3600,
+      ParallelizationFactor: 1,
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 1,
+      DestinationConfig: { OnFailure: { Destination: getAtt(onlyResource(t, 'AWS::SQS::Queue').id) } },
+      TumblingWindowInSeconds: Match.absent(),
+    });
+  });
+
+  test('every ESM property follows the config', () => {
+    alt.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 3,
+      MaximumRecordAgeInSeconds: 7200,
+      ParallelizationFactor: 4,
+      BatchSize: 1234,
+      MaximumBatchingWindowInSeconds: 5,
+      DestinationConfig: { OnFailure: { Destination: getAtt(onlyResource(alt.template, 'AWS::SQS::Queue').id) } },
+    });
+  });
+});
+
+describe('aggregator function', () => {
+  const fn = aggregatorFunction(t).resource;
+
+  test('Node.js >= 22 on ARM64 with 1024 MB and a 60 s timeout', () => {
+    assert.match(fn.Properties.Runtime, /^nodejs(2[2-9]|[3-9]\d)\.x$/);
+    assert.deepEqual(fn.Properties.Architectures, ['arm64']);
+    assert.equal(fn.Properties.MemorySize, 1024);
+    assert.equal(fn.Properties.Timeout, 60);
+    assert.equal(fn.Properties.Handler, 'index.handler');
+  });
+
+  test('sets exactly the contract environment variables', () => {
+    const { results } = deliveryStreams(t);
+    assert.deepEqual(fn.Properties.Environment.Variables, {
+      AGGREGATION_SPEC: dflt.config.aggregationSpecJson,
+      WINDOW_TABLE_NAME: { Ref: STABLE_LOGICAL_IDS.windowTable },
+      RESULTS_DELIVERY_STREAM: { Ref: results.id },
+      SINK_BUCKET_NAME: { Ref: STABLE_LOGICAL_IDS.bucket },
+      ERRORS_PREFIX: 'errors/',
+      LATE_PREFIX: 'late/',
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'aggregator',
+    });
+  });
+
+  test('logs to its own log group with the configured retention', () => {
+    for (const [template, days] of [
+      [t, 30],
+      [alt.template, 7],
+    ] as const) {
+      const logGroupId = aggregatorFunction(template).resource.Properties.LoggingConfig.LogGroup.Ref as string;
+      const logGroup = (template.toJSON() as { Resources: Record<string, Resource> }).Resources[logGroupId]!;
+      assert.equal(logGroup.Type, 'AWS::Logs::LogGroup');
+      assert.equal(logGroup.Properties.RetentionInDays, days);
+    }
+  });
+
+  test('its role carries no AWS-managed policy', () => {
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+    const role = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[roleId]!;
+    assert.equal(role.Properties.ManagedPolicyArns, undefined);
+  });
+});
+
+describe('window-state table', () => {
+  test('pk/sk keys, pending GSI, TTL, PITR, on-demand, AWS-managed KMS encryption', () => {
+    t.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'pendingAgg', AttributeType: 'S' },
+        { AttributeName: 'fireAt', AttributeType: 'N' },
+      ]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'pending',
+          KeySchema: [
+            { AttributeName: 'pendingAgg', KeyType: 'HASH' },
+            { AttributeName: 'fireAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  test('destroyed with a dev stage, retained and deletion-protected when retained', () => {
+    t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ DeletionProtectionEnabled: Match.absent() }) });
+    alt.template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
+  });
+});
+
+describe('data-lake bucket', () => {
+  test('public access blocked, SSE-S3, multipart uploads aborted after a day', () => {
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
+        ]),
+      },
+    });
+  });
+
+  test('the bucket policy denies every non-TLS request', () => {
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: STABLE_LOGICAL_IDS.bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('objects are auto-deleted only when configured (and the custom resource disappears otherwise)', () => {
+    t.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+    t.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    alt.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    alt.template.resourceCountIs('AWS::Lambda::Function', 1);
+    alt.template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+  });
+
+  test('auto-delete with a retained bucket is refused by the construct', () => {
+    const stack = new Stack(new App(), 'Guard');
+    assert.throws(
+      () => new DataLakeBucket(stack, 'B', { removalPolicy: RemovalPolicy.RETAIN, autoDeleteObjects: true }),
+      /autoDeleteObjects requires removalPolicy DESTROY/,
+    );
+  });
+});
+
+describe('Firehose delivery streams', () => {
+  const { results, raw } = deliveryStreams(t);
+  const hive = HIVE_TIME_PARTITIONS;
+
+  test('results: direct put, GZIP, Hive prefixes, 60 s / 5 MiB buffering, AWS-owned key', () => {
+    const s3 = results.props.ExtendedS3DestinationConfiguration;
+    assert.deepEqual(s3.BucketARN, getAtt(STABLE_LOGICAL_IDS.bucket));
+    assert.equal(s3.Prefix, `results/${hive}`);
+    assert.equal(s3.ErrorOutputPrefix, `results-errors/!{firehose:error-output-type}/${hive}`);
+    assert.equal(s3.CompressionFormat, 'GZIP');
+    assert.deepEqual(s3.BufferingHints, { IntervalInSeconds: 60, SizeInMBs: 5 });
+    assert.deepEqual(results.props.DeliveryStreamEncryptionConfigurationInput, { KeyType: 'AWS_OWNED_CMK' });
+    assert.equal(results.props.KinesisStreamSourceConfiguration, undefined);
+  });
+
+  test('raw: reads the Kinesis stream, GZIP, Hive prefixes, 300 s / 5 MiB buffering', () => {
+    assert.deepEqual(raw.props.KinesisStreamSourceConfiguration.KinesisStreamARN, getAtt(STABLE_LOGICAL_IDS.stream));
+    const s3 = raw.props.ExtendedS3DestinationConfiguration;
+    assert.deepEqual(s3.BucketARN, getAtt(STABLE_LOGICAL_IDS.bucket));
+    assert.equal(s3.Prefix, `raw/${hive}`);
+    assert.equal(s3.ErrorOutputPrefix, `raw-errors/!{firehose:error-output-type}/${hive}`);
+    assert.equal(s3.CompressionFormat, 'GZIP');
+    assert.deepEqual(s3.BufferingHints, { IntervalInSeconds: 300, SizeInMBs: 5 });
+  });
+
+  test('error logging is on by default, into log groups with retention', () => {
+    for (const stream of [results, raw]) {
+      const logging = stream.props.ExtendedS3DestinationConfiguration.CloudWatchLoggingOptions;
+      assert.equal(logging.Enabled, true);
+      const logGroup = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[logging.LogGroupName.Ref]!;
+      assert.equal(logGroup.Properties.RetentionInDays, 30);
+    }
+    t.resourceCountIs('AWS::Logs::LogStream', 2);
+  });
+
+  test('error logging off (local target): explicitly disabled and no AWS::Logs::LogStream at all', () => {
+    const altStreams = deliveryStreams(alt.template);
+    for (const stream of [altStreams.results, altStreams.raw]) {
+      assert.deepEqual(stream.props.ExtendedS3DestinationConfiguration.CloudWatchLoggingOptions, { Enabled: false });
+    }
+    alt.template.resourceCountIs('AWS::Logs::LogStream', 0);
+    assert.deepEqual(altStreams.results.props.ExtendedS3DestinationConfiguration.BufferingHints, {
+      IntervalInSeconds: 30,
+      SizeInMBs: 16,
+    });
+    assert.deepEqual(altStreams.raw.props.ExtendedS3DestinationConfiguration.BufferingHints, {
+      IntervalInSeconds: 120,
+      SizeInMBs: 16,
+    });
+  });
+
+  test("each Firehose role reaches only its own prefixes and, for raw, the stream", () => {
+    const json = t.toJSON() as { Resources: Record<string, Resource> };
+    const policyOf = (roleArn: { 'Fn::GetAtt': [string, string] }) => {
+      const roleId = roleArn['Fn::GetAtt'][0];
+      const policies = Object.values(json.Resources).filter(
+        (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId),
+      );
+      assert.equal(policies.length, 1);
+      return policies[0]!.Properties.PolicyDocument.Statement as Statement[];
+    };
+    const objectResources = (statements: Statement[]) =>
+      statements.filter((s) => asArray(s.Action).includes('s3:PutObject')).flatMap((s) => asArray(s.Resource));
+
+    const resultsStatements = policyOf(results.props.ExtendedS3DestinationConfiguration.RoleARN);
+    assert.deepEqual(
+      new Set(objectResources(resultsStatements).map((r) => JSON.stringify(r))),
+      new Set([objectArn('/results/*'), objectArn('/results-errors/*')].map((r) => JSON.stringify(r))),
+    );
+    const rawStatements = policyOf(raw.props.ExtendedS3DestinationConfiguration.RoleARN);
+    assert.deepEqual(
+      new Set(objectResources(rawStatements).map((r) => JSON.stringify(r))),
+      new Set([objectArn('/raw/*'), objectArn('/raw-errors/*')].map((r) => JSON.stringify(r))),
+    );
+    assert.ok(rawStatements.some((s) => asArray(s.Action).includes('kinesis:GetRecords')));
+    assert.ok(!resultsStatements.some((s) => asArray(s.Action).some((a) => a.startsWith('kinesis:'))));
+    for (const s of [...resultsStatements, ...rawStatements]) {
+      assert.ok(!asArray(s.Action).includes('s3:DeleteObject'), 'Firehose never deletes objects');
+    }
+  });
+
+  test('staticPrefixRoot cuts a prefix at the last "/" before the first expression', () => {
+    assert.equal(staticPrefixRoot(`raw/${hive}`), 'raw/');
+    assert.equal(staticPrefixRoot('raw-errors/!{firehose:error-output-type}/x/'), 'raw-errors/');
+    assert.equal(staticPrefixRoot('a/b/c/'), 'a/b/c/');
+    assert.equal(staticPrefixRoot('!{timestamp:yyyy}/'), '');
+  });
+});
+
+describe('failure queue', () => {
+  test('SSE-SQS encrypted, 14-day retention, TLS-only', () => {
+    t.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('IAM', () => {
+  for (const [name, template] of [
+    ['default', t],
+    ['alternative', alt.template],
+  ] as const) {
+    test(`${name} config: no Allow statement has a wildcard action ("*" or "service:*") or resource "*"`, () => {
+      const statements = allStatements(template);
+      assert.ok(statements.length > 5, 'found the policies');
+      for (const s of statements.filter((x) => x.Effect === 'Allow')) {
+        for (const action of asArray(s.Action)) {
+          assert.ok(action !== '*' && !/^[\w-]+:\*$/.test(action), `wildcard action ${action}`);
+        }
+        assert.ok(!asArray(s.Resource).includes('*'), `resource "*" in ${JSON.stringify(s)}`);
+      }
+    });
+  }
+
+  test('the aggregator gets exactly its least-privilege grants', () => {
+    const fn = aggregatorFunction(t).resource;
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+    const json = t.toJSON() as { Resources: Record<string, Resource> };
+    const policy = Object.values(json.Resources).find(
+      (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId),
+    )!;
+    const own: Statement[] = policy.Properties.PolicyDocument.Statement;
+    assert.ok(own.every((s) => s.Effect === 'Allow'));
+
+    const byAction = (action: string) => own.filter((s) => asArray(s.Action).includes(action));
+    const { results } = deliveryStreams(t);
+
+    assert.deepEqual(byAction('s3:PutObject').flatMap((s) => asArray(s.Resource)), [
+      objectArn('/errors/*'),
+      objectArn('/late/*'),
+    ]);
+    assert.ok(!own.some((s) => asArray(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:PutObject')));
+
+    const firehose = byAction('firehose:PutRecordBatch');
+    assert.equal(firehose.length, 1);
+    assert.deepEqual(asArray(firehose[0]!.Action).sort(), ['firehose:PutRecord', 'firehose:PutRecordBatch']);
+    assert.deepEqual(firehose[0]!.Resource, getAtt(results.id));
+
+    const dynamo = byAction('dynamodb:UpdateItem');
+    assert.equal(dynamo.length, 1);
+    for (const a of ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem']) {
+      assert.ok(asArray(dynamo[0]!.Action).includes(a), a);
+    }
+    assert.ok(!asArray(dynamo[0]!.Action).includes('dynamodb:Scan'));
+    assert.deepEqual(dynamo[0]!.Resource, [
+      getAtt(STABLE_LOGICAL_IDS.windowTable),
+      { 'Fn::Join': ['', [getAtt(STABLE_LOGICAL_IDS.windowTable), '/index/pending']] },
+    ]);
+
+    const sqsSend = byAction('sqs:SendMessage');
+    assert.equal(sqsSend.length, 1);
+    assert.deepEqual(sqsSend[0]!.Resource, getAtt(onlyResource(t, 'AWS::SQS::Queue').id));
+  });
+});
+
+describe('outputs and tags', () => {
+  test('every contract output is present', () => {
+    const outputs = t.toJSON().Outputs as Record<string, { Value: unknown; Export?: unknown }>;
+    assert.deepEqual(Object.keys(outputs).sort(), [
+      'AggregationSpec',
+      'AggregatorFunctionName',
+      'BucketName',
+      'ErrorsPrefix',
+      'FailureQueueUrl',
+      'LatePrefix',
+      'RawDeliveryStreamName',
+      'RawPrefix',
+      'ResultsDeliveryStreamName',
+      'ResultsPrefix',
+      'StreamArn',
+      'StreamName',
+      'WindowTableName',
+    ]);
+    const { results, raw } = deliveryStreams(t);
+    assert.deepEqual(outputs.StreamName!.Value, { Ref: STABLE_LOGICAL_IDS.stream });
+    assert.deepEqual(outputs.StreamArn!.Value, getAtt(STABLE_LOGICAL_IDS.stream));
+    assert.deepEqual(outputs.WindowTableName!.Value, { Ref: STABLE_LOGICAL_IDS.windowTable });
+    assert.deepEqual(outputs.BucketName!.Value, { Ref: STABLE_LOGICAL_IDS.bucket });
+    assert.deepEqual(outputs.ResultsDeliveryStreamName!.Value, { Ref: results.id });
+    assert.deepEqual(outputs.RawDeliveryStreamName!.Value, { Ref: raw.id });
+    assert.deepEqual(outputs.FailureQueueUrl!.Value, { Ref: onlyResource(t, 'AWS::SQS::Queue').id });
+    assert.deepEqual(outputs.AggregatorFunctionName!.Value, { Ref: aggregatorFunction(t).id });
+    assert.equal(outputs.RawPrefix!.Value, 'raw/');
+    assert.equal(outputs.ResultsPrefix!.Value, 'results/');
+    assert.equal(outputs.ErrorsPrefix!.Value, 'errors/');
+    assert.equal(outputs.LatePrefix!.Value, 'late/');
+    assert.equal(outputs.AggregationSpec!.Value, dflt.config.aggregationSpecJson);
+    assert.ok(Object.values(outputs).every((o) => o.Export === undefined), 'outputs are exportless');
+  });
+
+  test('resources are tagged with the stage', () => {
+    const stageTag = (stage: string) => Match.arrayWith([{ Key: 'stage', Value: stage }]);
+    for (const type of ['AWS::Kinesis::Stream', 'AWS::DynamoDB::Table', 'AWS::S3::Bucket', 'AWS::Lambda::Function', 'AWS::SQS::Queue']) {
+      t.hasResourceProperties(type, { Tags: stageTag('dev') });
+      alt.template.hasResourceProperties(type, { Tags: stageTag('qa') });
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  const describeViolations = (config: PipelineConfig, violations: { ruleName: string; violatingResources: { constructPath: string }[] }[]) =>
+    `${config.stage}: ${violations.map((v) => `${v.ruleName} @ ${v.violatingResources.map((r) => r.constructPath).join(', ')}`).join('; ')}`;
+
+  test('default config: zero unacknowledged errors or warnings', () => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(dflt.stack);
+    assert.deepEqual(report.violations, [], describeViolations(dflt.config, report.violations as never));
+  });
+
+  test('alternative (local-emulator-like) config: zero unacknowledged errors or warnings', () => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(alt.stack);
+    assert.deepEqual(report.violations, [], describeViolations(alt.config, report.violations as never));
+  });
+
+  test('the validation plugin really fails synthesis on an unacknowledged finding (control)', () => {
+    const app = new App();
+    const stack = new Stack(app, 'NagControl');
+    new sqs.Queue(stack, 'PlainQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    // The framework prints the report and throws a generic error pointing at the report file.
+    let message = '';
+    assert.throws(() => app.synth(), (e: unknown) => ((message = (e as Error).message), /Validation failed/.test(message)));
+    const reportPath = /found in: (\S+validation-report\.json)/.exec(message)?.[1];
+    assert.ok(reportPath, message);
+    assert.match(readFileSync(reportPath, 'utf8'), /AwsSolutions-SQS2/);
+  });
+});

@@ -1,0 +1,53 @@
+import type { WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
+import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
+import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
+
+/** An in-memory {@link WindowStore} with the same conditional semantics as DynamoDB, and fault injection. */
+export class MemoryWindowStore implements WindowStore {
+  readonly windows = new Map<string, { ref: WindowRef; stored: StoredWindow }>();
+  readonly watermarks = new Map<string, number>();
+  writes = 0;
+  /** When set, the write that would make `writes` exceed it throws (a crash midway through a batch). */
+  failAfterWrites: number | undefined;
+
+  async readWatermark(lane: string) {
+    return this.watermarks.get(lane);
+  }
+
+  async advanceWatermark(lane: string, watermark: number) {
+    const cur = this.watermarks.get(lane);
+    if (cur === undefined || cur < watermark) this.watermarks.set(lane, watermark);
+  }
+
+  async getWindows(refs: readonly WindowRef[]) {
+    const out = new Map<string, StoredWindow>();
+    for (const r of refs) {
+      const id = windowId(r.aggregation.name, r.keyJson, r.start);
+      const w = this.windows.get(id);
+      if (w) out.set(id, structuredClone(w.stored));
+    }
+    return out;
+  }
+
+  async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined): Promise<WriteOutcome> {
+    if (this.failAfterWrites !== undefined && this.writes >= this.failAfterWrites) throw new Error('injected crash');
+    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const cur = this.windows.get(id);
+    if (expectedRev === undefined ? cur !== undefined : cur?.stored.rev !== expectedRev) return 'conflict';
+    this.writes++;
+    this.windows.set(id, { ref, stored: structuredClone(next) });
+    return 'written';
+  }
+
+  async findPending(aggregation: CompiledAggregation, endAtOrBefore: number) {
+    return [...this.windows.values()]
+      .filter((w) => w.ref.aggregation.name === aggregation.name && w.stored.pending && w.ref.end <= endAtOrBefore)
+      .map((w) => w.ref);
+  }
+
+  async markEmitted(ref: WindowRef, version: number) {
+    const w = this.windows.get(windowId(ref.aggregation.name, ref.keyJson, ref.start));
+    if (w && w.stored.version === version && w.stored.pending) w.stored = { ...w.stored, pending: false };
+  }
+}

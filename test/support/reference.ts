@@ -1,0 +1,104 @@
+/**
+ * An independent reference aggregator for tests: deliberately naive (lists of values, windows found by scanning
+ * candidate starts) and sharing no code with the aggregator beyond the spec's types.
+ */
+import type { AggregationSpec } from '../../lambda/domain/spec';
+
+export interface ReferenceWindow {
+  aggregation: string;
+  key: Record<string, unknown>;
+  windowStart: string;
+  windowEnd: string;
+  measures: Record<string, number | null>;
+}
+
+function get(event: Record<string, unknown>, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, p) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[p] : undefined), event);
+}
+
+/** Event time as epoch ms, read independently of the aggregator's parser. */
+export function referenceTime(v: unknown): number {
+  return Math.floor(typeof v === 'number' ? v : new Date(String(v)).getTime());
+}
+
+/** The identity a window result is compared by. */
+export function windowIdentity(w: { aggregation: string; key: Record<string, unknown>; windowStart: string }): string {
+  const key = Object.keys(w.key)
+    .sort()
+    .map((k) => [k, w.key[k]]);
+  return JSON.stringify([w.aggregation, key, w.windowStart]);
+}
+
+/**
+ * Every window of every aggregation over `events`, with exact measures. `accept(aggregation, windowEndMs, event)` may
+ * exclude an event from one window (to model lateness).
+ */
+export function referenceAggregate(
+  spec: AggregationSpec,
+  events: readonly Record<string, unknown>[],
+  accept: (aggregation: string, windowEndMs: number, event: Record<string, unknown>) => boolean = () => true,
+): Map<string, ReferenceWindow> {
+  const groups = new Map<string, { w: ReferenceWindow; members: Record<string, unknown>[] }>();
+  for (const agg of spec.aggregations) {
+    const size = agg.window.sizeSeconds * 1000;
+    const hop = (agg.window.type === 'hopping' ? agg.window.hopSeconds : agg.window.sizeSeconds) * 1000;
+    for (const e of events) {
+      const ts = referenceTime(get(e, spec.eventTime.field));
+      for (let s = Math.floor((ts - size) / hop) * hop; s <= ts; s += hop) {
+        if (!(s <= ts && ts < s + size)) continue;
+        if (!accept(agg.name, s + size, e)) continue;
+        const key: Record<string, unknown> = {};
+        for (const g of agg.groupBy) key[g] = get(e, g);
+        const w: ReferenceWindow = {
+          aggregation: agg.name,
+          key,
+          windowStart: new Date(s).toISOString(),
+          windowEnd: new Date(s + size).toISOString(),
+          measures: {},
+        };
+        const id = windowIdentity(w);
+        if (!groups.has(id)) groups.set(id, { w, members: [] });
+        groups.get(id)!.members.push(e);
+      }
+    }
+    for (const { w, members } of groups.values()) {
+      if (w.aggregation !== agg.name) continue;
+      for (const m of agg.measures) {
+        const values = m.op === 'count' ? [] : members.map((e) => get(e, m.field) as number);
+        switch (m.op) {
+          case 'count':
+            w.measures[m.name] = members.length;
+            break;
+          case 'sum':
+            w.measures[m.name] = values.reduce((a, b) => a + b, 0);
+            break;
+          case 'min':
+            w.measures[m.name] = Math.min(...values);
+            break;
+          case 'max':
+            w.measures[m.name] = Math.max(...values);
+            break;
+          case 'avg':
+            w.measures[m.name] = values.reduce((a, b) => a + b, 0) / values.length;
+            break;
+        }
+      }
+    }
+  }
+  return new Map([...groups].map(([id, g]) => [id, g.w]));
+}
+
+/** Compares measures with a relative tolerance for floating-point sums taken in another order. */
+export function measuresClose(a: Record<string, unknown>, b: Record<string, unknown>, rel = 1e-9): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    const x = a[k];
+    const y = b[k];
+    if (typeof x !== 'number' || typeof y !== 'number') {
+      if (x !== y) return false;
+      continue;
+    }
+    if (Math.abs(x - y) > rel * Math.max(1, Math.abs(x), Math.abs(y))) return false;
+  }
+  return true;
+}

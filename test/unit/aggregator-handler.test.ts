@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createKinesisHandler } from '../../lambda/adapters/kinesis-handler';
+import { compileSpec } from '../../lambda/domain/compiled-spec';
+import { parseAggregationSpec } from '../../lambda/domain/spec';
+import { kinesisEvent, MemoryRecordSink, MemoryResultSink, sequenceNumber } from '../support/harness';
+import { MemoryWindowStore } from '../support/memory-window-store';
+
+const spec = compileSpec(
+  parseAggregationSpec({
+    eventTime: { field: 'ts' },
+    aggregations: [
+      {
+        name: 'per_device',
+        groupBy: ['d'],
+        window: { type: 'tumbling', sizeSeconds: 60 },
+        allowedLatenessSeconds: 60,
+        measures: [
+          { name: 'n', op: 'count' },
+          { name: 'total', op: 'sum', field: 'v' },
+        ],
+      },
+    ],
+  }),
+);
+const SHARD = 'shardId-000000000000';
+
+function setup() {
+  const store = new MemoryWindowStore();
+  const results = new MemoryResultSink();
+  const errors = new MemoryRecordSink();
+  const late = new MemoryRecordSink();
+  const handler = createKinesisHandler({ spec, store, results, errors, late }, () => 1_000);
+  let seq = 0;
+  const deliver = (events: unknown[]) =>
+    handler(
+      kinesisEvent(
+        SHARD,
+        events.map((e) => ({ data: typeof e === 'string' ? e : JSON.stringify(e), partitionKey: 'p', sequenceNumber: sequenceNumber(seq++) })),
+      ),
+    );
+  return { store, results, errors, late, deliver };
+}
+
+describe('aggregator handler', () => {
+  test('bad records go to the errors sink with payload, shard, sequence number and reason; the rest is processed', async () => {
+    const { errors, deliver, store } = setup();
+    const res = await deliver([{ d: 'a', ts: 1000, v: 1 }, '{oops', { d: 'a', ts: 'soon', v: 2 }, { d: 'a', ts: 2000, v: 3 }]);
+    assert.deepEqual(res, { batchItemFailures: [] });
+    const bad = errors.all();
+    assert.equal(bad.length, 2);
+    assert.deepEqual(bad.map((b) => [b.shardId, b.sequenceNumber, b.payload]), [
+      [SHARD, sequenceNumber(1), '{oops'],
+      [SHARD, sequenceNumber(2), JSON.stringify({ d: 'a', ts: 'soon', v: 2 })],
+    ]);
+    assert.match(bad[0].reason, /invalid JSON/);
+    assert.match(bad[1].reason, /invalid timestamp/);
+    const [w] = store.windows.values();
+    assert.deepEqual(w.stored.state, [2, 4]);
+  });
+
+  test('a window fires once the watermark reaches its end, and a late event within lateness emits a correction', async () => {
+    const { results, deliver, late } = setup();
+    await deliver([{ d: 'a', ts: 10_000, v: 1 }, { d: 'a', ts: 20_000, v: 2 }]);
+    assert.equal(results.emitted.length, 0, 'window [0, 60s) is still open');
+    await deliver([{ d: 'a', ts: 60_000, v: 5 }]);
+    assert.deepEqual(results.emitted.map((r) => [r.windowStart, r.version, r.final, r.measures]), [
+      ['1970-01-01T00:00:00.000Z', 1, true, { n: 2, total: 3 }],
+    ]);
+    await deliver([{ d: 'a', ts: 30_000, v: 10 }]);
+    assert.deepEqual(results.emitted.slice(1).map((r) => [r.windowStart, r.version, r.measures]), [
+      ['1970-01-01T00:00:00.000Z', 2, { n: 3, total: 13 }],
+    ]);
+    assert.notEqual(results.emitted[0].id, results.emitted[1].id);
+    // Lateness is judged against the watermark at the start of a batch: 125s, past window [0, 60s) + 60s lateness.
+    await deliver([{ d: 'a', ts: 125_000, v: 1 }]);
+    await deliver([{ d: 'a', ts: 5_000, v: 100 }]);
+    const lateEntries = late.all();
+    assert.equal(lateEntries.length, 1);
+    assert.equal(lateEntries[0].sequenceNumber, sequenceNumber(5));
+    assert.match(lateEntries[0].reason, /too late/);
+    assert.ok(!results.emitted.some((r) => r.measures.total === 113), 'the too-late event changed nothing');
+  });
+
+  test('a failing emission reports the batch as failed and the redelivery emits the same result without double counting', async () => {
+    const { results, deliver, store } = setup();
+    results.failNext = 1;
+    const events = [{ d: 'a', ts: 1_000, v: 1 }, { d: 'a', ts: 61_000, v: 2 }];
+    const first = await deliver(events);
+    assert.deepEqual(first, { batchItemFailures: [{ itemIdentifier: sequenceNumber(0) }] });
+    // Redeliver the same records (same sequence numbers).
+    const { handler } = { handler: createKinesisHandler({ spec, store, results, errors: new MemoryRecordSink(), late: new MemoryRecordSink() }, () => 2_000) };
+    const again = await handler(kinesisEvent(SHARD, events.map((e, i) => ({ data: JSON.stringify(e), partitionKey: 'p', sequenceNumber: sequenceNumber(i) }))));
+    assert.deepEqual(again, { batchItemFailures: [] });
+    assert.deepEqual(results.emitted.map((r) => [r.version, r.measures]), [[1, { n: 1, total: 1 }]]);
+  });
+});

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { processBatch, type BatchDeps } from '../../lambda/app/process-batch';
+import type { SourceRecord } from '../../lambda/app/ports';
+import { toMeasureValues } from '../../lambda/domain/aggregate-state';
+import { compileSpec } from '../../lambda/domain/compiled-spec';
+import { toIsoUtc } from '../../lambda/domain/event-time';
+import { keyRecord } from '../../lambda/domain/pre-aggregate';
+import { parseAggregationSpec } from '../../lambda/domain/spec';
+import { generateIotWorkload } from '../../scripts/workload';
+import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
+import { MemoryWindowStore } from '../support/memory-window-store';
+import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
+
+const spec = parseAggregationSpec({
+  eventTime: { field: 'ts' },
+  aggregations: [
+    {
+      name: 'device_1m',
+      groupBy: ['deviceId'],
+      window: { type: 'tumbling', sizeSeconds: 60 },
+      allowedLatenessSeconds: 3600,
+      measures: [
+        { name: 'events', op: 'count' },
+        { name: 'avg_temp', op: 'avg', field: 'temperature' },
+        { name: 'max_temp', op: 'max', field: 'temperature' },
+        { name: 'min_temp', op: 'min', field: 'temperature' },
+      ],
+    },
+    {
+      name: 'site_5m',
+      groupBy: ['site'],
+      window: { type: 'hopping', sizeSeconds: 300, hopSeconds: 60 },
+      allowedLatenessSeconds: 3600,
+      measures: [
+        { name: 'events', op: 'count' },
+        { name: 'sum_temp', op: 'sum', field: 'temperature' },
+      ],
+    },
+  ],
+});
+const compiled = compileSpec(spec);
+const LANE = 'shardId-000000000007';
+
+/** One step of an adversarial delivery schedule. */
+type Step =
+  | { kind: 'ok'; size: number }
+  | { kind: 'crash'; size: number; afterWrites: number }
+  | { kind: 'emit-fails'; size: number }
+  | { kind: 'redeliver'; size: number; back: number };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant('ok' as const), size: fc.integer({ min: 1, max: 40 }) }),
+  fc.record({ kind: fc.constant('crash' as const), size: fc.integer({ min: 1, max: 40 }), afterWrites: fc.integer({ min: 0, max: 10 }) }),
+  fc.record({ kind: fc.constant('emit-fails' as const), size: fc.integer({ min: 1, max: 40 }) }),
+  fc.record({ kind: fc.constant('redeliver' as const), size: fc.integer({ min: 1, max: 40 }), back: fc.integer({ min: 1, max: 40 }) }),
+);
+
+function setup() {
+  const store = new MemoryWindowStore();
+  const results = new MemoryResultSink();
+  const deps: BatchDeps = { spec: compiled, store, results, errors: new MemoryRecordSink(), late: new MemoryRecordSink() };
+  return { store, results, deps, errors: deps.errors as MemoryRecordSink };
+}
+
+/**
+ * Plays a schedule as the event source mapping would: a batch starts at the checkpoint (or, for a redelivery, up to
+ * `back` records before the end of the last successful batch), a thrown error delivers again from the same place, and
+ * a partial batch response moves the checkpoint to the reported record.
+ */
+async function play(records: SourceRecord[], steps: Step[], deps: BatchDeps, store: MemoryWindowStore, results: MemoryResultSink) {
+  let checkpoint = 0;
+  let lastBatchStart = 0;
+  let now = 1_000_000;
+  for (let i = 0; checkpoint < records.length; i++) {
+    const step: Step = steps[i] ?? { kind: 'ok', size: 25 };
+    let from = checkpoint;
+    if (step.kind === 'redeliver') from = Math.max(lastBatchStart, checkpoint - step.back);
+    const batch = records.slice(from, from + step.size);
+    if (step.kind === 'crash') store.failAfterWrites = store.writes + step.afterWrites;
+    if (step.kind === 'emit-fails') results.failNext = 1;
+    now += 1000;
+    try {
+      const out = await processBatch(deps, { lane: LANE, records: batch }, now);
+      const failedAt = out.failedSequenceNumber ? batch.findIndex((r) => r.sequenceNumber === out.failedSequenceNumber) : -1;
+      lastBatchStart = from;
+      checkpoint = Math.max(checkpoint, failedAt >= 0 ? from + failedAt : from + batch.length);
+    } catch {
+      // A function error: the same records come again.
+    } finally {
+      store.failAfterWrites = undefined;
+      results.failNext = 0;
+    }
+  }
+}
+
+describe('exactly-once effect under redelivery (in-memory store)', () => {
+  test('the window state equals the reference fold of the distinct records, and result ids never change content', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.array(stepArb, { maxLength: 30 }), async (seed, steps) => {
+        const workload = generateIotWorkload({ seed, count: 150, startMs: 1_700_000_000_000, devices: 6, sites: 2, stepMs: 2000 });
+        const records = sourceRecords(workload.map((w) => w.data), workload.map((w) => w.partitionKey));
+        const { store, results, deps, errors } = setup();
+        await play(records, steps, deps, store, results);
+        // One clean redelivery of the last record: whatever a failed attempt left pending must now be emitted.
+        await processBatch(deps, { lane: LANE, records: records.slice(-1) }, 9_000_000);
+        for (const { stored } of store.windows.values()) {
+          assert.ok(!(stored.version > 0 && stored.pending), 'a fired window was left unemitted');
+        }
+
+        const expected = referenceAggregate(spec, workload.filter((w) => w.event).map((w) => w.event!));
+        const actual = new Map(
+          [...store.windows.values()].map(({ ref, stored }) => [
+            windowIdentity({ aggregation: ref.aggregation.name, key: keyRecord(ref.aggregation, ref.keyJson), windowStart: toIsoUtc(ref.start) }),
+            { ref, stored },
+          ]),
+        );
+        assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
+        for (const [id, { ref, stored }] of actual) {
+          assert.ok(measuresClose(toMeasureValues(ref.aggregation.layout, stored.state), expected.get(id)!.measures), `window ${id}`);
+        }
+
+        const byId = new Map<string, string>();
+        for (const r of results.emitted) {
+          const body = JSON.stringify(r);
+          assert.equal(byId.get(r.id) ?? body, body, `result ${r.id} was emitted with two different contents`);
+          byId.set(r.id, body);
+        }
+        for (const { ref, stored } of store.windows.values()) {
+          if (stored.version > 0 && !stored.pending) {
+            const last = results.emitted.filter((r) => r.windowStart === toIsoUtc(ref.start) && r.aggregation === ref.aggregation.name && JSON.stringify(r.key) === JSON.stringify(keyRecord(ref.aggregation, ref.keyJson)));
+            assert.ok(last.some((r) => r.version === stored.version), 'a window marked emitted was emitted at its version');
+          }
+        }
+        const malformed = workload.filter((w) => w.malformation).length;
+        assert.equal(new Set(errors.all().map((e) => e.sequenceNumber)).size, malformed);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test('the common path writes each touched window once per batch', async () => {
+    const workload = generateIotWorkload({ seed: 7, count: 400, startMs: 1_700_000_000_000, malformedRatio: 0 });
+    const records = sourceRecords(workload.map((w) => w.data), workload.map((w) => w.partitionKey));
+    const { store, deps } = setup();
+    const out = await processBatch(deps, { lane: LANE, records }, 5);
+    const distinct = new Set<string>();
+    for (const w of workload) {
+      for (const agg of compiled.aggregations) {
+        for (const win of agg.assigner.assign(typeof w.event!.ts === 'number' ? (w.event!.ts as number) : Date.parse(w.event!.ts as string))) {
+          distinct.add(`${agg.name}|${JSON.stringify(agg.groupBy.map((g) => w.event![g.field]))}|${win.start}`);
+        }
+      }
+    }
+    assert.equal(out.stats.windowWrites, distinct.size);
+    assert.equal(store.writes, distinct.size);
+    assert.equal(out.stats.conflicts, 0);
+  });
+});
