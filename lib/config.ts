@@ -1,6 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
-import { type AggregationSpec, parseAggregationSpecJson, SpecValidationError } from '../lambda/domain/spec';
+import { type AggregationSpec, nonCoPartitioned, parseAggregationSpecJson, SpecValidationError } from '../lambda/domain/spec';
 
 /*
  * Typed, validated pipeline configuration.
@@ -175,6 +175,12 @@ export interface PipelineConfig {
    * @default 5
    */
   readonly bufferSizeMiB: number;
+  /**
+   * How often the idle closer fires windows whose end plus allowed lateness has passed in processing time, in
+   * minutes (1–1440).
+   * @default 1
+   */
+  readonly idleCloseIntervalMinutes: number;
 }
 
 /** Raised for any invalid configuration value; the message names the field and what it accepts. */
@@ -244,6 +250,7 @@ const settingsSchema = z.object({
   resultsBufferSeconds: intIn(0, MAX_BUFFER_INTERVAL_SECONDS).default(60),
   rawBufferSeconds: intIn(0, MAX_BUFFER_INTERVAL_SECONDS).default(300),
   bufferSizeMiB: intIn(MIN_BUFFER_SIZE_MIB, MAX_BUFFER_SIZE_MIB).default(5),
+  idleCloseIntervalMinutes: intIn(1, 1440).default(1),
 });
 
 /** The config keys read from CDK context (`-c key=value` or cdk.json). */
@@ -324,6 +331,7 @@ export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
     resultsBufferSeconds: s.resultsBufferSeconds,
     rawBufferSeconds: s.rawBufferSeconds,
     bufferSizeMiB: s.bufferSizeMiB,
+    idleCloseIntervalMinutes: s.idleCloseIntervalMinutes,
   };
 }
 
@@ -375,5 +383,20 @@ export function loadConfig(raw: Record<string, unknown>, readSpec: (specPath: st
     );
   }
   const { spec, json } = parseSpec(text, settings.spec);
+  if (settings.parallelizationFactor > 1) {
+    const offending = nonCoPartitioned(spec);
+    if (offending.length > 0) {
+      const why = spec.partitionKey
+        ? `the group-by of ${offending.join(', ')} does not include the partition-key fields ${spec.partitionKey.join(', ')}`
+        : 'the spec does not declare "partitionKey"';
+      throw new ConfigError(
+        `Invalid config "parallelizationFactor": values above 1 need a co-partitioned spec, but ${why}. ` +
+          'Batches of one shard then run concurrently and keep order only per partition key, so a window fed by ' +
+          'several partition keys could skip records. Declare "partitionKey" in the spec and include its fields in ' +
+          'every groupBy, or keep parallelizationFactor at 1.',
+        ['parallelizationFactor'],
+      );
+    }
+  }
   return { ...settings, aggregationSpec: spec, aggregationSpecJson: json };
 }

@@ -1,7 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  GetCommand,
   QueryCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -18,8 +17,11 @@ import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
 export const MAX_BATCH_GET_KEYS = 100;
 /** The sparse index of pending windows (open, or fired and not yet emitted). */
 export const PENDING_INDEX = 'pending';
-/** Sort key of the lane-watermark items. */
-const WATERMARK_SK = 'watermark';
+/**
+ * Partition key of the lane-watermark items: all lanes in one partition, so that one Query reads every shard's
+ * watermark. It takes one write per batch per shard, far below a partition's 1,000 writes/s.
+ */
+export const LANES_PK = 'lanes';
 
 /** Item attribute names. Short names keep items small: an UpdateItem is billed on the item's size per 1 KB. */
 export const ATTR = {
@@ -63,7 +65,7 @@ export function windowSk(start: number): string {
 
 /** The item key of a lane's watermark. */
 export function watermarkKey(lane: string): { pk: string; sk: string } {
-  return { pk: `lane#${lane}`, sk: WATERMARK_SK };
+  return { pk: LANES_PK, sk: lane };
 }
 
 function isConditionFailure(e: unknown): boolean {
@@ -78,6 +80,7 @@ export function storedWindowOf(ref: WindowRef, item: Record<string, unknown>): S
     version: Number(item[ATTR.version] ?? 0),
     pending: item[ATTR.pending] !== undefined,
     rev: Number(item[ATTR.rev] ?? 0),
+    updatedAt: item[ATTR.updatedAt] === undefined ? undefined : Number(item[ATTR.updatedAt]),
   };
 }
 
@@ -100,7 +103,7 @@ export function parseWindowItem(
 /**
  * Window state in one DynamoDB table:
  * - a window item per (aggregation, key, window): `pk = w#<aggregation>#<key JSON>`, `sk = <window start ISO>`;
- * - a watermark item per lane (shard): `pk = lane#<shardId>`, `sk = watermark`;
+ * - a watermark item per lane (shard): `pk = lanes`, `sk = <shardId>`;
  * - the sparse GSI `pending` (`pendingAgg`, `fireAt`) over windows that still have something to emit.
  */
 export class DynamoWindowStore implements WindowStore {
@@ -113,12 +116,26 @@ export class DynamoWindowStore implements WindowStore {
     this.retentionMs = (opts.retentionAfterCloseSeconds ?? 7 * 86_400) * 1000;
   }
 
-  async readWatermark(lane: string): Promise<number | undefined> {
-    const res = await this.doc.send(
-      new GetCommand({ TableName: this.opts.tableName, Key: watermarkKey(lane), ConsistentRead: true }),
-    );
-    const wm = res.Item?.[ATTR.watermark];
-    return wm === undefined ? undefined : Number(wm);
+  async readWatermarks(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: this.opts.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': ATTR.pk },
+          ExpressionAttributeValues: { ':pk': LANES_PK },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of res.Items ?? []) {
+        if (item[ATTR.watermark] !== undefined) out.set(String(item[ATTR.sk]), Number(item[ATTR.watermark]));
+      }
+      startKey = res.LastEvaluatedKey;
+    } while (startKey);
+    return out;
   }
 
   async advanceWatermark(lane: string, watermark: number, nowMs: number): Promise<void> {
@@ -158,7 +175,7 @@ export class DynamoWindowStore implements WindowStore {
               [this.opts.tableName]: {
                 Keys: request,
                 ConsistentRead: consistent,
-                ProjectionExpression: '#pk, #sk, #m, #f, #v, #rev, #p',
+                ProjectionExpression: '#pk, #sk, #m, #f, #v, #rev, #p, #upd',
                 ExpressionAttributeNames: {
                   '#pk': ATTR.pk,
                   '#sk': ATTR.sk,
@@ -167,6 +184,7 @@ export class DynamoWindowStore implements WindowStore {
                   '#v': ATTR.version,
                   '#rev': ATTR.rev,
                   '#p': ATTR.pending,
+                  '#upd': ATTR.updatedAt,
                 },
               },
             },

@@ -35,4 +35,5 @@ export const handler = createKinesisHandler({
   errors: new S3RecordSink(s3, bucket, process.env.ERRORS_PREFIX ?? 'errors/'),
   late: new S3RecordSink(s3, bucket, process.env.LATE_PREFIX ?? 'late/'),
   log: new JsonLog({ service: 'aggregator' }),
+  pendingStaleAfterMs: process.env.PENDING_STALE_AFTER_MS ? Number(process.env.PENDING_STALE_AFTER_MS) : undefined,
 });

@@ -25,13 +25,13 @@ export type WriteOutcome = 'written' | 'conflict';
 
 /** Window state and per-lane watermarks. */
 export interface WindowStore {
-  /** The lane's persisted watermark (epoch ms), or undefined before its first batch. */
-  readWatermark(lane: string): Promise<number | undefined>;
+  /** Every lane's persisted watermark (epoch ms); a lane is absent before its first batch. */
+  readWatermarks(): Promise<Map<string, number>>;
   /** Raises the lane's watermark; never lowers it, even when concurrent batches race. */
   advanceWatermark(lane: string, watermark: number, nowMs: number): Promise<void>;
   /** Reads windows by id; absent ones are missing from the map. */
   getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>>;
-  /** Writes a window if its revision is still `expectedRev` (undefined: if it does not exist). */
+  /** Writes a window if its revision is still `expectedRev` (undefined: if it does not exist), stamping `updatedAt`. */
   writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome>;
   /** Pending windows (open, or fired and not yet emitted) of an aggregation whose end is at or before `endAtOrBefore`. */
   findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]>;

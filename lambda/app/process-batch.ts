@@ -1,17 +1,20 @@
 import type { CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import { parseEvent } from '../domain/event-parser';
-import { preAggregate, windowId, type PositionedEvent, type WindowRef, type WindowSlice } from '../domain/pre-aggregate';
+import { preAggregate, type PositionedEvent, type WindowSlice } from '../domain/pre-aggregate';
 import { isAfter } from '../domain/sequence';
-import { nextWindowState, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
-import { toWindowResult, type WindowResult } from '../domain/window-result';
+import { eventTimeFiring, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
 import { mapSettled } from './concurrency';
 import type { LogPort, RecordSink, ResultSink, SourceRecord, WindowStore } from './ports';
-
-/** How many window writes a batch keeps in flight: enough to hide latency, few enough not to trip throttling. */
-export const WRITE_CONCURRENCY = 16;
-/** Conditional-write conflicts tolerated per window before the window's records are reported as failed. */
-export const MAX_CONFLICT_RETRIES = 5;
+import {
+  DEFAULT_PENDING_STALE_AFTER_MS,
+  emitAndMark,
+  settlePendingWindows,
+  settleWindow,
+  WRITE_CONCURRENCY,
+  type Emissions,
+  type SettlementContext,
+} from './window-settlement';
 
 /** Everything the use case talks to. */
 export interface BatchDeps {
@@ -21,6 +24,8 @@ export interface BatchDeps {
   readonly errors: RecordSink;
   readonly late: RecordSink;
   readonly log?: LogPort;
+  /** @default DEFAULT_PENDING_STALE_AFTER_MS */
+  readonly pendingStaleAfterMs?: number;
 }
 
 /** One delivery of the stream: records of one shard (the lane), in order. */
@@ -117,7 +122,8 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   const objectName = sinkObjectName(lane, records, nowMs);
   if (invalid.length > 0) await deps.errors.write(objectName, invalid);
 
-  const before = await store.readWatermark(lane);
+  const watermarks = await store.readWatermarks();
+  const before = watermarks.get(lane);
   let watermark = before;
   for (const e of events) if (watermark === undefined || e.ts > watermark) watermark = e.ts;
 
@@ -156,35 +162,28 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   stats.lateRecords = lateRecords.size;
   if (lateEntries.length > 0) await deps.late.write(objectName, lateEntries);
 
-  const toEmit = new Map<string, { ref: WindowRef; stored: StoredWindow }>();
-  const noteEmittable = (id: string, ref: WindowRef, stored: StoredWindow | undefined) => {
-    if (stored && stored.pending && stored.version > 0) toEmit.set(id, { ref, stored });
+  const lanes = new Map(watermarks);
+  if (watermark !== undefined) lanes.set(lane, watermark);
+  const ctx: SettlementContext = {
+    store,
+    fires: eventTimeFiring(lanes),
+    nowMs,
+    pendingStaleAfterMs: deps.pendingStaleAfterMs ?? DEFAULT_PENDING_STALE_AFTER_MS,
+    stats,
   };
-
-  /** Brings one window up to date; re-reads and retries on a conflicting concurrent write. */
-  const settle = async (
-    id: string,
-    ref: WindowRef,
-    first: StoredWindow | undefined,
-    slice: WindowSlice | undefined,
-  ): Promise<void> => {
-    let stored = first;
-    for (let attempt = 0; ; attempt++) {
-      const change = slice && unseenPart(slice, events, stored?.fences[lane]);
-      const next = nextWindowState(ref, stored, change && { lane, ...change }, watermark);
-      if (!next) return noteEmittable(id, ref, stored);
-      const outcome = await store.writeWindow(ref, next, stored?.rev, nowMs);
-      if (outcome === 'written') {
-        stats.windowWrites++;
-        return noteEmittable(id, ref, next);
-      }
-      stats.conflicts++;
-      if (attempt >= MAX_CONFLICT_RETRIES) throw new Error(`window ${id}: ${attempt + 1} conflicting writes`);
-      stored = (await store.getWindows([ref], true)).get(id);
-    }
-  };
-
-  const written = await mapSettled(live, WRITE_CONCURRENCY, (s) => settle(s.id, s, all.get(s.id), s));
+  const emissions: Emissions = new Map();
+  const written = await mapSettled(live, WRITE_CONCURRENCY, (slice) =>
+    settleWindow(
+      ctx,
+      slice,
+      all.get(slice.id),
+      (stored) => {
+        const part = unseenPart(slice, events, stored?.fences[lane]);
+        return part && { lane, ...part };
+      },
+      emissions,
+    ),
+  );
   let failedAt: number | undefined;
   written.forEach((r, i) => {
     if (r.status === 'fulfilled') return;
@@ -193,51 +192,16 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
     log?.error('window write failed', { window: live[i].id, error: String(r.reason) });
   });
 
-  // Windows this batch did not touch but the watermark has now passed, plus any version a failed attempt left
-  // unemitted.
+  // Windows this batch did not touch that its watermark may have closed, and versions left unemitted by a failed
+  // attempt.
   if (watermark !== undefined) {
-    const seen = new Set(live.map((s) => s.id));
-    const pendingRefs: WindowRef[] = [];
-    for (const agg of spec.aggregations) {
-      for (const ref of await store.findPending(agg, watermark)) {
-        const id = windowId(agg.name, ref.keyJson, ref.start);
-        if (!seen.has(id)) {
-          seen.add(id);
-          pendingRefs.push(ref);
-        }
-      }
-    }
-    if (pendingRefs.length > 0) {
-      const pending = await store.getWindows(pendingRefs, true);
-      const fired = await mapSettled(pendingRefs, WRITE_CONCURRENCY, (ref) => {
-        const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
-        return settle(id, ref, pending.get(id), undefined);
-      });
-      // A window that could not be fired here is still pending: the next batch or the idle closer fires it.
-      fired.forEach((r, i) => {
-        if (r.status === 'rejected') log?.warn('firing a pending window failed', { ref: pendingRefs[i].keyJson, error: String(r.reason) });
-      });
-    }
+    await settlePendingWindows(ctx, spec.aggregations, () => watermark!, new Set(live.map((s) => s.id)), emissions, log);
   }
 
-  if (toEmit.size > 0) {
-    const results: WindowResult[] = [...toEmit.values()].map(({ ref, stored }) => toWindowResult(ref, stored));
-    try {
-      await deps.results.emit(results);
-      stats.emitted = results.length;
-    } catch (e) {
-      // The windows stay pending, so a redelivery re-finds and re-emits them under the same ids.
-      log?.error('emitting window results failed', { count: results.length, error: String(e) });
-      return { failedSequenceNumber: records[0].sequenceNumber, watermark: before, stats };
-    }
-    const marked = await mapSettled([...toEmit.values()], WRITE_CONCURRENCY, ({ ref, stored }) =>
-      store.markEmitted(ref, stored.version),
-    );
-    // An unmarked window is emitted again later under the same id: a duplicate that consumers drop by id.
-    const unmarked = marked.filter((m) => m.status === 'rejected').length;
-    if (unmarked > 0) log?.warn('marking windows emitted failed', { unmarked });
+  if (!(await emitAndMark(store, deps.results, emissions, stats, log))) {
+    // The windows stay pending; a redelivery re-finds them, and they are emitted again under the same ids.
+    return { failedSequenceNumber: records[0].sequenceNumber, watermark: before, stats };
   }
-
   if (failedAt !== undefined) {
     return { failedSequenceNumber: records[failedAt].sequenceNumber, watermark: before, stats };
   }

@@ -86,6 +86,11 @@ export const aggregationSchema = z
 export const aggregationSpecSchema = z
   .object({
     eventTime: z.object({ field: fieldPath }).strict(),
+    /**
+     * The event fields producers build the partition key from, when they do. Declaring them lets the deployment
+     * check co-partitioning, which a parallelization factor above 1 needs.
+     */
+    partitionKey: z.array(fieldPath).min(1).max(8).optional(),
     aggregations: z.array(aggregationSchema).min(1).max(20),
   })
   .strict()
@@ -145,6 +150,18 @@ export function parseAggregationSpecJson(text: string, source = 'aggregation spe
     throw new SpecValidationError(`Invalid ${source}: not valid JSON (${(e as Error).message})`, ['(root): not JSON']);
   }
   return parseAggregationSpec(parsed, source);
+}
+
+/**
+ * The aggregations whose group-by does not include every partition-key field. With ParallelizationFactor > 1, the
+ * event source runs batches of one shard concurrently and keeps order only per partition key; a window fed by several
+ * partition keys would see two lanes of one shard interleave, and a per-shard fence would skip the lane behind.
+ * Co-partitioning (every group-by contains the partition key, the rule Kafka Streams applies to aggregations) gives
+ * every window a single partition key, hence a single ordered lane.
+ */
+export function nonCoPartitioned(spec: AggregationSpec): string[] {
+  if (!spec.partitionKey) return spec.aggregations.map((a) => a.name);
+  return spec.aggregations.filter((a) => !spec.partitionKey!.every((f) => a.groupBy.includes(f))).map((a) => a.name);
 }
 
 /** The step between consecutive window starts: the hop for hopping windows, the size for tumbling ones. */

@@ -18,6 +18,28 @@ export interface StoredWindow {
   readonly version: number;
   readonly pending: boolean;
   readonly rev: number;
+  /** When the window was last written (processing time, epoch ms); tells a live writer's pending state from a stale one. */
+  readonly updatedAt?: number;
+}
+
+/** Decides whether a window has fired, given the lanes that have contributed to it. */
+export type FiringRule = (ref: WindowRef, fences: Readonly<Record<string, Position>>) => boolean;
+
+/**
+ * Event-time firing: a window fires once every lane (shard) that has contributed to it has a watermark at or past its
+ * end. A window fed by one shard (for example when the group-by key is the partition key) fires on that shard's
+ * progress alone, unaffected by other shards running ahead; a window fed by several waits for the slowest of them.
+ */
+export function eventTimeFiring(watermarks: ReadonlyMap<string, number>): FiringRule {
+  return (ref, fences) => {
+    let lanes = 0;
+    for (const lane in fences) {
+      lanes++;
+      const wm = watermarks.get(lane);
+      if (wm === undefined || wm < ref.end) return false;
+    }
+    return lanes > 0;
+  };
 }
 
 /** Where an event stands relative to a window and the watermark. */
@@ -55,21 +77,20 @@ export function unseenPart(
 }
 
 /**
- * The next state of a window after applying `delta` (records from `lane`, up to `deltaMaxPosition`) with the
- * watermark at `watermark`; undefined when nothing changes, so that no write is made.
+ * The next state of a window after applying `change` (records from `lane`, up to `maxPosition`); undefined when
+ * nothing changes, so that no write is made.
  *
- * Fires the window (version 1) when the watermark has reached its end, and turns a change to a fired window into a
- * correction (version + 1). Both leave it pending until the version is emitted.
+ * Fires the window (version 1) when `fires` says so, and turns a change to a fired window into a correction
+ * (version + 1). Both leave it pending until the version is emitted.
  */
 export function nextWindowState(
   ref: WindowRef,
   stored: StoredWindow | undefined,
   change: { lane: string; state: AggregateState; maxPosition: Position } | undefined,
-  watermark: number | undefined,
+  fires: FiringRule,
 ): StoredWindow | undefined {
-  const fires = watermark !== undefined && ref.end <= watermark;
   if (!change) {
-    if (!stored || stored.version > 0 || !fires) return undefined;
+    if (!stored || stored.version > 0 || !fires(ref, stored.fences)) return undefined;
     return { ...stored, version: 1, pending: true, rev: stored.rev + 1 };
   }
   const layout = ref.aggregation.layout;
@@ -82,6 +103,6 @@ export function nextWindowState(
   }
   const fences = { ...stored?.fences, [change.lane]: change.maxPosition };
   const prevVersion = stored?.version ?? 0;
-  const version = prevVersion > 0 ? prevVersion + 1 : fires ? 1 : 0;
+  const version = prevVersion > 0 ? prevVersion + 1 : fires(ref, fences) ? 1 : 0;
   return { state, fences, version, pending: true, rev: (stored?.rev ?? 0) + 1 };
 }

@@ -16,6 +16,7 @@ import type { PipelineConfig } from '../config';
 import { DataLakeBucket } from '../constructs/data-lake-bucket';
 import { EventStream } from '../constructs/event-stream';
 import { S3DeliveryStream } from '../constructs/s3-delivery-stream';
+import { IdleWindowCloser } from '../constructs/idle-window-closer';
 import { WindowAggregator } from '../constructs/window-aggregator';
 import { WindowStateTable } from '../constructs/window-state-table';
 
@@ -68,6 +69,8 @@ export class PipelineStack extends Stack {
   readonly rawDelivery: S3DeliveryStream;
   /** The aggregator function and its event source. */
   readonly aggregator: WindowAggregator;
+  /** The scheduled function that fires windows once processing time has passed their end plus lateness. */
+  readonly idleCloser: IdleWindowCloser;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -132,6 +135,14 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetentionDays,
       removalPolicy,
     });
+    this.idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
+      windowTable: this.windowTable,
+      resultsStream: this.resultsDelivery.deliveryStream,
+      aggregationSpecJson: config.aggregationSpecJson,
+      interval: Duration.minutes(config.idleCloseIntervalMinutes),
+      logRetention: config.logRetentionDays,
+      removalPolicy,
+    });
     const mapping = this.aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
     if (!mapping) throw new Error('PipelineStack: the aggregator has no event source mapping');
     pinLogicalId(mapping, STABLE_LOGICAL_IDS.eventSourceMapping);
@@ -146,6 +157,7 @@ export class PipelineStack extends Stack {
       RawDeliveryStreamName: this.rawDelivery.deliveryStream.deliveryStreamName,
       BucketName: bucket.bucketName,
       AggregatorFunctionName: this.aggregator.function.functionName,
+      IdleCloserFunctionName: this.idleCloser.function.functionName,
       FailureQueueUrl: this.aggregator.failureQueue.queueUrl,
       RawPrefix: PREFIXES.raw,
       ResultsPrefix: PREFIXES.results,

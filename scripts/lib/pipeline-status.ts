@@ -1,5 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { ATTR, parseWindowItem } from '../../lambda/adapters/dynamodb-window-store';
+import { ATTR, LANES_PK, parseWindowItem } from '../../lambda/adapters/dynamodb-window-store';
 import type { CompiledSpec } from '../../lambda/domain/compiled-spec';
 import { toWindowResult, type WindowResult } from '../../lambda/domain/window-result';
 import type { AwsClients } from './aws-target';
@@ -51,8 +51,8 @@ export class PipelineStatusReader {
     let windows = 0;
     for (const item of items) {
       const pk = String(item[ATTR.pk]);
-      if (pk.startsWith('lane#')) {
-        watermarks.set(pk.slice('lane#'.length), Number(item[ATTR.watermark]));
+      if (pk === LANES_PK) {
+        watermarks.set(String(item[ATTR.sk]), Number(item[ATTR.watermark]));
         continue;
       }
       const w = parseWindowItem(this.spec, item);

@@ -71,7 +71,7 @@ async function ourWindows(): Promise<Map<string, StoredWindowView>> {
 
 async function watermarks(): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const item of await scanTable()) if (String(item.pk).startsWith('lane#')) out.set(String(item.pk).slice(5), Number(item.wm));
+  for (const item of await scanTable()) if (item.pk === 'lanes') out.set(String(item.sk), Number(item.wm));
   return out;
 }
 

@@ -47,6 +47,7 @@ describe('parseSettings defaults', () => {
       resultsBufferSeconds: 60,
       rawBufferSeconds: 300,
       bufferSizeMiB: 5,
+      idleCloseIntervalMinutes: 1,
     };
     assert.deepEqual(parseSettings({}), expected);
   });
@@ -143,6 +144,8 @@ describe('parseSettings rejects each bad field, naming it and its allowed range'
     ['bufferSizeMiB', '0', 'must be an integer 1–128'],
     ['bufferSizeMiB', '129', 'must be an integer 1–128'],
     ['spec', '', 'must be a file path'],
+    ['idleCloseIntervalMinutes', '0', 'must be an integer 1–1440'],
+    ['idleCloseIntervalMinutes', '1441', 'must be an integer 1–1440'],
   ];
   for (const [field, value, expected] of cases) {
     test(`${field}=${JSON.stringify(value)}`, () => assertConfigError(() => parseSettings({ [field]: value }), field, expected));
@@ -179,6 +182,33 @@ describe('parseSettings rejects each bad field, naming it and its allowed range'
         e.fields.includes('parallelizationFactor') &&
         /"batchSize"[\s\S]*\n[\s\S]*"parallelizationFactor"/.test(e.message),
     );
+  });
+});
+
+describe('co-partitioning', () => {
+  const demo = JSON.parse(readSpec(DEFAULT_SPEC_PATH));
+  const withSpec = (spec: unknown) => () => JSON.stringify(spec);
+
+  test('parallelizationFactor above 1 needs a declared partition key', () => {
+    assertConfigError(() => loadConfig({ parallelizationFactor: '2' }, withSpec(demo)), 'parallelizationFactor', 'does not declare "partitionKey"');
+  });
+
+  test('parallelizationFactor above 1 names the aggregations whose group-by lacks the partition key', () => {
+    const spec = { ...demo, partitionKey: ['deviceId'] };
+    assertConfigError(() => loadConfig({ parallelizationFactor: '4' }, withSpec(spec)), 'parallelizationFactor', 'site_events_5m', 'deviceId');
+  });
+
+  test('a co-partitioned spec may run batches of a shard in parallel', () => {
+    const spec = {
+      ...demo,
+      partitionKey: ['site'],
+      aggregations: demo.aggregations.map((a: { groupBy: string[] }) => ({ ...a, groupBy: [...new Set(['site', ...a.groupBy])] })),
+    };
+    assert.equal(loadConfig({ parallelizationFactor: '10' }, withSpec(spec)).parallelizationFactor, 10);
+  });
+
+  test('parallelizationFactor 1 needs no partition key', () => {
+    assert.equal(loadConfig({}, withSpec(demo)).parallelizationFactor, 1);
   });
 });
 

@@ -43,6 +43,9 @@ const ALT_RAW = {
   batchSize: '1234',
   maxBatchingWindowSeconds: '5',
   parallelizationFactor: '4',
+  // Parallel batches per shard need a co-partitioned spec (see lib/config.ts).
+  spec: 'specs/site-partitioned.json',
+  idleCloseIntervalMinutes: '5',
   retryAttempts: '3',
   maxRecordAgeSeconds: '7200',
   firehoseErrorLogging: 'false',
@@ -83,14 +86,15 @@ function allStatements(template: Template): Statement[] {
   return out;
 }
 
-/** The aggregator (the auto-delete custom resource adds a second AWS::Lambda::Function in some configs). */
-function aggregatorFunction(template: Template): { id: string; resource: Resource } {
+/** A pipeline function by its Powertools service name (other functions, such as auto-delete's, have none). */
+function pipelineFunction(template: Template, service: string): { id: string; resource: Resource } {
   const entries = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).filter(
-    ([, r]) => r.Properties.Environment?.Variables?.AGGREGATION_SPEC !== undefined,
+    ([, r]) => r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service,
   );
-  assert.equal(entries.length, 1, 'exactly one aggregator function');
+  assert.equal(entries.length, 1, `exactly one ${service} function`);
   return { id: entries[0]![0], resource: entries[0]![1] };
 }
+const aggregatorFunction = (template: Template) => pipelineFunction(template, 'aggregator');
 
 const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] });
@@ -210,6 +214,55 @@ describe('aggregator function', () => {
   });
 });
 
+describe('idle window closer', () => {
+  const { id, resource: fn } = pipelineFunction(t, 'closer');
+
+  test('a bundled Node.js >= 22 ARM64 function, one at a time, with the spec, table and results stream', () => {
+    const { results } = deliveryStreams(t);
+    assert.match(fn.Properties.Runtime, /^nodejs(2[2-9]|[3-9]\d)\.x$/);
+    assert.deepEqual(fn.Properties.Architectures, ['arm64']);
+    assert.equal(fn.Properties.ReservedConcurrentExecutions, 1);
+    assert.deepEqual(fn.Properties.Environment.Variables, {
+      AGGREGATION_SPEC: dflt.config.aggregationSpecJson,
+      WINDOW_TABLE_NAME: { Ref: STABLE_LOGICAL_IDS.windowTable },
+      RESULTS_DELIVERY_STREAM: { Ref: results.id },
+      PENDING_STALE_AFTER_MS: String(2 * aggregatorFunction(t).resource.Properties.Timeout * 1000),
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'closer',
+    });
+  });
+
+  test('an EventBridge schedule invokes it at the configured interval', () => {
+    for (const [template, fnId, rate] of [
+      [t, id, 'rate(1 minute)'],
+      [alt.template, pipelineFunction(alt.template, 'closer').id, 'rate(5 minutes)'],
+    ] as const) {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: rate,
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: getAtt(fnId) })],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: getAtt(fnId),
+      });
+    }
+  });
+
+  test('its role writes the window table and the results stream, and nothing in S3 or SQS', () => {
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+    const json = t.toJSON() as { Resources: Record<string, Resource> };
+    const actions = Object.values(json.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId))
+      .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[])
+      .flatMap((st) => asArray(st.Action));
+    assert.ok(actions.includes('dynamodb:UpdateItem') && actions.includes('dynamodb:Query'));
+    assert.ok(actions.includes('firehose:PutRecordBatch'));
+    assert.ok(!actions.some((a) => a.startsWith('s3:') || a.startsWith('sqs:')), actions.join(','));
+  });
+});
+
 describe('window-state table', () => {
   test('pk/sk keys, pending GSI, TTL, PITR, on-demand, AWS-managed KMS encryption', () => {
     t.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -288,7 +341,8 @@ describe('data-lake bucket', () => {
     t.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
     t.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
     alt.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
-    alt.template.resourceCountIs('AWS::Lambda::Function', 1);
+    // Only the aggregator and the idle closer: no auto-delete provider function.
+    alt.template.resourceCountIs('AWS::Lambda::Function', 2);
     alt.template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
   });
 
@@ -474,6 +528,7 @@ describe('outputs and tags', () => {
       'BucketName',
       'ErrorsPrefix',
       'FailureQueueUrl',
+      'IdleCloserFunctionName',
       'LatePrefix',
       'RawDeliveryStreamName',
       'RawPrefix',
@@ -492,6 +547,7 @@ describe('outputs and tags', () => {
     assert.deepEqual(outputs.RawDeliveryStreamName!.Value, { Ref: raw.id });
     assert.deepEqual(outputs.FailureQueueUrl!.Value, { Ref: onlyResource(t, 'AWS::SQS::Queue').id });
     assert.deepEqual(outputs.AggregatorFunctionName!.Value, { Ref: aggregatorFunction(t).id });
+    assert.deepEqual(outputs.IdleCloserFunctionName!.Value, { Ref: pipelineFunction(t, 'closer').id });
     assert.equal(outputs.RawPrefix!.Value, 'raw/');
     assert.equal(outputs.ResultsPrefix!.Value, 'results/');
     assert.equal(outputs.ErrorsPrefix!.Value, 'errors/');

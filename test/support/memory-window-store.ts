@@ -11,8 +11,8 @@ export class MemoryWindowStore implements WindowStore {
   /** When set, the write that would make `writes` exceed it throws (a crash midway through a batch). */
   failAfterWrites: number | undefined;
 
-  async readWatermark(lane: string) {
-    return this.watermarks.get(lane);
+  async readWatermarks() {
+    return new Map(this.watermarks);
   }
 
   async advanceWatermark(lane: string, watermark: number) {
@@ -30,13 +30,13 @@ export class MemoryWindowStore implements WindowStore {
     return out;
   }
 
-  async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined): Promise<WriteOutcome> {
+  async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome> {
     if (this.failAfterWrites !== undefined && this.writes >= this.failAfterWrites) throw new Error('injected crash');
     const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
     const cur = this.windows.get(id);
     if (expectedRev === undefined ? cur !== undefined : cur?.stored.rev !== expectedRev) return 'conflict';
     this.writes++;
-    this.windows.set(id, { ref, stored: structuredClone(next) });
+    this.windows.set(id, { ref, stored: { ...structuredClone(next), updatedAt: nowMs } });
     return 'written';
   }
 

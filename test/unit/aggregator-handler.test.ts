@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createKinesisHandler } from '../../lambda/adapters/kinesis-handler';
+import { closeIdleWindows } from '../../lambda/app/close-idle-windows';
+import { DEFAULT_PENDING_STALE_AFTER_MS } from '../../lambda/app/window-settlement';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { parseAggregationSpec } from '../../lambda/domain/spec';
 import { kinesisEvent, MemoryRecordSink, MemoryResultSink, sequenceNumber } from '../support/harness';
@@ -88,10 +90,80 @@ describe('aggregator handler', () => {
     const events = [{ d: 'a', ts: 1_000, v: 1 }, { d: 'a', ts: 61_000, v: 2 }];
     const first = await deliver(events);
     assert.deepEqual(first, { batchItemFailures: [{ itemIdentifier: sequenceNumber(0) }] });
-    // Redeliver the same records (same sequence numbers).
-    const { handler } = { handler: createKinesisHandler({ spec, store, results, errors: new MemoryRecordSink(), late: new MemoryRecordSink() }, () => 2_000) };
+    // Redeliver the same records (same sequence numbers) once the unemitted version counts as left behind.
+    const { handler } = { handler: createKinesisHandler({ spec, store, results, errors: new MemoryRecordSink(), late: new MemoryRecordSink() }, () => 1_000 + DEFAULT_PENDING_STALE_AFTER_MS) };
     const again = await handler(kinesisEvent(SHARD, events.map((e, i) => ({ data: JSON.stringify(e), partitionKey: 'p', sequenceNumber: sequenceNumber(i) }))));
     assert.deepEqual(again, { batchItemFailures: [] });
     assert.deepEqual(results.emitted.map((r) => [r.version, r.measures]), [[1, { n: 1, total: 1 }]]);
+  });
+});
+
+describe('firing across shards and idle closing', () => {
+  const siteSpec = compileSpec(
+    parseAggregationSpec({
+      eventTime: { field: 'ts' },
+      aggregations: [
+        {
+          name: 'per_site',
+          groupBy: ['s'],
+          window: { type: 'tumbling', sizeSeconds: 60 },
+          allowedLatenessSeconds: 30,
+          measures: [{ name: 'n', op: 'count' }],
+        },
+      ],
+    }),
+  );
+
+  function twoShards(now: { t: number }) {
+    const store = new MemoryWindowStore();
+    const results = new MemoryResultSink();
+    const deps = { spec: siteSpec, store, results, errors: new MemoryRecordSink(), late: new MemoryRecordSink() };
+    const handler = createKinesisHandler(deps, () => now.t);
+    let seq = 0;
+    const deliver = (shard: string, events: unknown[]) =>
+      handler(kinesisEvent(shard, events.map((e) => ({ data: JSON.stringify(e), partitionKey: 'p', sequenceNumber: sequenceNumber(seq++) }))));
+    return { store, results, deliver, deps };
+  }
+
+  test('a window fed by two shards fires only once both watermarks have passed its end', async () => {
+    const now = { t: 0 };
+    const { results, deliver } = twoShards(now);
+    await deliver('shard-a', [{ s: 'x', ts: 10_000 }]);
+    await deliver('shard-b', [{ s: 'x', ts: 20_000 }]);
+    await deliver('shard-a', [{ s: 'y', ts: 61_000 }]);
+    assert.equal(results.emitted.length, 0, 'shard-b is still inside the window');
+    await deliver('shard-b', [{ s: 'x', ts: 30_000 }, { s: 'y', ts: 62_000 }]);
+    assert.deepEqual(results.emitted.map((r) => [r.key, r.version, r.measures]), [[{ s: 'x' }, 1, { n: 3 }]]);
+  });
+
+  test('the idle closer fires a window once its end plus lateness has passed in processing time', async () => {
+    const now = { t: 0 };
+    const { results, deliver, deps } = twoShards(now);
+    await deliver('shard-a', [{ s: 'x', ts: 10_000 }, { s: 'x', ts: 15_000 }]);
+    // Processing time 89.999 s: window [0, 60 s) + 30 s lateness has not passed yet.
+    let stats = await closeIdleWindows(deps, 89_999);
+    assert.equal(stats.emitted, 0);
+    stats = await closeIdleWindows(deps, 90_000);
+    assert.deepEqual(results.emitted.map((r) => [r.key, r.version, r.final, r.measures]), [[{ s: 'x' }, 1, true, { n: 2 }]]);
+    stats = await closeIdleWindows(deps, 200_000);
+    assert.equal(stats.emitted + stats.windowWrites, 0, 'a fired and emitted window is left alone');
+    // The aggregator's later traffic does not fire or emit it again.
+    await deliver('shard-a', [{ s: 'y', ts: 300_000 }]);
+    assert.equal(results.emitted.filter((r) => r.key.s === 'x').length, 1);
+  });
+
+  test('a version someone else wrote is emitted only once it is stale, so two live writers never both emit it', async () => {
+    const now = { t: 1_000 };
+    const { results, deliver, deps, store } = twoShards(now);
+    results.failNext = 1;
+    await deliver('shard-a', [{ s: 'x', ts: 10_000 }, { s: 'x', ts: 70_000 }]);
+    const [w] = [...store.windows.values()].filter((v) => v.ref.start === 0);
+    assert.deepEqual([w.stored.version, w.stored.pending], [1, true], 'fired but not emitted');
+    assert.equal((await closeIdleWindows(deps, 1_000)).emitted, 0, 'the writer may still be emitting it');
+    const later = 1_000 + DEFAULT_PENDING_STALE_AFTER_MS;
+    assert.equal((await closeIdleWindows(deps, later)).emitted, 1);
+    assert.equal((await closeIdleWindows(deps, later + 1)).emitted, 0);
+    const ids = results.emitted.map((r) => r.id);
+    assert.equal(new Set(ids).size, ids.length);
   });
 });

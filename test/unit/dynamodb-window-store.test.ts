@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore, MAX_BATCH_GET_KEYS } from '../../lambda/adapters/dynamodb-window-store';
 import { emptyState } from '../../lambda/domain/aggregate-state';
@@ -125,13 +125,19 @@ describe('DynamoWindowStore', () => {
     assert.deepEqual(input.ExpressionAttributeValues, { ':v': 3 });
   });
 
+  test('reads every lane watermark with one consistent query of the lanes partition', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [{ pk: 'lanes', sk: 'shard-1', wm: 1234 }, { pk: 'lanes', sk: 'shard-2', wm: 99 }] });
+    assert.deepEqual(await store.readWatermarks(), new Map([['shard-1', 1234], ['shard-2', 99]]));
+    const input = ddb.commandCalls(QueryCommand)[0].args[0].input;
+    assert.deepEqual(input.ExpressionAttributeValues, { ':pk': 'lanes' });
+    assert.equal(input.ConsistentRead, true);
+  });
+
   test('watermarks only move forward', async () => {
-    ddb.on(GetCommand).resolves({ Item: { wm: 1234 } });
-    assert.equal(await store.readWatermark('shard-1'), 1234);
     ddb.on(UpdateCommand).rejects(conditionFailed());
     await store.advanceWatermark('shard-1', 1000, 5);
     const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    assert.deepEqual(input.Key, { pk: 'lane#shard-1', sk: 'watermark' });
+    assert.deepEqual(input.Key, { pk: 'lanes', sk: 'shard-1' });
     assert.equal(input.ConditionExpression, 'attribute_not_exists(#wm) OR #wm < :wm');
   });
 });

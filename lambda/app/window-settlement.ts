@@ -1,0 +1,143 @@
+import type { CompiledAggregation } from '../domain/compiled-spec';
+import { windowId, type WindowRef } from '../domain/pre-aggregate';
+import type { Position } from '../domain/sequence';
+import { nextWindowState, type FiringRule, type StoredWindow } from '../domain/window-lifecycle';
+import type { AggregateState } from '../domain/aggregate-state';
+import { toWindowResult } from '../domain/window-result';
+import { mapSettled } from './concurrency';
+import type { LogPort, ResultSink, WindowStore } from './ports';
+
+/** How many window writes are kept in flight: enough to hide latency, few enough not to trip throttling. */
+export const WRITE_CONCURRENCY = 16;
+/** Conditional-write conflicts tolerated per window before giving up on it for this invocation. */
+export const MAX_CONFLICT_RETRIES = 5;
+/**
+ * A pending window last written longer ago than this is taken as left behind by a writer that died before emitting
+ * it (the writer emits within its own invocation, so twice the function timeout is safely past it).
+ * @default 120000
+ */
+export const DEFAULT_PENDING_STALE_AFTER_MS = 120_000;
+
+/** Counters shared by the batch and the idle-closing use cases. */
+export interface SettlementStats {
+  windowWrites: number;
+  conflicts: number;
+  emitted: number;
+}
+
+/** A change to apply to a window: records of one lane, up to a position. */
+export interface WindowChange {
+  readonly lane: string;
+  readonly state: AggregateState;
+  readonly maxPosition: Position;
+}
+
+/** What settling needs. */
+export interface SettlementContext {
+  readonly store: WindowStore;
+  readonly fires: FiringRule;
+  readonly nowMs: number;
+  readonly pendingStaleAfterMs: number;
+  readonly stats: SettlementStats;
+}
+
+/** The windows whose current version this invocation must emit. */
+export type Emissions = Map<string, { ref: WindowRef; stored: StoredWindow }>;
+
+/**
+ * Brings one window up to date with one conditional write, re-reading and merging again on a conflict.
+ *
+ * The writer of a version emits it, and nobody else does while that writer may still be alive: a pending window is
+ * picked up from someone else only once it is stale. That way the aggregator and the idle closer never both emit the
+ * same version, and a version left behind by a crash is still emitted.
+ *
+ * @param changeFor the part of the batch the window has not seen, given its stored state (undefined: no records)
+ */
+export async function settleWindow(
+  ctx: SettlementContext,
+  ref: WindowRef,
+  first: StoredWindow | undefined,
+  changeFor: ((stored: StoredWindow | undefined) => WindowChange | undefined) | undefined,
+  emissions: Emissions,
+): Promise<void> {
+  const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+  let stored = first;
+  for (let attempt = 0; ; attempt++) {
+    const next = nextWindowState(ref, stored, changeFor?.(stored), ctx.fires);
+    if (!next) {
+      const stale = (stored?.updatedAt ?? 0) <= ctx.nowMs - ctx.pendingStaleAfterMs;
+      if (stored && stored.pending && stored.version > 0 && stale) emissions.set(id, { ref, stored });
+      return;
+    }
+    if ((await ctx.store.writeWindow(ref, next, stored?.rev, ctx.nowMs)) === 'written') {
+      ctx.stats.windowWrites++;
+      if (next.pending && next.version > 0) emissions.set(id, { ref, stored: { ...next, updatedAt: ctx.nowMs } });
+      return;
+    }
+    ctx.stats.conflicts++;
+    if (attempt >= MAX_CONFLICT_RETRIES) throw new Error(`window ${id}: ${attempt + 1} conflicting writes`);
+    stored = (await ctx.store.getWindows([ref], true)).get(id);
+  }
+}
+
+/**
+ * Fires the pending windows of each aggregation that end at or before `endAtOrBefore(aggregation)`, skipping those in
+ * `exclude` (already settled by the caller). A window that cannot be settled now stays pending for a later pass.
+ */
+export async function settlePendingWindows(
+  ctx: SettlementContext,
+  aggregations: readonly CompiledAggregation[],
+  endAtOrBefore: (aggregation: CompiledAggregation) => number,
+  exclude: ReadonlySet<string>,
+  emissions: Emissions,
+  log?: LogPort,
+): Promise<void> {
+  const refs: WindowRef[] = [];
+  const seen = new Set(exclude);
+  for (const agg of aggregations) {
+    for (const ref of await ctx.store.findPending(agg, endAtOrBefore(agg))) {
+      const id = windowId(agg.name, ref.keyJson, ref.start);
+      if (!seen.has(id)) {
+        seen.add(id);
+        refs.push(ref);
+      }
+    }
+  }
+  if (refs.length === 0) return;
+  const current = await ctx.store.getWindows(refs, true);
+  const settled = await mapSettled(refs, WRITE_CONCURRENCY, (ref) =>
+    settleWindow(ctx, ref, current.get(windowId(ref.aggregation.name, ref.keyJson, ref.start)), undefined, emissions),
+  );
+  settled.forEach((r, i) => {
+    if (r.status === 'rejected') {
+      log?.warn('settling a pending window failed', { aggregation: refs[i].aggregation.name, key: refs[i].keyJson, error: String(r.reason) });
+    }
+  });
+}
+
+/**
+ * Emits the windows' current versions, then clears their pending marks. Returns false when the emission failed: the
+ * windows stay pending, and are emitted again (same ids) once stale.
+ */
+export async function emitAndMark(
+  store: WindowStore,
+  results: ResultSink,
+  emissions: Emissions,
+  stats: SettlementStats,
+  log?: LogPort,
+): Promise<boolean> {
+  if (emissions.size === 0) return true;
+  const all = [...emissions.values()];
+  try {
+    await results.emit(all.map(({ ref, stored }) => toWindowResult(ref, stored)));
+  } catch (e) {
+    log?.error('emitting window results failed', { count: all.length, error: String(e) });
+    return false;
+  }
+  stats.emitted += all.length;
+  const marked = await mapSettled(all, WRITE_CONCURRENCY, ({ ref, stored }) => store.markEmitted(ref, stored.version));
+  // An unmarked window is emitted again once stale, under the same id: a duplicate that consumers drop by id.
+  const unmarked = marked.filter((m) => m.status === 'rejected').length;
+  if (unmarked > 0) log?.warn('marking windows emitted failed', { unmarked });
+  return true;
+}

@@ -1,0 +1,37 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoWindowStore } from '../adapters/dynamodb-window-store';
+import { FirehoseResultSink } from '../adapters/firehose-result-sink';
+import { JsonLog } from '../adapters/json-log';
+import { closeIdleWindows } from '../app/close-idle-windows';
+import { compileSpec } from '../domain/compiled-spec';
+import { parseAggregationSpecJson } from '../domain/spec';
+
+// Composition root of the scheduled idle-window closer; configuration is checked once at init.
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`closer: environment variable ${name} is required`);
+  return v;
+}
+
+const spec = compileSpec(parseAggregationSpecJson(required('AGGREGATION_SPEC'), 'AGGREGATION_SPEC'));
+const log = new JsonLog({ service: 'closer' });
+const deps = {
+  spec,
+  store: new DynamoWindowStore(
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    { tableName: required('WINDOW_TABLE_NAME') },
+  ),
+  results: new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: required('RESULTS_DELIVERY_STREAM') }),
+  log,
+  pendingStaleAfterMs: process.env.PENDING_STALE_AFTER_MS ? Number(process.env.PENDING_STALE_AFTER_MS) : undefined,
+};
+
+/** Invoked by an EventBridge schedule; the event carries nothing it needs. */
+export const handler = async (): Promise<void> => {
+  const stats = await closeIdleWindows(deps, Date.now());
+  log.info('idle windows closed', { ...stats });
+  // Failing the invocation makes the failure visible in the Errors metric; the next run retries it anyway.
+  if (stats.emissionFailed) throw new Error('emitting window results failed; the windows stay pending');
+};

@@ -1,0 +1,100 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { PENDING_STALE_AFTER, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
+import type { WindowStateTable } from './window-state-table';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** Properties of {@link IdleWindowCloser}. */
+export interface IdleWindowCloserProps {
+  /** Window-state table. */
+  readonly windowTable: WindowStateTable;
+  /** Firehose delivery stream that receives window results by direct put. */
+  readonly resultsStream: firehose.IDeliveryStream;
+  /** The validated aggregation spec as compact JSON (AGGREGATION_SPEC). */
+  readonly aggregationSpecJson: string;
+  /**
+   * How often windows whose end plus allowed lateness has passed in processing time are fired.
+   * @default Duration.minutes(1)
+   */
+  readonly interval?: Duration;
+  /**
+   * Retention of the function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Removal policy of the log group.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Directory with the package-lock.json and node_modules that esbuild resolves from.
+   * @default this repository's root
+   */
+  readonly projectRoot?: string;
+}
+
+/**
+ * A scheduled function that fires windows once their end plus allowed lateness has passed in processing time, so that
+ * windows close even when a shard stops receiving records, and emits versions a dead writer left pending. Its writes
+ * are conditional like the aggregator's, so the two never fire a window twice.
+ */
+export class IdleWindowCloser extends Construct {
+  /** The function. */
+  readonly function: nodejs.NodejsFunction;
+  /** The schedule. */
+  readonly rule: events.Rule;
+  /** The function's log group. */
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: IdleWindowCloserProps) {
+    super(scope, id);
+    const projectRoot = props.projectRoot ?? REPO_ROOT;
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    this.logGroup.grantWrite(role);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: path.join(projectRoot, 'lambda', 'closer', 'handler.ts'),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+      runtime: PIPELINE_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.seconds(60),
+      role,
+      logGroup: this.logGroup,
+      // One closer at a time: overlapping runs would only race each other's conditional writes.
+      reservedConcurrentExecutions: 1,
+      environment: {
+        AGGREGATION_SPEC: props.aggregationSpecJson,
+        WINDOW_TABLE_NAME: props.windowTable.table.tableName,
+        RESULTS_DELIVERY_STREAM: props.resultsStream.deliveryStreamName,
+        PENDING_STALE_AFTER_MS: String(PENDING_STALE_AFTER.toMilliseconds()),
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'closer',
+      },
+      bundling: PIPELINE_BUNDLING,
+    });
+    props.windowTable.grantWindowStateAccess(role);
+    firehose.DeliveryStreamGrants.fromDeliveryStream(props.resultsStream).putRecords(role);
+
+    this.rule = new events.Rule(this, 'Schedule', {
+      schedule: events.Schedule.rate(props.interval ?? Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+    });
+  }
+}

@@ -1,0 +1,29 @@
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+
+/**
+ * How the pipeline's functions are built: esbuild, minified, with source maps and the AWS SDK bundled. Bundling the
+ * SDK pins its version, cuts init time, and is what makes the emulator run the real SDK instead of its stubs (see
+ * shared/notes/emulators.md).
+ */
+export const PIPELINE_BUNDLING: nodejs.BundlingOptions = {
+  minify: true,
+  sourceMap: true,
+  bundleAwsSDK: true,
+  // The lowest Node.js the code must run on, so the bundle is also valid on newer runtimes.
+  target: 'node22',
+  format: nodejs.OutputFormat.CJS,
+};
+
+/** The latest Node.js runtime the installed CDK knows (cdk-nag L1 flags older ones); at least 22. */
+export const PIPELINE_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/** The aggregator's timeout: the idle closer derives how long a pending window may belong to a live writer from it. */
+export const AGGREGATOR_TIMEOUT = Duration.seconds(60);
+
+/**
+ * How long a pending window may still belong to a writer that is emitting it: twice the aggregator's timeout, since
+ * a writer emits within its own invocation.
+ */
+export const PENDING_STALE_AFTER = Duration.seconds(AGGREGATOR_TIMEOUT.toSeconds() * 2);
