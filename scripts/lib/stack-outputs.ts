@@ -9,6 +9,7 @@ export interface StackOutputs {
   readonly RawDeliveryStreamName: string;
   readonly BucketName: string;
   readonly AggregatorFunctionName: string;
+  readonly IdleCloserFunctionName: string;
   readonly FailureQueueUrl: string;
   readonly RawPrefix: string;
   readonly ResultsPrefix: string;

@@ -12,6 +12,7 @@ import { generateIotWorkload } from '../../scripts/workload';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
+import { playSchedule, stepArb, type Step } from '../support/redelivery';
 
 const spec = parseAggregationSpec({
   eventTime: { field: 'ts' },
@@ -43,20 +44,6 @@ const spec = parseAggregationSpec({
 const compiled = compileSpec(spec);
 const LANE = 'shardId-000000000007';
 
-/** One step of an adversarial delivery schedule. */
-type Step =
-  | { kind: 'ok'; size: number }
-  | { kind: 'crash'; size: number; afterWrites: number }
-  | { kind: 'emit-fails'; size: number }
-  | { kind: 'redeliver'; size: number; back: number };
-
-const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ kind: fc.constant('ok' as const), size: fc.integer({ min: 1, max: 40 }) }),
-  fc.record({ kind: fc.constant('crash' as const), size: fc.integer({ min: 1, max: 40 }), afterWrites: fc.integer({ min: 0, max: 10 }) }),
-  fc.record({ kind: fc.constant('emit-fails' as const), size: fc.integer({ min: 1, max: 40 }) }),
-  fc.record({ kind: fc.constant('redeliver' as const), size: fc.integer({ min: 1, max: 40 }), back: fc.integer({ min: 1, max: 40 }) }),
-);
-
 function setup() {
   const store = new MemoryWindowStore();
   const results = new MemoryResultSink();
@@ -64,41 +51,27 @@ function setup() {
   return { store, results, deps, errors: deps.errors as MemoryRecordSink };
 }
 
-/**
- * Plays a schedule as the event source mapping would: a batch starts at the checkpoint (or, for a redelivery, up to
- * `back` records before the end of the last successful batch), a thrown error delivers again from the same place, and
- * a partial batch response moves the checkpoint to the reported record.
- */
+/** Plays a schedule against the use case, with the in-memory store's crash injection. */
 async function play(records: SourceRecord[], steps: Step[], deps: BatchDeps, store: MemoryWindowStore, results: MemoryResultSink) {
-  let checkpoint = 0;
-  let lastBatchStart = 0;
   let now = 1_000_000;
-  for (let i = 0; checkpoint < records.length; i++) {
-    const step: Step = steps[i] ?? { kind: 'ok', size: 25 };
-    let from = checkpoint;
-    if (step.kind === 'redeliver') from = Math.max(lastBatchStart, checkpoint - step.back);
-    const batch = records.slice(from, from + step.size);
-    if (step.kind === 'crash') store.failAfterWrites = store.writes + step.afterWrites;
-    if (step.kind === 'emit-fails') results.failNext = 1;
-    now += 1000;
-    try {
-      const out = await processBatch(deps, { lane: LANE, records: batch }, now);
-      const failedAt = out.failedSequenceNumber ? batch.findIndex((r) => r.sequenceNumber === out.failedSequenceNumber) : -1;
-      lastBatchStart = from;
-      checkpoint = Math.max(checkpoint, failedAt >= 0 ? from + failedAt : from + batch.length);
-    } catch {
-      // A function error: the same records come again.
-    } finally {
+  await playSchedule(records, steps, {
+    sequenceNumberOf: (r) => r.sequenceNumber,
+    arm: (step) => {
+      if (step.kind === 'crash') store.failAfterWrites = store.writes + step.afterWrites;
+      if (step.kind === 'emit-fails') results.failNext = 1;
+    },
+    disarm: () => {
       store.failAfterWrites = undefined;
       results.failNext = 0;
-    }
-  }
+    },
+    deliver: async (batch) => (await processBatch(deps, { lane: LANE, records: [...batch] }, (now += 1000))).failedSequenceNumber,
+  });
 }
 
 describe('exactly-once effect under redelivery (in-memory store)', () => {
   test('the window state equals the reference fold of the distinct records, and result ids never change content', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.array(stepArb, { maxLength: 30 }), async (seed, steps) => {
+      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.array(stepArb(), { maxLength: 30 }), async (seed, steps) => {
         const workload = generateIotWorkload({ seed, count: 150, startMs: 1_700_000_000_000, devices: 6, sites: 2, stepMs: 2000 });
         const records = sourceRecords(workload.map((w) => w.data), workload.map((w) => w.partitionKey));
         const { store, results, deps, errors } = setup();

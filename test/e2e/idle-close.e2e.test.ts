@@ -1,0 +1,99 @@
+/**
+ * Windows close when traffic stops: a shard that delivers a few events and then nothing never moves its watermark
+ * past their window, so only the scheduled idle closer (processing time) can fire it. The events are delivered to the
+ * deployed aggregator as the event source mapping would, from a shard id of their own, so that no other traffic moves
+ * that lane's watermark; the closer is left to its real EventBridge schedule.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { parseAggregationSpecJson } from '../../lambda/domain/spec';
+import { awsClients, clientConfig } from '../../scripts/lib/aws-target';
+import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
+import { readStackOutputs } from '../../scripts/lib/stack-outputs';
+import { kinesisEvent, sequenceNumber } from '../support/harness';
+import { pollUntil } from '../support/poll';
+import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
+
+const outputsFile = process.env.E2E_OUTPUTS_FILE;
+if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
+const outputs = readStackOutputs(outputsFile);
+const spec = parseAggregationSpecJson(outputs.AggregationSpec, 'deployed AggregationSpec');
+const target = { endpoint: process.env.E2E_ENDPOINT };
+const clients = awsClients(target);
+const lambda = new LambdaClient(clientConfig(target));
+/** The closer runs every minute by default; allow two periods and some slack. */
+const TIMEOUT_MS = Number(process.env.E2E_IDLE_TIMEOUT_MS ?? 180_000);
+
+const runId = `idle${randomBytes(3).toString('hex')}-`;
+
+async function ourWindows() {
+  const out = new Map<string, { measures: Record<string, unknown>; version: number; key: Record<string, unknown> }>();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await clients.doc.send(new ScanCommand({ TableName: outputs.WindowTableName, ExclusiveStartKey: startKey }));
+    for (const item of res.Items ?? []) {
+      const key = item.key as Record<string, unknown> | undefined;
+      if (!key || !Object.values(key).some((v) => String(v).startsWith(runId))) continue;
+      const agg = spec.aggregations.find((a) => a.name === item.agg)!;
+      const m = item.m as Record<string, any>;
+      const measures = Object.fromEntries(agg.measures.map((d) => [d.name, d.op === 'avg' ? m[d.name].s / m[d.name].c : m[d.name]]));
+      out.set(windowIdentity({ aggregation: String(item.agg), key, windowStart: String(item.ws) }), { measures, version: Number(item.v), key });
+    }
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+  return out;
+}
+
+describe('idle shards', { timeout: 10 * 60_000 }, () => {
+  test('the scheduled closer fires windows whose end plus lateness has passed, once', async () => {
+    assert.ok(outputs.IdleCloserFunctionName, 'the stack has an idle closer');
+    // Ten minutes back: every window of these events (the longest is 5 minutes) has ended, lateness included.
+    const t0 = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
+    const events = [5_000, 10_000, 20_000].map((dt, i) => ({
+      deviceId: `${runId}dev`,
+      site: `${runId}site`,
+      ts: t0 + dt,
+      temperature: 20 + i,
+    }));
+    const event = kinesisEvent(
+      `shardId-${runId}quiet`,
+      events.map((e, i) => ({ data: JSON.stringify(e), partitionKey: e.deviceId, sequenceNumber: sequenceNumber(i) })),
+    );
+    const res = await lambda.send(new InvokeCommand({ FunctionName: outputs.AggregatorFunctionName, Payload: JSON.stringify(event) }));
+    assert.equal(res.FunctionError, undefined, Buffer.from(res.Payload ?? []).toString());
+    assert.deepEqual(JSON.parse(Buffer.from(res.Payload!).toString()), { batchItemFailures: [] });
+
+    const expected = referenceAggregate(spec, events);
+    const before = await ourWindows();
+    assert.deepEqual([...before.keys()].sort(), [...expected.keys()].sort());
+    assert.ok([...before.values()].every((w) => w.version === 0), 'the quiet shard cannot fire its own windows');
+
+    const fired = await pollUntil(ourWindows, (ws) => [...ws.values()].every((w) => w.version > 0), {
+      timeoutMs: TIMEOUT_MS,
+      intervalMs: 2000,
+      describe: (ws) => `${ws ? [...ws.values()].filter((w) => w.version === 0).length : '?'} windows still open`,
+    });
+    for (const [id, w] of fired) {
+      assert.equal(w.version, 1, `${id} fired exactly once`);
+      assert.ok(measuresClose(w.measures, expected.get(id)!.measures), id);
+    }
+
+    const results = new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ResultsPrefix);
+    const ours = (lines: unknown[]) =>
+      (lines as { id: string; aggregation: string; key: Record<string, unknown>; windowStart: string; version: number; final: boolean; measures: Record<string, unknown> }[]).filter(
+        (l) => l.key && Object.values(l.key).some((v) => String(v).startsWith(runId)),
+      );
+    const emitted = await pollUntil(() => results.readAll(), (l) => new Set(ours(l).map((r) => windowIdentity(r))).size === expected.size, {
+      timeoutMs: 60_000,
+      describe: (l) => `${l ? ours(l).length : 0} of ${expected.size} closed windows in S3`,
+    });
+    for (const r of ours(emitted)) {
+      assert.equal(r.version, 1);
+      assert.equal(r.final, true);
+      assert.ok(measuresClose(r.measures, expected.get(windowIdentity(r))!.measures));
+    }
+  });
+});

@@ -1,0 +1,232 @@
+/**
+ * The replay harness: the real bundled aggregator (the asset `cdk deploy` shipped), driven as the event source
+ * mapping would drive it, against the deployed table, stream of results and bucket, under adversarial redelivery
+ * schedules from fast-check: whole batches again, suffixes, shifted halves, crashes after some of a batch's writes
+ * (injected by a proxy in front of the emulator), failed emissions, KPL aggregates, resharding (a parent shard read
+ * to its end, then its children) and parallel batches of one shard (ParallelizationFactor > 1, per partition key).
+ *
+ * The emulator's own event source mapping honours none of these retry semantics (see the README), which is why the
+ * harness drives the handler itself. The final table must equal an independent reference fold over the distinct
+ * records, with no double count and no loss.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import fc from 'fast-check';
+import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
+import { awsClients } from '../../scripts/lib/aws-target';
+import { aggregateKpl } from '../../scripts/lib/kpl-aggregate';
+import { REPO_ROOT } from '../../scripts/lib/local-stack';
+import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
+import { readStackOutputs } from '../../scripts/lib/stack-outputs';
+import { generateIotWorkload } from '../../scripts/workload';
+import { FaultProxy } from '../support/fault-proxy';
+import { kinesisEvent, sequenceNumber } from '../support/harness';
+import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
+import { playSchedule, stepArb, type Step } from '../support/redelivery';
+
+const outputsFile = process.env.E2E_OUTPUTS_FILE;
+if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
+const outputs = readStackOutputs(outputsFile);
+const endpoint = process.env.E2E_ENDPOINT;
+const clients = awsClients({ endpoint });
+
+/**
+ * The harness's spec: co-partitioned on `site` (so parallel batches of a shard are allowed) and with a lateness
+ * longer than any schedule's disorder, so that every record counts and the reference is a plain fold.
+ */
+const SPEC: AggregationSpec = parseAggregationSpec({
+  ...JSON.parse(readFileSync(join(REPO_ROOT, 'specs', 'site-partitioned.json'), 'utf8')),
+});
+for (const a of SPEC.aggregations) (a as { allowedLatenessSeconds: number }).allowedLatenessSeconds = 3600;
+
+/** The bundled aggregator asset of the deployed stack, found through its template in cdk.out. */
+function bundledAggregator(): string {
+  const template = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.out', `${outputs.stackName}.template.json`), 'utf8'));
+  const fn = Object.values(template.Resources as Record<string, { Type: string; Properties: any }>).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'aggregator',
+  );
+  const key = String(fn?.Properties.Code.S3Key ?? '');
+  const file = join(REPO_ROOT, 'cdk.out', `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
+  if (!existsSync(file)) throw new Error(`no bundled aggregator at ${file}: deploy the stack first`);
+  return file;
+}
+
+let proxy: FaultProxy | undefined;
+let handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
+
+before(async () => {
+  if (endpoint) {
+    proxy = new FaultProxy(new URL(endpoint));
+    process.env.AWS_ENDPOINT_URL = await proxy.start();
+  }
+  Object.assign(process.env, {
+    AGGREGATION_SPEC: JSON.stringify(SPEC),
+    WINDOW_TABLE_NAME: outputs.WindowTableName,
+    RESULTS_DELIVERY_STREAM: outputs.ResultsDeliveryStreamName,
+    SINK_BUCKET_NAME: outputs.BucketName,
+    ERRORS_PREFIX: outputs.ErrorsPrefix,
+    LATE_PREFIX: outputs.LatePrefix,
+    // Every delivery may emit what a crashed one left pending, so a schedule's end shows all that was left.
+    PENDING_STALE_AFTER_MS: '0',
+  });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  handler = require(bundledAggregator()).handler;
+});
+after(async () => proxy?.stop());
+
+interface Rec {
+  readonly partitionKey: string;
+  readonly data: Buffer;
+  readonly sequenceNumber: string;
+  /** The events inside (several for a KPL aggregate). */
+  readonly events: Record<string, unknown>[];
+}
+
+/** The workload of one run as stream records: some of them KPL aggregates of several events. */
+function records(seed: number, runId: string, count: number, kplEvery: number): Rec[] {
+  const workload = generateIotWorkload({ seed, count, startMs: 1_700_000_000_000, devices: 8, sites: 3, stepMs: 1000, malformedRatio: 0, idPrefix: runId });
+  const out: Rec[] = [];
+  for (let i = 0; i < workload.length; ) {
+    const take = kplEvery > 0 && out.length % kplEvery === kplEvery - 1 ? 3 : 1;
+    // A KPL aggregate packs consecutive events of one partition key (the site).
+    const group = [workload[i]];
+    while (group.length < take && i + group.length < workload.length && workload[i + group.length].event!.site === workload[i].event!.site) {
+      group.push(workload[i + group.length]);
+    }
+    i += group.length;
+    const seq = sequenceNumber(out.length + 1);
+    const pk = String(group[0].event!.site);
+    if (group.length === 1) out.push({ partitionKey: pk, data: Buffer.from(group[0].data), sequenceNumber: seq, events: [group[0].event!] });
+    else {
+      const [agg] = aggregateKpl(group.map((g) => ({ partitionKey: pk, data: g.data })));
+      out.push({ partitionKey: pk, data: agg.data, sequenceNumber: seq, events: group.map((g) => g.event!) });
+    }
+  }
+  return out;
+}
+
+function deliveryTo(lane: string) {
+  return {
+    sequenceNumberOf: (r: Rec) => r.sequenceNumber,
+    arm: (step: Step) => {
+      if (!proxy) return;
+      if (step.kind === 'crash') proxy.updatesLeft = step.afterWrites;
+      if (step.kind === 'emit-fails') proxy.failEmissions = true;
+    },
+    disarm: () => {
+      if (!proxy) return;
+      proxy.updatesLeft = undefined;
+      proxy.failEmissions = false;
+    },
+    deliver: async (batch: readonly Rec[]) => {
+      const res = await handler(kinesisEvent(lane, batch));
+      return res.batchItemFailures[0]?.itemIdentifier;
+    },
+  };
+}
+
+async function tableWindows(runId: string) {
+  const out = new Map<string, { measures: Record<string, unknown>; version: number; pending: boolean }>();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await clients.doc.send(new ScanCommand({ TableName: outputs.WindowTableName, ExclusiveStartKey: startKey }));
+    for (const item of res.Items ?? []) {
+      const key = item.key as Record<string, unknown> | undefined;
+      if (!key || !Object.values(key).some((v) => String(v).startsWith(runId))) continue;
+      const agg = SPEC.aggregations.find((a) => a.name === item.agg)!;
+      const m = item.m as Record<string, any>;
+      const measures = Object.fromEntries(agg.measures.map((d) => [d.name, d.op === 'avg' ? m[d.name].s / m[d.name].c : m[d.name]]));
+      out.set(windowIdentity({ aggregation: String(item.agg), key, windowStart: String(item.ws) }), {
+        measures,
+        version: Number(item.v),
+        pending: item.pendingAgg !== undefined,
+      });
+    }
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+  return out;
+}
+
+async function assertExactlyOnce(runId: string, recs: readonly Rec[]): Promise<void> {
+  const expected = referenceAggregate(SPEC, recs.flatMap((r) => r.events));
+  const actual = await tableWindows(runId);
+  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), 'the same windows as the reference');
+  for (const [id, w] of actual) {
+    assert.ok(measuresClose(w.measures, expected.get(id)!.measures), `${id}: ${JSON.stringify(w.measures)} != ${JSON.stringify(expected.get(id)!.measures)}`);
+    assert.ok(!(w.version > 0 && w.pending), `${id}: fired but never emitted`);
+  }
+  const lines = (await new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ResultsPrefix).readAll()) as { id: string; key?: Record<string, unknown> }[];
+  const byId = new Map<string, string>();
+  for (const l of lines.filter((x) => x.key && Object.values(x.key).some((v) => String(v).startsWith(runId)))) {
+    const body = JSON.stringify(l);
+    assert.equal(byId.get(l.id) ?? body, body, `result ${l.id} was emitted with two different contents`);
+    byId.set(l.id, body);
+  }
+}
+
+describe('replay harness: the bundled handler under redelivery', { timeout: 10 * 60_000 }, () => {
+  test('the common path writes each touched window once per batch', async (t) => {
+    if (!proxy) return t.diagnostic('needs an emulator endpoint to observe the writes');
+    const runId = `rh${randomBytes(3).toString('hex')}-`;
+    const recs = records(11, runId, 120, 0);
+    const lane = `shardId-${runId}clean`;
+    for (let i = 0; i < recs.length; i += 40) {
+      const batch = recs.slice(i, i + 40);
+      const from: number = proxy.calls.length;
+      assert.deepEqual(await handler(kinesisEvent(lane, batch)), { batchItemFailures: [] });
+      const writes: string[] = proxy.calls
+        .slice(from)
+        .filter((c) => c.target.endsWith('.UpdateItem') && c.body.includes('"UpdateExpression":"SET #m'))
+        .map((c) => JSON.stringify(JSON.parse(c.body).Key));
+      const touched = referenceAggregate(SPEC, batch.flatMap((r) => r.events));
+      assert.equal(new Set(writes).size, writes.length, 'no window is written twice in one batch');
+      assert.ok(writes.length >= touched.size, 'every touched window is written');
+    }
+    await assertExactlyOnce(runId, recs);
+  });
+
+  test('adversarial schedules, KPL aggregates and resharding end in the reference state', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.array(stepArb(30), { maxLength: 14 }),
+        fc.array(stepArb(30), { maxLength: 6 }),
+        async (seed, parentSteps, childSteps) => {
+          const runId = `rh${randomBytes(3).toString('hex')}-`;
+          const recs = records(seed, runId, 90, 4);
+          // Resharding: the parent shard is read to its end before its two children, which have new shard ids.
+          const cut = Math.floor(recs.length / 2);
+          await playSchedule(recs.slice(0, cut), parentSteps, deliveryTo(`shardId-${runId}parent`));
+          const children = recs.slice(cut);
+          await playSchedule(children.filter((_, i) => i % 2 === 0), childSteps, deliveryTo(`shardId-${runId}child1`));
+          await playSchedule(children.filter((_, i) => i % 2 === 1), childSteps, deliveryTo(`shardId-${runId}child2`));
+          // A last clean delivery emits whatever a failed attempt left pending.
+          await handler(kinesisEvent(`shardId-${runId}child2`, children.filter((_, i) => i % 2 === 1).slice(-1)));
+          await assertExactlyOnce(runId, recs);
+        },
+      ),
+      { numRuns: 4 },
+    );
+  });
+
+  test('parallel batches of one shard (ParallelizationFactor > 1), ordered per partition key only', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.array(stepArb(20), { maxLength: 10 }), async (seed, steps) => {
+        const runId = `rh${randomBytes(3).toString('hex')}-`;
+        const recs = records(seed, runId, 90, 0);
+        const lane = `shardId-${runId}parallel`;
+        // One sequence of the shard, split by partition key into lanes that run concurrently.
+        const keys = [...new Set(recs.map((r) => r.partitionKey))];
+        await Promise.all(keys.map((k) => playSchedule(recs.filter((r) => r.partitionKey === k), steps, deliveryTo(lane))));
+        await handler(kinesisEvent(lane, recs.slice(-1)));
+        await assertExactlyOnce(runId, recs);
+      }),
+      { numRuns: 3 },
+    );
+  });
+});
