@@ -12,36 +12,12 @@ import { toIsoUtc } from '../domain/event-time';
 import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
+import { ATTR, LANES_PK, PENDING_INDEX } from './window-table-layout';
+
+export { ATTR, LANES_PK, PENDING_INDEX };
 
 /** BatchGetItem reads at most 100 keys per call. @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html */
 export const MAX_BATCH_GET_KEYS = 100;
-/** The sparse index of pending windows (open, or fired and not yet emitted). */
-export const PENDING_INDEX = 'pending';
-/**
- * Partition key of the lane-watermark items: all lanes in one partition, so that one Query reads every shard's
- * watermark. It takes one write per batch per shard, far below a partition's 1,000 writes/s.
- */
-export const LANES_PK = 'lanes';
-
-/** Item attribute names. Short names keep items small: an UpdateItem is billed on the item's size per 1 KB. */
-export const ATTR = {
-  pk: 'pk',
-  sk: 'sk',
-  aggregation: 'agg',
-  key: 'key',
-  windowStart: 'ws',
-  windowEnd: 'we',
-  measures: 'm',
-  fences: 'f',
-  version: 'v',
-  rev: 'rev',
-  pending: 'pendingAgg',
-  fireAt: 'fireAt',
-  expiresAt: 'expiresAt',
-  updatedAt: 'updatedAt',
-  watermark: 'wm',
-} as const;
-
 /** Options of the window store. */
 export interface DynamoWindowStoreOptions extends BackoffOptions {
   readonly tableName: string;

@@ -2,17 +2,18 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { ATTR, PENDING_INDEX } from '../../lambda/adapters/window-table-layout';
 
 /** Name of the GSI that lists windows waiting to fire, per aggregation, ordered by fire time. */
-export const PENDING_INDEX_NAME = 'pending';
+export const PENDING_INDEX_NAME = PENDING_INDEX;
 
-/** Attribute names of the window-state table (see the team contract). */
+/** Key attributes of the window-state table, as the aggregator's store reads and writes them. */
 export const WINDOW_TABLE_KEYS = {
-  partitionKey: 'pk',
-  sortKey: 'sk',
-  pendingPartitionKey: 'pendingAgg',
-  pendingSortKey: 'fireAt',
-  ttl: 'expiresAt',
+  partitionKey: ATTR.pk,
+  sortKey: ATTR.sk,
+  pendingPartitionKey: ATTR.pending,
+  pendingSortKey: ATTR.fireAt,
+  ttl: ATTR.expiresAt,
 } as const;
 
 /**

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients, clientConfig } from '../../scripts/lib/aws-target';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { pollUntil } from '../support/poll';
+import { readTableWindows } from '../support/table-windows';
 import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
@@ -29,23 +29,7 @@ const TIMEOUT_MS = Number(process.env.E2E_IDLE_TIMEOUT_MS ?? 180_000);
 
 const runId = `idle${randomBytes(3).toString('hex')}-`;
 
-async function ourWindows() {
-  const out = new Map<string, { measures: Record<string, unknown>; version: number; key: Record<string, unknown> }>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await clients.doc.send(new ScanCommand({ TableName: outputs.WindowTableName, ExclusiveStartKey: startKey }));
-    for (const item of res.Items ?? []) {
-      const key = item.key as Record<string, unknown> | undefined;
-      if (!key || !Object.values(key).some((v) => String(v).startsWith(runId))) continue;
-      const agg = spec.aggregations.find((a) => a.name === item.agg)!;
-      const m = item.m as Record<string, any>;
-      const measures = Object.fromEntries(agg.measures.map((d) => [d.name, d.op === 'avg' ? m[d.name].s / m[d.name].c : m[d.name]]));
-      out.set(windowIdentity({ aggregation: String(item.agg), key, windowStart: String(item.ws) }), { measures, version: Number(item.v), key });
-    }
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
-  return out;
-}
+const ourWindows = () => readTableWindows(clients.doc, outputs.WindowTableName, spec, runId);
 
 describe('idle shards', { timeout: 10 * 60_000 }, () => {
   test('the scheduled closer fires windows whose end plus lateness has passed, once', async () => {

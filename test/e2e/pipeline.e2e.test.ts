@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { Producer, type PutReceipt } from '../../scripts/lib/producer';
@@ -14,6 +13,7 @@ import { listKeys, NdjsonPrefixReader, readObject } from '../../scripts/lib/s3-s
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload, type GeneratedRecord } from '../../scripts/workload';
 import { pollUntil } from '../support/poll';
+import { readTableWindows, readWatermarks, type TableWindow } from '../support/table-windows';
 import { measuresClose, referenceAggregate, windowIdentity, type ReferenceWindow } from '../support/reference';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
@@ -27,53 +27,8 @@ const TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 240_000);
 const runId = `e2e${randomBytes(3).toString('hex')}-`;
 const isOurs = (key: Record<string, unknown>) => Object.values(key).some((v) => String(v).startsWith(runId));
 
-interface StoredWindowView extends ReferenceWindow {
-  final: boolean;
-  version: number;
-}
-
-async function scanTable(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await clients.doc.send(new ScanCommand({ TableName: outputs.WindowTableName, ExclusiveStartKey: startKey }));
-    items.push(...(res.Items ?? []));
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
-
-/** Our windows as the table holds them, read with the documented item layout rather than the aggregator's code. */
-async function ourWindows(): Promise<Map<string, StoredWindowView>> {
-  const out = new Map<string, StoredWindowView>();
-  for (const item of await scanTable()) {
-    if (!item.agg || !isOurs(item.key as Record<string, unknown>)) continue;
-    const agg = spec.aggregations.find((a) => a.name === item.agg)!;
-    const m = item.m as Record<string, unknown>;
-    const measures: Record<string, number | null> = {};
-    for (const def of agg.measures) {
-      const v = m[def.name] as number | { s: number; c: number } | null;
-      measures[def.name] = def.op === 'avg' ? (v as { s: number; c: number }).s / (v as { s: number; c: number }).c : (v as number | null);
-    }
-    const w: StoredWindowView = {
-      aggregation: String(item.agg),
-      key: item.key as Record<string, unknown>,
-      windowStart: String(item.ws),
-      windowEnd: String(item.we),
-      measures,
-      final: Number(item.v) > 0,
-      version: Number(item.v),
-    };
-    out.set(windowIdentity(w), w);
-  }
-  return out;
-}
-
-async function watermarks(): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const item of await scanTable()) if (item.pk === 'lanes') out.set(String(item.sk), Number(item.wm));
-  return out;
-}
+const ourWindows = () => readTableWindows(clients.doc, outputs.WindowTableName, spec, runId);
+const watermarks = () => readWatermarks(clients.doc, outputs.WindowTableName);
 
 async function put(records: readonly GeneratedRecord[]): Promise<Map<string, PutReceipt>> {
   const receipts = new Map<string, PutReceipt>();
@@ -86,7 +41,7 @@ async function put(records: readonly GeneratedRecord[]): Promise<Map<string, Put
   return receipts;
 }
 
-function diffWindows(expected: Map<string, ReferenceWindow>, actual: Map<string, StoredWindowView>): string[] {
+function diffWindows(expected: Map<string, ReferenceWindow>, actual: Map<string, TableWindow>): string[] {
   const problems: string[] = [];
   for (const [id, e] of expected) {
     const a = actual.get(id);

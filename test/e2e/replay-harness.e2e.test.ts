@@ -14,7 +14,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
@@ -26,8 +25,9 @@ import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload } from '../../scripts/workload';
 import { FaultProxy } from '../support/fault-proxy';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
-import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
+import { measuresClose, referenceAggregate } from '../support/reference';
 import { playSchedule, stepArb, type Step } from '../support/redelivery';
+import { readTableWindows } from '../support/table-windows';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
 if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
@@ -130,31 +130,9 @@ function deliveryTo(lane: string) {
   };
 }
 
-async function tableWindows(runId: string) {
-  const out = new Map<string, { measures: Record<string, unknown>; version: number; pending: boolean }>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await clients.doc.send(new ScanCommand({ TableName: outputs.WindowTableName, ExclusiveStartKey: startKey }));
-    for (const item of res.Items ?? []) {
-      const key = item.key as Record<string, unknown> | undefined;
-      if (!key || !Object.values(key).some((v) => String(v).startsWith(runId))) continue;
-      const agg = SPEC.aggregations.find((a) => a.name === item.agg)!;
-      const m = item.m as Record<string, any>;
-      const measures = Object.fromEntries(agg.measures.map((d) => [d.name, d.op === 'avg' ? m[d.name].s / m[d.name].c : m[d.name]]));
-      out.set(windowIdentity({ aggregation: String(item.agg), key, windowStart: String(item.ws) }), {
-        measures,
-        version: Number(item.v),
-        pending: item.pendingAgg !== undefined,
-      });
-    }
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
-  return out;
-}
-
 async function assertExactlyOnce(runId: string, recs: readonly Rec[]): Promise<void> {
   const expected = referenceAggregate(SPEC, recs.flatMap((r) => r.events));
-  const actual = await tableWindows(runId);
+  const actual = await readTableWindows(clients.doc, outputs.WindowTableName, SPEC, runId);
   assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), 'the same windows as the reference');
   for (const [id, w] of actual) {
     assert.ok(measuresClose(w.measures, expected.get(id)!.measures), `${id}: ${JSON.stringify(w.measures)} != ${JSON.stringify(expected.get(id)!.measures)}`);

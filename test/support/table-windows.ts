@@ -1,0 +1,62 @@
+import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AggregationSpec } from '../../lambda/domain/spec';
+import { windowIdentity, type ReferenceWindow } from './reference';
+
+/** A window as the table holds it, read with the documented item layout rather than the aggregator's code. */
+export interface TableWindow extends ReferenceWindow {
+  readonly version: number;
+  readonly final: boolean;
+  readonly pending: boolean;
+}
+
+async function scan(doc: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
+    items.push(...(res.Items ?? []));
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+/** The windows whose key has a value starting with `keyPrefix` (one test run's), by window identity. */
+export async function readTableWindows(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  spec: AggregationSpec,
+  keyPrefix: string,
+): Promise<Map<string, TableWindow>> {
+  const out = new Map<string, TableWindow>();
+  for (const item of await scan(doc, tableName)) {
+    const key = item.key as Record<string, unknown> | undefined;
+    if (!item.agg || !key || !Object.values(key).some((v) => String(v).startsWith(keyPrefix))) continue;
+    const agg = spec.aggregations.find((a) => a.name === item.agg);
+    if (!agg) continue;
+    const m = item.m as Record<string, unknown>;
+    const measures: Record<string, number | null> = {};
+    for (const def of agg.measures) {
+      const v = m[def.name] as number | { s: number; c: number } | null;
+      measures[def.name] = def.op === 'avg' ? (v as { s: number; c: number }).s / (v as { s: number; c: number }).c : (v as number | null);
+    }
+    const w: TableWindow = {
+      aggregation: String(item.agg),
+      key,
+      windowStart: String(item.ws),
+      windowEnd: String(item.we),
+      measures,
+      version: Number(item.v),
+      final: Number(item.v) > 0,
+      pending: item.pendingAgg !== undefined,
+    };
+    out.set(windowIdentity(w), w);
+  }
+  return out;
+}
+
+/** Every shard's persisted watermark. */
+export async function readWatermarks(doc: DynamoDBDocumentClient, tableName: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const item of await scan(doc, tableName)) if (item.pk === 'lanes') out.set(String(item.sk), Number(item.wm));
+  return out;
+}
