@@ -12,15 +12,47 @@ export function shardIdOf(record: KinesisStreamRecord): string {
   return i > 0 ? record.eventID.slice(0, i) : record.eventID;
 }
 
-function plain(seq: string, partitionKey: string, data: string, bytes: Buffer): SourceRecord {
-  return {
-    sequenceNumber: seq,
-    subSequenceNumber: 0,
-    position: positionOf(seq, 0),
-    partitionKey,
-    payload: bytes.toString('utf8'),
-    payloadBase64: data,
-  };
+function plain(seq: string, position: string, partitionKey: string, data: string, payload: string): SourceRecord {
+  return { sequenceNumber: seq, subSequenceNumber: 0, position, partitionKey, payload, payloadBase64: data };
+}
+
+/**
+ * The payload as text when it is plain 7-bit ASCII (JSON almost always is) and not a KPL aggregate, else undefined.
+ *
+ * Why: `atob` decodes base64 straight into a one-byte string, about 2.5 times faster than `Buffer.from(…, 'base64')`
+ * followed by `toString('utf8')`, and allocates no Buffer per record. For ASCII bytes, latin1 and UTF-8 decoding give
+ * the same string, so the result is identical; anything else (non-ASCII bytes, base64 that `atob` rejects but Buffer
+ * tolerates, a KPL aggregate) takes the Buffer path.
+ */
+function asciiPayload(data: string): string | undefined {
+  let text: string;
+  try {
+    text = atob(data);
+  } catch {
+    return undefined;
+  }
+  if (
+    text.length >= KPL_MAGIC.length + 16 &&
+    text.charCodeAt(0) === 0xf3 &&
+    text.charCodeAt(1) === 0x89 &&
+    text.charCodeAt(2) === 0x9a &&
+    text.charCodeAt(3) === 0xc2
+  ) {
+    return undefined;
+  }
+  // A one-byte string is 7-bit ASCII exactly when its UTF-8 length equals its length (a native call, faster than a
+  // regex or a character loop).
+  return Buffer.byteLength(text, 'utf8') === text.length ? text : undefined;
+}
+
+function isKplAggregate(bytes: Buffer): boolean {
+  return (
+    bytes.length >= KPL_MAGIC.length + 16 &&
+    bytes[0] === KPL_MAGIC[0] &&
+    bytes[1] === KPL_MAGIC[1] &&
+    bytes[2] === KPL_MAGIC[2] &&
+    bytes[3] === KPL_MAGIC[3]
+  );
 }
 
 /**
@@ -30,9 +62,11 @@ function plain(seq: string, partitionKey: string, data: string, bytes: Buffer): 
  */
 export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
   const { data, sequenceNumber: seq, partitionKey } = record.kinesis;
+  const ascii = asciiPayload(data);
+  if (ascii !== undefined) return [plain(seq, positionOf(seq, 0), partitionKey, data, ascii)];
   const bytes = Buffer.from(data, 'base64');
-  if (bytes.length < KPL_MAGIC.length + 16 || !bytes.subarray(0, 4).equals(KPL_MAGIC)) {
-    return [plain(seq, partitionKey, data, bytes)];
+  if (!isKplAggregate(bytes)) {
+    return [plain(seq, positionOf(seq, 0), partitionKey, data, bytes.toString('utf8'))];
   }
   let users: UserRecord[] = [];
   let failure: Error | undefined;
@@ -66,14 +100,37 @@ export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
   });
 }
 
+/** The shard of a record when it is `lane` (the previous record's), checked without allocating a new string. */
+function inLane(eventID: string, lane: string): boolean {
+  return (
+    eventID.length > lane.length &&
+    eventID.charCodeAt(lane.length) === 58 /* ':' */ &&
+    eventID.startsWith(lane) &&
+    eventID.indexOf(':', lane.length + 1) === -1
+  );
+}
+
 /** Splits a delivery into its shards, keeping each shard's order. A Lambda batch holds one shard; a test may mix. */
 export function groupByShard(records: readonly KinesisStreamRecord[]): Map<string, SourceRecord[]> {
   const lanes = new Map<string, SourceRecord[]>();
+  // A Lambda batch is one shard: remembering the last lane saves a substring and a map lookup per record.
+  let lastLane: string | undefined;
+  let list: SourceRecord[] = [];
   for (const r of records) {
-    const lane = shardIdOf(r);
-    let list = lanes.get(lane);
-    if (!list) lanes.set(lane, (list = []));
-    for (const s of toSourceRecords(r)) list.push(s);
+    if (lastLane === undefined || !inLane(r.eventID, lastLane)) {
+      lastLane = shardIdOf(r);
+      let l = lanes.get(lastLane);
+      if (!l) lanes.set(lastLane, (l = []));
+      list = l;
+    }
+    // The plain-ASCII fast path is inlined, so that the common record costs no intermediate array.
+    const ascii = asciiPayload(r.kinesis.data);
+    if (ascii !== undefined) {
+      const seq = r.kinesis.sequenceNumber;
+      list.push(plain(seq, positionOf(seq, 0), r.kinesis.partitionKey, r.kinesis.data, ascii));
+    } else {
+      for (const s of toSourceRecords(r)) list.push(s);
+    }
   }
   return lanes;
 }

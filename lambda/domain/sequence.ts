@@ -5,7 +5,6 @@
  * sub-sequence number is appended so that every user record inside an aggregated record has its own position.
  * @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_Record.html
  */
-const SEQUENCE_NUMBER = /^\d{1,129}$/;
 /** Width of the digit-count prefix: enough for 129. */
 const LENGTH_DIGITS = 3;
 /** Width of the KPL sub-sequence part of a position. */
@@ -14,11 +13,29 @@ export const SUB_SEQUENCE_DIGITS = 10;
 /** A totally ordered position of a (user) record within its shard, comparable as a string. */
 export type Position = string;
 
+/** Zero-padded digit counts, 0–129, so that the hot path does not pad per record. */
+const LENGTH_PREFIX = Array.from({ length: 130 }, (_, i) => String(i).padStart(LENGTH_DIGITS, '0'));
+const ZERO_SUB_SEQUENCE = '0'.repeat(SUB_SEQUENCE_DIGITS);
+
+/** Whether `s` is 1–129 decimal digits; a character loop, cheaper per record than the equivalent regex. */
+function isSequenceNumber(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 129) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 /** The position of a record: digit count, sequence number, a dot, padded sub-sequence number. */
 export function positionOf(sequenceNumber: string, subSequenceNumber = 0): Position {
-  if (!SEQUENCE_NUMBER.test(sequenceNumber)) throw new Error(`invalid sequence number ${JSON.stringify(sequenceNumber)}`);
-  const digits = sequenceNumber.replace(/^0+(?=\d)/, '');
-  return `${String(digits.length).padStart(LENGTH_DIGITS, '0')}${digits}.${String(subSequenceNumber).padStart(SUB_SEQUENCE_DIGITS, '0')}`;
+  if (!isSequenceNumber(sequenceNumber)) throw new Error(`invalid sequence number ${JSON.stringify(sequenceNumber)}`);
+  let zeros = 0;
+  while (zeros < sequenceNumber.length - 1 && sequenceNumber.charCodeAt(zeros) === 48) zeros++;
+  const digits = zeros === 0 ? sequenceNumber : sequenceNumber.slice(zeros);
+  const sub = subSequenceNumber === 0 ? ZERO_SUB_SEQUENCE : String(subSequenceNumber).padStart(SUB_SEQUENCE_DIGITS, '0');
+  return `${LENGTH_PREFIX[digits.length]}${digits}.${sub}`;
 }
 
 /** True when `a` comes after `b`; an absent `b` (no fence yet) is before everything. */

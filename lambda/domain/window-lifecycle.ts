@@ -1,5 +1,5 @@
 import { addEvent, emptyState, mergeInto, type AggregateState } from './aggregate-state';
-import type { PositionedEvent, WindowRef, WindowSlice } from './pre-aggregate';
+import type { EventAt, WindowRef, WindowSlice } from './pre-aggregate';
 import { isAfter, type Position } from './sequence';
 
 /**
@@ -63,7 +63,7 @@ export function timeliness(ref: WindowRef, watermark: number | undefined): Timel
  */
 export function unseenPart(
   slice: WindowSlice,
-  events: readonly PositionedEvent[],
+  eventAt: EventAt,
   fence: Position | undefined,
 ): { state: AggregateState; maxPosition: Position } | undefined {
   if (isAfter(slice.minPosition, fence)) return { state: slice.state, maxPosition: slice.maxPosition };
@@ -71,7 +71,8 @@ export function unseenPart(
   const layout = slice.aggregation.layout;
   const state = emptyState(layout);
   for (const i of slice.members) {
-    if (isAfter(events[i].position, fence)) addEvent(layout, state, events[i].event);
+    const e = eventAt(i);
+    if (isAfter(e.position, fence)) addEvent(layout, state, e.event);
   }
   return { state, maxPosition: slice.maxPosition };
 }

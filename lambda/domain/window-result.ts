@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { toMeasureValues, type MeasureValue } from './aggregate-state';
 import type { KeyValue } from './compiled-spec';
 import { toIsoUtc } from './event-time';
@@ -24,10 +24,27 @@ export interface WindowResult {
 
 /** The deterministic id of a window result version. */
 export function resultId(aggregation: string, keyJson: string, windowStart: number, version: number): string {
-  return createHash('sha256')
-    .update(JSON.stringify([aggregation, keyJson, windowStart, version]))
-    .digest('hex')
-    .slice(0, 32);
+  const text = JSON.stringify([aggregation, keyJson, windowStart, version]);
+  // The one-shot crypto.hash (Node >= 20.12) is about three times faster than a Hash object; same digest.
+  if (oneShotHash) return oneShotHash('sha256', text, 'hex').slice(0, 32);
+  return crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+const oneShotHash = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
+/**
+ * ISO strings of window bounds. A batch emits many windows that share a start and an end (every key's window of the
+ * same minute), and formatting a date costs about a microsecond; the cache is dropped when it grows, so it stays small.
+ */
+const boundIso = new Map<number, string>();
+function isoOfBound(ms: number): string {
+  let iso = boundIso.get(ms);
+  if (iso === undefined) {
+    if (boundIso.size >= 4096) boundIso.clear();
+    iso = toIsoUtc(ms);
+    boundIso.set(ms, iso);
+  }
+  return iso;
 }
 
 /** Builds the result record of a window's current state. */
@@ -36,8 +53,8 @@ export function toWindowResult(ref: WindowRef, stored: StoredWindow): WindowResu
     id: resultId(ref.aggregation.name, ref.keyJson, ref.start, stored.version),
     aggregation: ref.aggregation.name,
     key: keyRecord(ref.aggregation, ref.keyJson),
-    windowStart: toIsoUtc(ref.start),
-    windowEnd: toIsoUtc(ref.end),
+    windowStart: isoOfBound(ref.start),
+    windowEnd: isoOfBound(ref.end),
     measures: toMeasureValues(ref.aggregation.layout, stored.state),
     final: stored.version > 0,
     version: stored.version,

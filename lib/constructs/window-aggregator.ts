@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -20,6 +21,7 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
  * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
  */
 export const MAX_SQS_RETENTION = Duration.days(14);
+
 
 /** Kinesis event-source settings; see the ESM documentation for each. */
 export interface AggregatorEventSourceSettings {
@@ -142,10 +144,10 @@ export class WindowAggregator extends Construct {
       projectRoot,
       depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
       // The latest Node.js runtime the installed CDK knows (cdk-nag L1 flags older ones); >= 22 per the contract.
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: PIPELINE_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 1024,
-      timeout: Duration.seconds(60),
+      timeout: AGGREGATOR_TIMEOUT,
       role: this.role,
       logGroup: this.logGroup,
       environment: {
@@ -158,16 +160,7 @@ export class WindowAggregator extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'aggregator',
       },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        // Bundling the SDK pins its version, cuts init time, and is what makes the emulator run the real SDK
-        // instead of its stubs (see shared/notes/emulators.md).
-        bundleAwsSDK: true,
-        // The lowest Node.js the code must run on (the contract's minimum), so the bundle is also valid on newer runtimes.
-        target: 'node22',
-        format: nodejs.OutputFormat.CJS,
-      },
+      bundling: PIPELINE_BUNDLING,
     });
 
     this.function.addEventSource(

@@ -65,13 +65,26 @@ export class Producer {
     private readonly opts: ProducerOptions,
   ) {}
 
-  /** Buffers a record, flushing when a batch is full. */
-  async put(record: ProducerRecord): Promise<void> {
+  /**
+   * Buffers a record, flushing when a batch is full.
+   *
+   * Not an `async` function on purpose: most calls only buffer, and returning one shared settled promise for them
+   * saves a promise per record, which measurably slowed the producer against a plain PutRecords loop (P6 in
+   * docs/performance.md). A rejected promise (never a synchronous throw) still reports an oversized record.
+   */
+  put(record: ProducerRecord): Promise<void> {
     const size = sizeOf(record);
-    if (size > MAX_RECORD_BYTES) throw new Error(`record of ${size} bytes exceeds the ${MAX_RECORD_BYTES}-byte Kinesis limit`);
-    if (this.buffer.length >= (this.opts.batchSize ?? MAX_PUT_RECORDS_ENTRIES) || this.bufferBytes + size > MAX_PUT_RECORDS_BYTES) {
-      await this.sendBuffer();
+    if (size > MAX_RECORD_BYTES) {
+      return Promise.reject(new Error(`record of ${size} bytes exceeds the ${MAX_RECORD_BYTES}-byte Kinesis limit`));
     }
+    if (this.buffer.length >= (this.opts.batchSize ?? MAX_PUT_RECORDS_ENTRIES) || this.bufferBytes + size > MAX_PUT_RECORDS_BYTES) {
+      return this.sendBuffer().then(() => this.append(record, size));
+    }
+    this.append(record, size);
+    return BUFFERED;
+  }
+
+  private append(record: ProducerRecord, size: number): void {
     this.buffer.push(record);
     this.bufferBytes += size;
   }
@@ -133,6 +146,9 @@ export class Producer {
     return failed;
   }
 }
+
+/** What `put` returns when it only buffered: settled already, shared by every such call. */
+const BUFFERED: Promise<void> = Promise.resolve();
 
 function sizeOf(r: ProducerRecord): number {
   return Buffer.byteLength(r.partitionKey) + (typeof r.data === 'string' ? Buffer.byteLength(r.data) : r.data.byteLength);

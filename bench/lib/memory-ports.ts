@@ -1,0 +1,110 @@
+import type { RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
+import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
+import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
+
+/** Calls a {@link LeanWindowStore} received, by DynamoDB request they stand for in `DynamoWindowStore`. */
+export interface StoreCalls {
+  /** `writeWindow`: one conditional UpdateItem of a window item (its data, or its firing). */
+  windowWrites: number;
+  /** `markEmitted`: one small UpdateItem clearing the pending flag. */
+  markEmitted: number;
+  /** `advanceWatermark`: one UpdateItem of the lane's watermark item. */
+  watermarkWrites: number;
+  /** `getWindows` calls (BatchGetItem, 100 keys a call in DynamoDB) and keys asked for. */
+  reads: number;
+  keysRead: number;
+  /** `findPending` calls (one Query each). */
+  queries: number;
+}
+
+/**
+ * An in-memory {@link WindowStore} with DynamoDB's conditional semantics, lean enough that it does not dominate a CPU
+ * measurement: it keeps the objects the use case hands it instead of cloning them. That is safe because the use case
+ * never mutates a {@link StoredWindow} it wrote or read (`nextWindowState` copies the state it merges into). The test
+ * suite's `MemoryWindowStore` clones on every call, which is right for tests and wrong for a throughput figure.
+ */
+export class LeanWindowStore implements WindowStore {
+  readonly windows = new Map<string, { ref: WindowRef; stored: StoredWindow }>();
+  /** Pending windows per aggregation name, so `findPending` does not scan the whole table (a GSI does not either). */
+  private readonly pending = new Map<string, Set<string>>();
+  readonly watermarks = new Map<string, number>();
+  readonly calls: StoreCalls = { windowWrites: 0, markEmitted: 0, watermarkWrites: 0, reads: 0, keysRead: 0, queries: 0 };
+
+  async readWatermarks(): Promise<Map<string, number>> {
+    return new Map(this.watermarks);
+  }
+
+  async advanceWatermark(lane: string, watermark: number): Promise<void> {
+    this.calls.watermarkWrites++;
+    const cur = this.watermarks.get(lane);
+    if (cur === undefined || cur < watermark) this.watermarks.set(lane, watermark);
+  }
+
+  async getWindows(refs: readonly WindowRef[]): Promise<Map<string, StoredWindow>> {
+    this.calls.reads++;
+    this.calls.keysRead += refs.length;
+    const out = new Map<string, StoredWindow>();
+    for (const r of refs) {
+      const id = windowId(r.aggregation.name, r.keyJson, r.start);
+      const w = this.windows.get(id);
+      if (w) out.set(id, w.stored);
+    }
+    return out;
+  }
+
+  async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs = 0): Promise<WriteOutcome> {
+    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const cur = this.windows.get(id);
+    if (expectedRev === undefined ? cur !== undefined : cur?.stored.rev !== expectedRev) return 'conflict';
+    this.calls.windowWrites++;
+    this.windows.set(id, { ref, stored: { ...next, updatedAt: nowMs } });
+    this.setPending(ref.aggregation.name, id, next.pending);
+    return 'written';
+  }
+
+  async findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]> {
+    this.calls.queries++;
+    const out: WindowRef[] = [];
+    for (const id of this.pending.get(aggregation.name) ?? []) {
+      const w = this.windows.get(id)!;
+      if (w.ref.end <= endAtOrBefore) out.push(w.ref);
+    }
+    return out;
+  }
+
+  async markEmitted(ref: WindowRef, version: number): Promise<void> {
+    this.calls.markEmitted++;
+    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const w = this.windows.get(id);
+    if (w && w.stored.version === version && w.stored.pending) {
+      w.stored = { ...w.stored, pending: false };
+      this.setPending(ref.aggregation.name, id, false);
+    }
+  }
+
+  private setPending(aggregation: string, id: string, pending: boolean): void {
+    let set = this.pending.get(aggregation);
+    if (!set) this.pending.set(aggregation, (set = new Set()));
+    if (pending) set.add(id);
+    else set.delete(id);
+  }
+}
+
+/** A results sink that only counts, so that emission costs no more than building the results. */
+export class CountingResultSink implements ResultSink {
+  emitted = 0;
+  calls = 0;
+  async emit(results: readonly unknown[]): Promise<void> {
+    this.calls++;
+    this.emitted += results.length;
+  }
+}
+
+/** A record sink (errors, late data) that only counts entries. */
+export class CountingRecordSink implements RecordSink {
+  entries = 0;
+  async write(_name: string, entries: readonly object[]): Promise<void> {
+    this.entries += entries.length;
+  }
+}

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { compileSpec, type CompiledSpec } from '../../lambda/domain/compiled-spec';
+import { parseAggregationSpecJson } from '../../lambda/domain/spec';
+import { generateIotWorkload, type GeneratedRecord, type IotWorkloadOptions } from '../../scripts/workload';
+import { kinesisEvent, sequenceNumber } from '../../test/support/harness';
+
+/** The repository root. */
+export const ROOT = join(__dirname, '..', '..');
+/** The spec every figure uses: the demo spec, which is also what the local stack deploys. */
+export const SPEC_FILE = join(ROOT, 'specs', 'demo.json');
+/** The seed of every generated workload, so that two runs measure the same records. */
+export const BENCH_SEED = 20240501;
+/** Event time of the first generated event: a fixed instant, so window boundaries fall the same way every run. */
+export const BENCH_START_MS = Date.UTC(2024, 4, 1, 12, 0, 0);
+/** The shard id the in-process figures deliver as. */
+export const BENCH_SHARD = 'shardId-000000000000';
+
+/** The demo spec, compiled as the handler compiles it. */
+export function benchSpec(): { json: string; spec: CompiledSpec } {
+  const json = JSON.stringify(JSON.parse(readFileSync(SPEC_FILE, 'utf8')));
+  return { json, spec: compileSpec(parseAggregationSpecJson(json, SPEC_FILE)) };
+}
+
+/** A seeded IoT workload (the shared generator) with the bench's seed and start unless overridden. */
+export function benchWorkload(count: number, overrides: Partial<IotWorkloadOptions> = {}): GeneratedRecord[] {
+  return generateIotWorkload({ seed: BENCH_SEED, startMs: BENCH_START_MS, count, ...overrides });
+}
+
+/** A Kinesis event as the event source mapping delivers it, for records numbered from `firstSeq` in one shard. */
+export function benchEvent(records: readonly GeneratedRecord[], firstSeq = 0): KinesisStreamEvent {
+  return kinesisEvent(
+    BENCH_SHARD,
+    records.map((r, i) => ({ data: r.data, partitionKey: r.partitionKey, sequenceNumber: sequenceNumber(firstSeq + i) })),
+  );
+}

@@ -1,0 +1,191 @@
+/**
+ * P5: end to end on the emulator at AWS_ENDPOINT_URL (ministack by default, started if nothing answers there, the
+ * real app deployed to it as `npm test` does).
+ *
+ * - Reference: the emulator's own Kinesis rate on this machine: a producer and a GetRecords consumer on a scratch
+ *   one-shard stream, with the same records; records per second from the first put to the last record read.
+ * - Sustained: the same number of generated records put to the pipeline's stream; records per second from the first
+ *   put until the device aggregates in DynamoDB count every valid event.
+ * - Latency: single records with a fresh key, put one at a time; produce-to-visible-aggregate, p50 and p95.
+ *
+ * ministack invokes the function serially and its event source mapping polls about once a second when idle, which
+ * bounds both the rate and the latency; the figures are of this emulator on this machine, not of AWS.
+ */
+import { CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { windowPk } from '../lambda/adapters/dynamodb-window-store';
+import { EMULATOR_ENDPOINT, awsEnvFor, ensureEmulator, stopEmulator } from '../scripts/emulator';
+import { awsClients, type AwsClients } from '../scripts/lib/aws-target';
+import { deployLocal, REPO_ROOT } from '../scripts/lib/local-stack';
+import { Producer } from '../scripts/lib/producer';
+import type { StackOutputs } from '../scripts/lib/stack-outputs';
+import type { GeneratedRecord } from '../scripts/workload';
+import type { BenchLog, FigureResult } from './lib/figure';
+import { percentile, round, sleep } from './lib/stats';
+import { benchWorkload } from './lib/workload';
+
+/** Options of {@link runP5}. */
+export interface P5Options {
+  /** The emulator endpoint (started there when nothing answers). @default AWS_ENDPOINT_URL, else http://127.0.0.1:4566 */
+  readonly endpoint?: string;
+  /** Records of the throughput runs. @default 5000 */
+  readonly records?: number;
+  /** Latency samples. @default 12 */
+  readonly latencySamples?: number;
+  /** Give up on a phase after this long. @default 90000 */
+  readonly timeoutMs?: number;
+  /** Stop the emulator afterwards if this run started it. @default true */
+  readonly stopStartedEmulator?: boolean;
+}
+
+const DEVICE_AGG = 'device_temp_1m';
+
+/** The emulator's raw Kinesis rate: put everything while a GetRecords loop reads it back. */
+async function rawKinesisRate(clients: AwsClients, records: readonly GeneratedRecord[], timeoutMs: number) {
+  const stream = `bench-raw-${Date.now()}`;
+  const k = clients.kinesis;
+  await k.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
+  try {
+    for (let i = 0; ; i++) {
+      const s = await k.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
+      if (s.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+      if (i > 100) throw new Error('scratch stream did not become ACTIVE');
+      await sleep(100);
+    }
+    const shard = (await k.send(new ListShardsCommand({ StreamName: stream }))).Shards![0].ShardId!;
+    let iterator = (await k.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    const start = performance.now();
+    const producing = (async () => {
+      for (let i = 0; i < records.length; i += 500) {
+        const batch = records.slice(i, i + 500);
+        const res = await k.send(
+          new PutRecordsCommand({ StreamName: stream, Records: batch.map((r) => ({ PartitionKey: r.partitionKey, Data: Buffer.from(r.data) })) }),
+        );
+        if (res.FailedRecordCount) throw new Error(`raw rate: ${res.FailedRecordCount} records failed`);
+      }
+    })();
+    let read = 0;
+    let getCalls = 0;
+    while (read < records.length) {
+      if (performance.now() - start > timeoutMs) throw new Error(`raw rate: read ${read} of ${records.length} in time`);
+      const res = await k.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      getCalls++;
+      read += res.Records?.length ?? 0;
+      iterator = res.NextShardIterator;
+      // A consumer that keeps up waits a little on an empty read, as the ESM does (without its one-second idle poll).
+      if ((res.Records?.length ?? 0) === 0) await sleep(20);
+    }
+    await producing;
+    const ms = performance.now() - start;
+    return { records: records.length, ms, rate: (records.length * 1000) / ms, getRecordsCalls: getCalls };
+  } finally {
+    await k.send(new DeleteStreamCommand({ StreamName: stream, EnforceConsumerDeletion: true })).catch(() => undefined);
+  }
+}
+
+/** The sum of the device aggregation's `events` over the given devices' windows. */
+async function countedEvents(clients: AwsClients, table: string, devices: readonly string[]): Promise<number> {
+  const counts = await Promise.all(
+    devices.map(async (d) => {
+      let sum = 0;
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const res = await clients.doc.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': windowPk(DEVICE_AGG, JSON.stringify([d])) },
+            ProjectionExpression: 'm',
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of res.Items ?? []) sum += Number((item.m as { events?: number } | undefined)?.events ?? 0);
+        startKey = res.LastEvaluatedKey;
+      } while (startKey);
+      return sum;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Measures P5. */
+export async function runP5(opts: P5Options = {}, log: BenchLog = () => undefined): Promise<FigureResult> {
+  const endpoint = opts.endpoint ?? process.env.AWS_ENDPOINT_URL ?? EMULATOR_ENDPOINT;
+  const base = { id: 'P5', target: '≥ 0.50; p50/p95 reported' };
+  const n = opts.records ?? 5000;
+  const samples = opts.latencySamples ?? 12;
+  const timeoutMs = opts.timeoutMs ?? 90_000;
+  const emulator = await ensureEmulator({ root: REPO_ROOT, endpoint, log: (l) => log(`P5: ${l}`) });
+  try {
+    const { outputs } = await deployLocal({ endpoint, awsEnv: awsEnvFor(endpoint), log: (l) => log(`P5: ${l}`) });
+    const clients = awsClients({ endpoint });
+    const run = `b${Date.now().toString(36)}-`;
+    // Event times start now and advance 1 ms a record, so that they stay ahead of the shard's watermark from earlier
+    // runs (nothing is late) and the whole run spans seconds of event time.
+    const records = benchWorkload(n, { startMs: Date.now(), stepMs: 1, idPrefix: run });
+    const raw = await rawKinesisRate(clients, benchWorkload(n, { idPrefix: run }), timeoutMs);
+    log(`P5: emulator Kinesis ${raw.rate.toFixed(0)} rec/s`);
+    const sustained = await pipelineRate(clients, outputs, records, timeoutMs);
+    log(`P5: pipeline ${sustained.rate.toFixed(0)} rec/s`);
+    const latencies = await latency(clients, outputs, run, samples, timeoutMs);
+    const p50 = percentile(latencies, 50);
+    const p95 = percentile(latencies, 95);
+    const ratio = sustained.rate / raw.rate;
+    return {
+      ...base,
+      figure: `pipeline ${Math.round(sustained.rate)} rec/s; latency p50 ${Math.round(p50)} ms, p95 ${Math.round(p95)} ms`,
+      reference: `emulator Kinesis ${Math.round(raw.rate)} rec/s`,
+      ratio,
+      met: ratio >= 0.5,
+      raw: {
+        endpoint,
+        emulator: emulator.kind,
+        emulatorStartedByBench: emulator.startedByUs,
+        rawKinesis: { ...raw, ms: round(raw.ms), rate: round(raw.rate, 1) },
+        pipeline: { ...sustained, ms: round(sustained.ms), rate: round(sustained.rate, 1) },
+        latencyMs: { p50: round(p50), p95: round(p95), samples: latencies.map((x) => round(x)) },
+      },
+    };
+  } finally {
+    if (emulator.startedByUs && opts.stopStartedEmulator !== false) await stopEmulator(REPO_ROOT);
+  }
+}
+
+async function pipelineRate(clients: AwsClients, outputs: StackOutputs, records: readonly GeneratedRecord[], timeoutMs: number) {
+  const valid = records.filter((r) => r.event).length;
+  const devices = [...new Set(records.filter((r) => r.event).map((r) => String(r.event!.deviceId)))];
+  const producer = new Producer(clients.kinesis, { streamName: outputs.StreamName });
+  const start = performance.now();
+  for (const r of records) await producer.put(r);
+  await producer.close();
+  const producedMs = performance.now() - start;
+  let counted = 0;
+  let polls = 0;
+  while (counted < valid) {
+    if (performance.now() - start > timeoutMs) throw new Error(`pipeline: ${counted} of ${valid} events aggregated in time`);
+    await sleep(200);
+    counted = await countedEvents(clients, outputs.WindowTableName, devices);
+    polls++;
+  }
+  const ms = performance.now() - start;
+  if (counted !== valid) throw new Error(`pipeline: aggregates count ${counted} events, ${valid} were sent`);
+  return { records: records.length, validEvents: valid, producedMs: round(producedMs), ms, rate: (records.length * 1000) / ms, polls };
+}
+
+async function latency(clients: AwsClients, outputs: StackOutputs, run: string, samples: number, timeoutMs: number): Promise<number[]> {
+  const out: number[] = [];
+  const producer = new Producer(clients.kinesis, { streamName: outputs.StreamName, batchSize: 1 });
+  for (let i = 0; i < samples; i++) {
+    const device = `${run}lat-${i}`;
+    const event = { deviceId: device, site: `${run}lat`, ts: Date.now(), temperature: 20 + i, humidity: 50 };
+    const start = performance.now();
+    await producer.put({ partitionKey: device, data: JSON.stringify(event) });
+    await producer.flush();
+    while ((await countedEvents(clients, outputs.WindowTableName, [device])) < 1) {
+      if (performance.now() - start > timeoutMs) throw new Error(`latency: sample ${i} not visible in time`);
+      await sleep(25);
+    }
+    out.push(performance.now() - start);
+  }
+  return out;
+}

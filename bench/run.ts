@@ -1,0 +1,108 @@
+/**
+ * `npm run bench`: measures P1–P6 side by side in one run, each against a reference measured in the same run, prints
+ * a table and writes bench/results.json (git-ignored) with every raw number and the machine.
+ *
+ *   npm run bench                 every figure (P5 uses the emulator at AWS_ENDPOINT_URL, starting ministack if none)
+ *   npm run bench -- P1 P4        only those
+ *
+ * Benchmarks are not tests: nothing here fails `npm test`, and the exit code is 0 whether or not targets are met
+ * (1 only when a figure could not be measured).
+ */
+import { writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import type { FigureResult } from './lib/figure';
+import { round } from './lib/stats';
+import { ROOT } from './lib/workload';
+import { runP1 } from './p1-handler-cpu';
+import { runP2 } from './p2-dynamodb-writes';
+import { runP3 } from './p3-firehose-packing';
+import { runP4 } from './p4-cold-start';
+import { runP5 } from './p5-end-to-end';
+import { runP6 } from './p6-producer';
+
+const FIGURES: Record<string, (log: (l: string) => void) => Promise<FigureResult>> = {
+  P1: (log) => runP1({}, log),
+  P2: (log) => runP2({}, log),
+  P3: (log) => runP3({}, log),
+  P4: (log) => runP4({}, log),
+  P5: (log) => runP5({}, log),
+  P6: (log) => runP6({}, log),
+};
+
+/** The machine, for results.json: figures are only comparable on the same one. */
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    loadAverage: os.loadavg().map((x) => round(x, 2)),
+  };
+}
+
+function cell(s: string, width: number): string {
+  return s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width);
+}
+
+/** The table the issue asks for: id, figure, reference, ratio, target, met. */
+export function formatTable(results: readonly FigureResult[]): string {
+  const rows = results.map((r) => [
+    r.id,
+    r.figure,
+    r.reference,
+    r.ratio === null ? 'n/a' : r.ratio.toFixed(3),
+    r.target,
+    r.met === null ? 'n/a' : r.met ? 'yes' : 'NO',
+  ]);
+  const head = ['id', 'figure', 'reference', 'ratio', 'target', 'met?'];
+  const widths = head.map((h, i) => Math.min(i === 1 ? 80 : 50, Math.max(h.length, ...rows.map((r) => r[i].length))));
+  const line = (cols: string[]) => `| ${cols.map((c, i) => cell(c, widths[i])).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<number> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const wanted = process.argv.slice(2).map((a) => a.toUpperCase());
+  const unknown = wanted.filter((w) => !FIGURES[w]);
+  if (unknown.length > 0) {
+    console.error(`unknown figure(s) ${unknown.join(', ')}; choose from ${Object.keys(FIGURES).join(', ')}`);
+    return 2;
+  }
+  const ids = wanted.length > 0 ? wanted : Object.keys(FIGURES);
+  const started = new Date();
+  const results: FigureResult[] = [];
+  let failed = false;
+  for (const id of ids) {
+    const t = performance.now();
+    console.log(`# ${id} …`);
+    try {
+      results.push(await FIGURES[id]((l) => console.log(`#   ${l}`)));
+    } catch (e) {
+      failed = true;
+      console.error(`# ${id} failed: ${e instanceof Error ? e.stack : String(e)}`);
+      results.push({ id, figure: 'failed', reference: 'n/a', ratio: null, target: '', met: null, raw: {}, note: String(e) });
+    }
+    console.log(`# ${id} took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  console.log('');
+  console.log(formatTable(results));
+  for (const r of results) if (r.note) console.log(`${r.id}: ${r.note}`);
+  const file = join(ROOT, 'bench', 'results.json');
+  writeFileSync(
+    file,
+    `${JSON.stringify({ startedAt: started.toISOString(), durationSeconds: round((Date.now() - started.getTime()) / 1000, 1), machine: machine(), results }, null, 2)}\n`,
+  );
+  console.log(`\nraw numbers: ${file}`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
