@@ -133,7 +133,8 @@ export class PipelineMonitoring extends Construct {
       this.alarmTopic = props.alarmTopic;
     }
 
-    const emf = (name: string, label: string) =>
+    // No label on alarm metrics: a labelled metric is rendered as a `Metrics` (math) alarm, which the emulator rejects.
+    const emf = (name: string, label?: string) =>
       new cloudwatch.Metric({
         namespace: props.metricsNamespace,
         metricName: name,
@@ -181,7 +182,7 @@ export class PipelineMonitoring extends Construct {
       alarmDescription: 'Batches were given up on (retries or record age exhausted): redrive them while the stream still retains the records.',
     });
     this.addAlarm('BadRecords', {
-      metric: emf(BATCH_METRICS.badRecords, 'bad records'),
+      metric: emf(BATCH_METRICS.badRecords),
       threshold: props.badRecordsThreshold ?? 100,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
