@@ -41,6 +41,30 @@ export interface DataLakeCatalogProps {
 
 type Column = glue.CfnTable.ColumnProperty;
 
+/**
+ * The JSON keys that are not all lower case, by column name. Glue column names are lower case; with the SerDe's
+ * case folding off (so that map keys such as `key['deviceId']` keep their case), each such column is mapped to its
+ * JSON key with a `mapping.<column>` SerDe property.
+ */
+const CAMEL_CASE_KEYS = ['windowStart', 'windowEnd', 'eventTime', 'shardId', 'sequenceNumber', 'subSequenceNumber', 'partitionKey', 'payloadBase64'];
+
+/** SerDe `mapping.*` properties for columns whose JSON key differs from the (lower-case) column name. */
+export function serdeMappings(columns: readonly Column[], jsonKeys: readonly string[]): Record<string, string> {
+  const byLower = new Map(jsonKeys.map((k) => [k.toLowerCase(), k]));
+  const out: Record<string, string> = {};
+  for (const c of columns) {
+    const key = byLower.get(c.name);
+    if (key && key !== c.name) out[`mapping.${c.name}`] = key;
+  }
+  return out;
+}
+
+/** Top-level JSON keys the spec reads (original case). */
+export function specTopLevelKeys(spec: AggregationSpec): string[] {
+  const paths = [spec.eventTime.field, ...spec.aggregations.flatMap((a) => [...a.groupBy, ...a.measures.flatMap((m) => ('field' in m && m.field ? [m.field] : []))])];
+  return [...new Set(paths.map((p) => p.split('.')[0]!))];
+}
+
 /** Columns of the errors sink entries (see lambda/app/process-batch.ts). */
 const ERROR_COLUMNS: Column[] = [
   { name: 'reason', type: 'string' },
@@ -109,8 +133,8 @@ export function rawColumns(spec: AggregationSpec): Column[] {
  * - `errors` and `late_events`: the aggregator's `dt=YYYY-MM-DD/<shard>/` layout, projected as dates up to today
  *   (Athena reads the shard folders below each `dt=` location).
  *
- * Every table is newline-delimited JSON read with the OpenX SerDe; `ignore.malformed.json` keeps one bad line (the
- * raw archive holds the poison records too) from failing a query.
+ * Every table is newline-delimited JSON read with the OpenX SerDe, case-sensitive with `mapping.*` properties for
+ * camel-case keys; `ignore.malformed.json` keeps one bad line from failing a query.
  */
 export class DataLakeCatalog extends Construct {
   /** The Glue database. */
@@ -171,6 +195,7 @@ export class DataLakeCatalog extends Construct {
       columns: Column[],
       partitioning: ReturnType<typeof hourly> | ReturnType<typeof daily>,
       compressed: boolean,
+      jsonKeys: readonly string[],
     ) => {
       const t = new glue.CfnTable(this, tableId, {
         catalogId: Aws.ACCOUNT_ID,
@@ -192,7 +217,12 @@ export class DataLakeCatalog extends Construct {
             outputFormat: TEXT_OUTPUT_FORMAT,
             serdeInfo: {
               serializationLibrary: JSON_SERDE,
-              parameters: { 'ignore.malformed.json': 'true', 'case.insensitive': 'true' },
+              parameters: {
+                // One bad line (the raw archive holds poison records too) must not fail a whole query.
+                'ignore.malformed.json': 'true',
+                'case.insensitive': 'false',
+                ...serdeMappings(columns, jsonKeys),
+              },
             },
           },
         },
@@ -210,6 +240,7 @@ export class DataLakeCatalog extends Construct {
         rawColumns(props.spec),
         hourly(props.prefixes.raw),
         true,
+        specTopLevelKeys(props.spec),
       ),
       results: table(
         'WindowResultsTable',
@@ -219,6 +250,7 @@ export class DataLakeCatalog extends Construct {
         RESULT_COLUMNS,
         hourly(props.prefixes.results),
         true,
+        CAMEL_CASE_KEYS,
       ),
       errors: table(
         'ErrorsTable',
@@ -228,6 +260,7 @@ export class DataLakeCatalog extends Construct {
         ERROR_COLUMNS,
         daily(props.prefixes.errors),
         false,
+        CAMEL_CASE_KEYS,
       ),
       late: table(
         'LateEventsTable',
@@ -237,6 +270,7 @@ export class DataLakeCatalog extends Construct {
         LATE_COLUMNS,
         daily(props.prefixes.late),
         false,
+        CAMEL_CASE_KEYS,
       ),
     };
   }

@@ -343,6 +343,14 @@ describe('Glue Data Catalog', () => {
     assert.ok(cols(CATALOG_TABLES.errors).includes('payloadbase64:string'));
     assert.ok(cols(CATALOG_TABLES.late).includes('eventtime:string'));
     assert.deepEqual(cols(CATALOG_TABLES.raw), ['ts:string', 'deviceid:string', 'temperature:double', 'site:string']);
+    // Case-sensitive SerDe (map keys keep their case), with camel-case JSON keys mapped to lower-case columns.
+    const serde = (name: string) => tableNamed(name).TableInput.StorageDescriptor.SerdeInfo.Parameters;
+    assert.equal(serde(CATALOG_TABLES.raw)['case.insensitive'], 'false');
+    assert.equal(serde(CATALOG_TABLES.raw)['mapping.deviceid'], 'deviceId');
+    assert.equal(serde(CATALOG_TABLES.raw)['mapping.site'], undefined);
+    assert.equal(serde(CATALOG_TABLES.results)['mapping.windowstart'], 'windowStart');
+    assert.equal(serde(CATALOG_TABLES.errors)['mapping.payloadbase64'], 'payloadBase64');
+    assert.equal(serde(CATALOG_TABLES.late)['mapping.eventtime'], 'eventTime');
     assert.deepEqual(
       rawColumns({
         eventTime: { field: 'meta.ts' },
