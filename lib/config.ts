@@ -71,6 +71,34 @@ export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4_096;
  */
 export const MAX_SPEC_ENV_BYTES = 3_500;
 
+/**
+ * S3 lifecycle minimums: an object must have been stored 30 days before it can move to STANDARD_IA, and 30 days in
+ * STANDARD_IA before it can move on to another class.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html
+ */
+export const MIN_STANDARD_IA_TRANSITION_DAYS = 30;
+/** @see MIN_STANDARD_IA_TRANSITION_DAYS */
+export const MIN_DAYS_IN_STANDARD_IA = 30;
+/** Upper bound accepted for any lifecycle day count here (about 100 years); 0 always means "never". */
+export const MAX_LIFECYCLE_DAYS = 36_500;
+/**
+ * CloudWatch namespace rules: 1–255 characters of `[A-Za-z0-9.\-_/#:]`, and the `AWS/` prefix is reserved.
+ * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
+ */
+export const METRICS_NAMESPACE = /^(?!AWS\/)[A-Za-z0-9.\-_/#:]{1,255}$/;
+/**
+ * Glue database names: lower case letters, digits and underscores (what Athena accepts without quoting), ≤ 255.
+ * @see https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html
+ */
+export const GLUE_DATABASE_NAME = /^[a-z0-9_]{1,255}$/;
+/** An SNS topic ARN in any partition. */
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+/** Deliberately loose: SNS validates the address; this catches obvious typos at synth time. */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The stack-name prefix when namePrefix is not set. */
+export const DEFAULT_NAME_PREFIX = 'WindowedPipeline';
+
 /** Default spec file, relative to the repository root. */
 export const DEFAULT_SPEC_PATH = 'specs/demo.json';
 
@@ -181,6 +209,112 @@ export interface PipelineConfig {
    * @default 1
    */
   readonly idleCloseIntervalMinutes: number;
+  /**
+   * Which KMS keys encrypt the stream, the queue, the bucket and the table at rest. "customer-managed" creates one
+   * key with yearly rotation for all four (and grants exactly the key actions each role needs); it costs about
+   * $1 a month plus requests, and lets you revoke access or audit key use in CloudTrail.
+   * @default "aws-managed"
+   */
+  readonly encryptionKey: 'aws-managed' | 'customer-managed';
+  /**
+   * S3 versioning on the data-lake bucket (protects against overwrites and deletes; noncurrent versions expire
+   * after `noncurrentVersionExpirationDays`).
+   * @default true for stage "prod", false otherwise
+   */
+  readonly bucketVersioning: boolean;
+  /**
+   * Days after which noncurrent object versions are deleted, when versioning is on (0 = never).
+   * @default 30
+   */
+  readonly noncurrentVersionExpirationDays: number;
+  /**
+   * Days after which raw/ objects move to STANDARD_IA (0 = never; else at least 30).
+   * @default 30
+   */
+  readonly rawInfrequentAccessDays: number;
+  /**
+   * Days after which raw/ objects move to GLACIER_IR (0 = never; else at least 30 after STANDARD_IA).
+   * @default 90
+   */
+  readonly rawGlacierDays: number;
+  /**
+   * Days after which raw/ objects are deleted (0 = never).
+   * @default 0
+   */
+  readonly rawExpirationDays: number;
+  /**
+   * Days after which results/ objects are deleted (0 = never).
+   * @default 0
+   */
+  readonly resultsExpirationDays: number;
+  /**
+   * Days after which errors/ objects and the Firehose raw-errors/ and results-errors/ objects are deleted (0 = never).
+   * @default 90
+   */
+  readonly errorsExpirationDays: number;
+  /**
+   * Days after which late/ objects are deleted (0 = never).
+   * @default 90
+   */
+  readonly lateExpirationDays: number;
+  /**
+   * CloudFormation termination protection on the stack.
+   * @default true for stage "prod", false otherwise
+   */
+  readonly terminationProtection: boolean;
+  /**
+   * Create the Glue Data Catalog database and tables (partition projection, no crawler) over the bucket.
+   * @default true
+   */
+  readonly glueCatalog: boolean;
+  /**
+   * Name of the Glue database (what Athena queries name).
+   * @default the stack name in lower case with "-" replaced by "_", e.g. "windowedpipeline_dev"
+   */
+  readonly glueDatabaseName: string;
+  /**
+   * CloudWatch namespace of the aggregator's EMF metrics (POWERTOOLS_METRICS_NAMESPACE).
+   * @default "<namePrefix>/<stage>", e.g. "WindowedPipeline/dev"
+   */
+  readonly metricsNamespace: string;
+  /**
+   * The iterator-age alarm fires when the aggregator's IteratorAge maximum is above this many minutes in
+   * `iteratorAgeAlarmPeriods` consecutive 1-minute periods (1–1440).
+   * @default 5
+   */
+  readonly iteratorAgeAlarmMinutes: number;
+  /**
+   * Consecutive 1-minute periods for the iterator-age alarm (1–60).
+   * @default 3
+   */
+  readonly iteratorAgeAlarmPeriods: number;
+  /**
+   * The bad-records alarm fires when more than this many records go to the errors sink in 5 minutes (0–10^9).
+   * @default 100
+   */
+  readonly badRecordsAlarmThreshold: number;
+  /**
+   * The Firehose freshness alarms fire when the oldest undelivered record is older than this, in seconds. Must be
+   * above both buffering intervals, or the alarm fires on normal buffering.
+   * @default 900
+   */
+  readonly deliveryFreshnessAlarmSeconds: number;
+  /**
+   * Create an SNS topic (KMS-encrypted, TLS-only) that every alarm notifies.
+   * @default true when alarmEmail is set, false otherwise
+   */
+  readonly createAlarmTopic: boolean;
+  /**
+   * Subscribe this address to the created alarm topic (implies createAlarmTopic).
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+  /**
+   * An existing SNS topic every alarm notifies, instead of creating one. Its key policy (if encrypted) must let
+   * cloudwatch.amazonaws.com use the key.
+   * @default - none
+   */
+  readonly alarmTopicArn?: string;
 }
 
 /** Raised for any invalid configuration value; the message names the field and what it accepts. */
@@ -251,6 +385,35 @@ const settingsSchema = z.object({
   rawBufferSeconds: intIn(0, MAX_BUFFER_INTERVAL_SECONDS).default(300),
   bufferSizeMiB: intIn(MIN_BUFFER_SIZE_MIB, MAX_BUFFER_SIZE_MIB).default(5),
   idleCloseIntervalMinutes: intIn(1, 1440).default(1),
+  encryptionKey: oneOf(['aws-managed', 'customer-managed']).default('aws-managed'),
+  bucketVersioning: bool.optional(),
+  noncurrentVersionExpirationDays: intIn(0, MAX_LIFECYCLE_DAYS).default(30),
+  rawInfrequentAccessDays: intIn(0, MAX_LIFECYCLE_DAYS).default(30),
+  rawGlacierDays: intIn(0, MAX_LIFECYCLE_DAYS).default(90),
+  rawExpirationDays: intIn(0, MAX_LIFECYCLE_DAYS).default(0),
+  resultsExpirationDays: intIn(0, MAX_LIFECYCLE_DAYS).default(0),
+  errorsExpirationDays: intIn(0, MAX_LIFECYCLE_DAYS).default(90),
+  lateExpirationDays: intIn(0, MAX_LIFECYCLE_DAYS).default(90),
+  terminationProtection: bool.optional(),
+  glueCatalog: bool.default(true),
+  glueDatabaseName: z
+    .string({ error: `must match ${GLUE_DATABASE_NAME}` })
+    .regex(GLUE_DATABASE_NAME, { error: `must match ${GLUE_DATABASE_NAME}` })
+    .optional(),
+  metricsNamespace: z
+    .string({ error: `must match ${METRICS_NAMESPACE}` })
+    .regex(METRICS_NAMESPACE, { error: `must match ${METRICS_NAMESPACE}` })
+    .optional(),
+  iteratorAgeAlarmMinutes: intIn(1, 1440).default(5),
+  iteratorAgeAlarmPeriods: intIn(1, 60).default(3),
+  badRecordsAlarmThreshold: intIn(0, 1_000_000_000).default(100),
+  deliveryFreshnessAlarmSeconds: intIn(60, 86_400).default(900),
+  createAlarmTopic: bool.optional(),
+  alarmEmail: z.string({ error: 'must be an e-mail address' }).regex(EMAIL, { error: 'must be an e-mail address' }).optional(),
+  alarmTopicArn: z
+    .string({ error: 'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)' })
+    .regex(SNS_TOPIC_ARN, { error: 'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)' })
+    .optional(),
 });
 
 /** The config keys read from CDK context (`-c key=value` or cdk.json). */
@@ -305,6 +468,42 @@ export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
       `must be <= retentionHours × 3600 (${retentionSeconds}) so that failed records can still be redriven from the stream`,
     ]);
   }
+  if (s.rawInfrequentAccessDays > 0 && s.rawInfrequentAccessDays < MIN_STANDARD_IA_TRANSITION_DAYS) {
+    problems.push([
+      'rawInfrequentAccessDays',
+      `must be 0 (never) or at least ${MIN_STANDARD_IA_TRANSITION_DAYS}: S3 moves objects to STANDARD_IA only after 30 days`,
+    ]);
+  }
+  if (s.rawGlacierDays > 0 && s.rawInfrequentAccessDays > 0 && s.rawGlacierDays < s.rawInfrequentAccessDays + MIN_DAYS_IN_STANDARD_IA) {
+    problems.push([
+      'rawGlacierDays',
+      `must be 0 (never) or at least rawInfrequentAccessDays + ${MIN_DAYS_IN_STANDARD_IA} ` +
+        `(${s.rawInfrequentAccessDays + MIN_DAYS_IN_STANDARD_IA}): S3 keeps objects 30 days in STANDARD_IA before a further transition`,
+    ]);
+  }
+  const lastRawTransition = Math.max(s.rawInfrequentAccessDays, s.rawGlacierDays);
+  if (s.rawExpirationDays > 0 && s.rawExpirationDays <= lastRawTransition) {
+    problems.push([
+      'rawExpirationDays',
+      `must be 0 (never) or more than the last raw transition (${lastRawTransition} days)`,
+    ]);
+  }
+  const slowestBuffer = Math.max(s.resultsBufferSeconds, s.rawBufferSeconds);
+  if (s.deliveryFreshnessAlarmSeconds <= slowestBuffer) {
+    problems.push([
+      'deliveryFreshnessAlarmSeconds',
+      `must be more than the longest Firehose buffering interval (${slowestBuffer} s), or it alarms on normal buffering`,
+    ]);
+  }
+  if (s.alarmTopicArn !== undefined && (s.createAlarmTopic === true || s.alarmEmail !== undefined)) {
+    problems.push([
+      'alarmTopicArn',
+      'cannot be combined with createAlarmTopic or alarmEmail: alarms notify either an existing topic or a created one',
+    ]);
+  }
+  if (s.alarmEmail !== undefined && s.createAlarmTopic === false) {
+    problems.push(['alarmEmail', 'needs the created alarm topic, but createAlarmTopic is false']);
+  }
   if (problems.length > 0) {
     throw new ConfigError(
       problems.map(([field, message]) => fieldError(field, message, raw[field])).join('\n'),
@@ -312,6 +511,7 @@ export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
     );
   }
 
+  const prefix = s.namePrefix ?? DEFAULT_NAME_PREFIX;
   return {
     stage: s.stage,
     ...(s.namePrefix !== undefined ? { namePrefix: s.namePrefix } : {}),
@@ -332,6 +532,26 @@ export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
     rawBufferSeconds: s.rawBufferSeconds,
     bufferSizeMiB: s.bufferSizeMiB,
     idleCloseIntervalMinutes: s.idleCloseIntervalMinutes,
+    encryptionKey: s.encryptionKey,
+    bucketVersioning: s.bucketVersioning ?? s.stage === 'prod',
+    noncurrentVersionExpirationDays: s.noncurrentVersionExpirationDays,
+    rawInfrequentAccessDays: s.rawInfrequentAccessDays,
+    rawGlacierDays: s.rawGlacierDays,
+    rawExpirationDays: s.rawExpirationDays,
+    resultsExpirationDays: s.resultsExpirationDays,
+    errorsExpirationDays: s.errorsExpirationDays,
+    lateExpirationDays: s.lateExpirationDays,
+    terminationProtection: s.terminationProtection ?? s.stage === 'prod',
+    glueCatalog: s.glueCatalog,
+    glueDatabaseName: s.glueDatabaseName ?? `${prefix}_${s.stage}`.toLowerCase().replace(/-/g, '_'),
+    metricsNamespace: s.metricsNamespace ?? `${prefix}/${s.stage}`,
+    iteratorAgeAlarmMinutes: s.iteratorAgeAlarmMinutes,
+    iteratorAgeAlarmPeriods: s.iteratorAgeAlarmPeriods,
+    badRecordsAlarmThreshold: s.badRecordsAlarmThreshold,
+    deliveryFreshnessAlarmSeconds: s.deliveryFreshnessAlarmSeconds,
+    createAlarmTopic: s.createAlarmTopic ?? s.alarmEmail !== undefined,
+    ...(s.alarmEmail !== undefined ? { alarmEmail: s.alarmEmail } : {}),
+    ...(s.alarmTopicArn !== undefined ? { alarmTopicArn: s.alarmTopicArn } : {}),
   };
 }
 

@@ -2,10 +2,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { BatchMetrics } from '../adapters/batch-metrics';
 import { DynamoWindowStore } from '../adapters/dynamodb-window-store';
 import { FirehoseResultSink } from '../adapters/firehose-result-sink';
-import { JsonLog } from '../adapters/json-log';
 import { createKinesisHandler } from '../adapters/kinesis-handler';
+import { PowertoolsLog } from '../adapters/powertools-log';
 import { S3RecordSink } from '../adapters/s3-record-sink';
 import { compileSpec } from '../domain/compiled-spec';
 import { parseAggregationSpecJson } from '../domain/spec';
@@ -21,19 +24,37 @@ function required(name: string): string {
 const spec = compileSpec(parseAggregationSpecJson(required('AGGREGATION_SPEC'), 'AGGREGATION_SPEC'));
 const bucket = required('SINK_BUCKET_NAME');
 const s3 = new S3Client({});
+// Service name and metrics namespace come from POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE, set by the
+// stack next to the alarms that read these metrics.
+const log = new PowertoolsLog(new Logger());
+const metrics = new BatchMetrics(new Metrics());
 
-export const handler = createKinesisHandler({
-  spec,
-  store: new DynamoWindowStore(
-    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-    {
-      tableName: required('WINDOW_TABLE_NAME'),
-      retentionAfterCloseSeconds: process.env.WINDOW_RETENTION_SECONDS ? Number(process.env.WINDOW_RETENTION_SECONDS) : undefined,
+export const handler = createKinesisHandler(
+  {
+    spec,
+    store: new DynamoWindowStore(
+      DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+      {
+        tableName: required('WINDOW_TABLE_NAME'),
+        retentionAfterCloseSeconds: process.env.WINDOW_RETENTION_SECONDS ? Number(process.env.WINDOW_RETENTION_SECONDS) : undefined,
+      },
+    ),
+    results: new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: required('RESULTS_DELIVERY_STREAM') }),
+    errors: new S3RecordSink(s3, bucket, process.env.ERRORS_PREFIX ?? 'errors/'),
+    late: new S3RecordSink(s3, bucket, process.env.LATE_PREFIX ?? 'late/'),
+    log,
+    pendingStaleAfterMs: process.env.PENDING_STALE_AFTER_MS ? Number(process.env.PENDING_STALE_AFTER_MS) : undefined,
+  },
+  Date.now,
+  {
+    beforeInvocation: (context) => {
+      if (context) log.logger.addContext(context);
     },
-  ),
-  results: new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: required('RESULTS_DELIVERY_STREAM') }),
-  errors: new S3RecordSink(s3, bucket, process.env.ERRORS_PREFIX ?? 'errors/'),
-  late: new S3RecordSink(s3, bucket, process.env.LATE_PREFIX ?? 'late/'),
-  log: new JsonLog({ service: 'aggregator' }),
-  pendingStaleAfterMs: process.env.PENDING_STALE_AFTER_MS ? Number(process.env.PENDING_STALE_AFTER_MS) : undefined,
-});
+    beforeBatch: (lane, records) => log.beginLane(lane, records),
+    onBatch: (_lane, outcome) => metrics.record(outcome),
+    afterInvocation: () => {
+      log.endLane();
+      metrics.flush();
+    },
+  },
+);

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 
 /** Properties of {@link EventStream}. */
@@ -24,10 +25,17 @@ export interface EventStreamProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key for server-side encryption. Consumers then need kms:Decrypt on it (the stream's
+   * grantRead adds it) and producers kms:GenerateDataKey.
+   * @default - the AWS-managed aws/kinesis key
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
- * The ingest stream producers write to: a Kinesis data stream encrypted with the AWS-managed `aws/kinesis` key.
+ * The ingest stream producers write to: a Kinesis data stream encrypted with the AWS-managed `aws/kinesis` key by
+ * default, or with a customer-managed key.
  *
  * The AWS-managed key needs no key policy or grants for consumers in the same account, which keeps the Lambda and
  * Firehose roles free of KMS permissions while still satisfying "encrypted at rest".
@@ -44,7 +52,8 @@ export class EventStream extends Construct {
       // CloudFormation rejects ShardCount on on-demand streams.
       shardCount: streamMode === kinesis.StreamMode.PROVISIONED ? (props.shardCount ?? 1) : undefined,
       retentionPeriod: props.retentionPeriod ?? Duration.hours(24),
-      encryption: kinesis.StreamEncryption.MANAGED,
+      encryption: props.encryptionKey ? kinesis.StreamEncryption.KMS : kinesis.StreamEncryption.MANAGED,
+      encryptionKey: props.encryptionKey,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
   }

@@ -50,7 +50,19 @@ export interface S3DeliveryStreamProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Append a newline to every record (Firehose's AppendDelimiterToRecord processor, no Lambda), so that records
+   * that arrive without one, such as a Kinesis source's, land as newline-delimited JSON that Athena can read.
+   * @default false
+   */
+  readonly appendNewline?: boolean;
 }
+
+/**
+ * Key actions Firehose needs to write objects to a bucket encrypted with a customer-managed key.
+ * @see https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3
+ */
+export const FIREHOSE_S3_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
 
 /**
  * The fixed leading part of an S3 prefix, up to the last `/` before the first `!{...}` expression: the narrowest
@@ -101,6 +113,8 @@ export class S3DeliveryStream extends Construct {
         resources: roots.map((root) => bucket.arnForObjects(`${root}*`)),
       }),
     );
+    // SSE-KMS bucket: S3 asks KMS for a data key on the writer's behalf (and Decrypt for multipart uploads).
+    bucket.encryptionKey?.grant(this.role, ...FIREHOSE_S3_KEY_ACTIONS);
 
     let loggingConfig: firehose.ILoggingConfig;
     if (props.errorLogging ?? true) {
@@ -129,6 +143,14 @@ export class S3DeliveryStream extends Construct {
         loggingConfig,
       }),
     });
+    if (props.appendNewline) {
+      const cfn = this.deliveryStream.node.defaultChild as firehose.CfnDeliveryStream;
+      cfn.addPropertyOverride('ExtendedS3DestinationConfiguration.ProcessingConfiguration', {
+        Enabled: true,
+        // Without parameters the delimiter is a newline (API_Processor).
+        Processors: [{ Type: 'AppendDelimiterToRecord' }],
+      });
+    }
     if (!(props.errorLogging ?? true)) {
       // The L2 omits CloudWatchLoggingOptions when logging is off; an omitted property would leave logging as it
       // was when a deployed stream is switched off, so disable it explicitly.

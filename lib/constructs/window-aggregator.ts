@@ -3,6 +3,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -22,6 +23,15 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
  */
 export const MAX_SQS_RETENTION = Duration.days(14);
 
+/** The Powertools service name: the `service` key of every log line and the `service` dimension of every metric. */
+export const AGGREGATOR_SERVICE_NAME = 'aggregator';
+
+/**
+ * Key actions a sender to a queue encrypted with a customer-managed key needs (the ESM sends with the function's
+ * role). Listed instead of the L2's grant, which adds `kms:GenerateDataKey*` and `kms:ReEncrypt*` wildcards.
+ * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+ */
+export const QUEUE_SENDER_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
 
 /** Kinesis event-source settings; see the ESM documentation for each. */
 export interface AggregatorEventSourceSettings {
@@ -94,6 +104,16 @@ export interface WindowAggregatorProps extends AggregatorEventSourceSettings {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * CloudWatch namespace of the function's EMF metrics (POWERTOOLS_METRICS_NAMESPACE).
+   * @default "WindowedPipeline"
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Customer-managed key for the failure queue.
+   * @default - SSE-SQS
+   */
+  readonly queueEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -129,6 +149,13 @@ export class WindowAggregator extends Construct {
       retentionPeriod: MAX_SQS_RETENTION,
       removalPolicy,
     });
+    if (props.queueEncryptionKey) {
+      // Set on the L1 rather than through the L2's encryptionMasterKey, so that the L2's send grant (used by the
+      // on-failure destination) does not add wildcard key actions; the exact ones are granted below.
+      const cfnQueue = this.failureQueue.node.defaultChild as sqs.CfnQueue;
+      cfnQueue.sqsManagedSseEnabled = undefined;
+      cfnQueue.kmsMasterKeyId = props.queueEncryptionKey.keyArn;
+    }
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -158,7 +185,8 @@ export class WindowAggregator extends Construct {
         ERRORS_PREFIX: this.errorsPrefix,
         LATE_PREFIX: this.latePrefix,
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'aggregator',
+        POWERTOOLS_SERVICE_NAME: AGGREGATOR_SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? 'WindowedPipeline',
       },
       bundling: PIPELINE_BUNDLING,
     });
@@ -178,6 +206,9 @@ export class WindowAggregator extends Construct {
     );
 
     props.windowTable.grantWindowStateAccess(this.role);
+    props.queueEncryptionKey?.grant(this.role, ...QUEUE_SENDER_KEY_ACTIONS);
+    // SSE-KMS sink bucket: a single-part PutObject only needs a data key.
+    props.sinkBucket.encryptionKey?.grant(this.role, 'kms:GenerateDataKey');
     firehose.DeliveryStreamGrants.fromDeliveryStream(props.resultsStream).putRecords(this.role);
     // Only PutObject, and only under the two sink prefixes (grantPut would add s3:Abort* and tagging/retention).
     this.role.addToPrincipalPolicy(

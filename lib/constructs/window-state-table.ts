@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ATTR, PENDING_INDEX } from '../../lambda/adapters/window-table-layout';
 
@@ -39,26 +40,43 @@ export interface WindowStateTableProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key for encryption at rest; {@link WindowStateTable.grantWindowStateAccess} then also grants
+   * the key actions DynamoDB performs for the caller.
+   * @default - the AWS-managed aws/dynamodb key
+   */
+  readonly encryptionKey?: kms.IKey;
 }
+
+/**
+ * Key actions a caller of a table encrypted with a customer-managed key needs (listed, instead of the L2's
+ * `kms:GenerateDataKey*` / `kms:ReEncrypt*` wildcards).
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
+ */
+export const WINDOW_STATE_KEY_ACTIONS = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
 
 /**
  * DynamoDB table holding open-window state: `pk`/`sk` keys, a KEYS_ONLY `pending` GSI (`pendingAgg`, `fireAt`) to
  * find windows due to fire, TTL on `expiresAt` as a clean-up (not a timer), on-demand billing, PITR, and encryption
- * with the AWS-managed `aws/dynamodb` key.
+ * with the AWS-managed `aws/dynamodb` key or a customer-managed key.
  */
 export class WindowStateTable extends Construct {
   /** The underlying table. */
   readonly table: dynamodb.Table;
+  /** The customer-managed key, when one encrypts the table. */
+  readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: WindowStateTableProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.encryptionKey = props.encryptionKey;
     this.table = new dynamodb.Table(this, 'Resource', {
       partitionKey: { name: WINDOW_TABLE_KEYS.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: WINDOW_TABLE_KEYS.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      encryption: props.encryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED,
+      encryptionKey: props.encryptionKey,
       timeToLiveAttribute: WINDOW_TABLE_KEYS.ttl,
       removalPolicy,
       // Only emitted when retaining, so that destroyable stages stay deletable in one step.
@@ -77,6 +95,7 @@ export class WindowStateTable extends Construct {
    * [disable-awslint:no-grants]
    */
   grantWindowStateAccess(grantee: iam.IGrantable): iam.Grant {
+    this.encryptionKey?.grant(grantee, ...WINDOW_STATE_KEY_ACTIONS);
     return iam.Grant.addToPrincipal({
       grantee,
       actions: [...WINDOW_STATE_ACTIONS],

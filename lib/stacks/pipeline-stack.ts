@@ -10,14 +10,18 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct, IConstruct } from 'constructs';
 import type { PipelineConfig } from '../config';
-import { DataLakeBucket } from '../constructs/data-lake-bucket';
+import { DataLakeBucket, type PrefixLifecycle } from '../constructs/data-lake-bucket';
+import { DataLakeCatalog } from '../constructs/data-lake-catalog';
 import { EventStream } from '../constructs/event-stream';
+import { PipelineMonitoring } from '../constructs/pipeline-monitoring';
 import { S3DeliveryStream } from '../constructs/s3-delivery-stream';
 import { IdleWindowCloser } from '../constructs/idle-window-closer';
-import { WindowAggregator } from '../constructs/window-aggregator';
+import { AGGREGATOR_SERVICE_NAME, WindowAggregator } from '../constructs/window-aggregator';
 import { WindowStateTable } from '../constructs/window-state-table';
 
 /** Hive-style time partitions, so Athena/Glue can prune by time. Firehose evaluates `!{timestamp:...}` in UTC. */
@@ -44,7 +48,15 @@ export const STABLE_LOGICAL_IDS = {
   windowTable: 'WindowTable',
   bucket: 'DataLakeBucket',
   eventSourceMapping: 'AggregatorKinesisEventSource',
+  /** Replacing the key would make everything it encrypted unreadable once the old key is deleted. */
+  dataKey: 'DataKey',
+  glueDatabase: 'DataLakeDatabase',
 } as const;
+
+/** `n` days, or undefined for 0 ("never" in the config). */
+function days(n: number): Duration | undefined {
+  return n > 0 ? Duration.days(n) : undefined;
+}
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
@@ -71,27 +83,65 @@ export class PipelineStack extends Stack {
   readonly aggregator: WindowAggregator;
   /** The scheduled function that fires windows once processing time has passed their end plus lateness. */
   readonly idleCloser: IdleWindowCloser;
+  /** The customer-managed key of the stream, queue, bucket and table, when configured. */
+  readonly dataKey?: kms.Key;
+  /** Alarms and dashboard. */
+  readonly monitoring: PipelineMonitoring;
+  /** Glue Data Catalog database and tables, when configured. */
+  readonly catalog?: DataLakeCatalog;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
-    super(scope, id, props);
+    super(scope, id, { ...props, terminationProtection: props.terminationProtection ?? props.config.terminationProtection });
     const { config } = props;
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const bufferingSize = Size.mebibytes(config.bufferSizeMiB);
+
+    if (config.encryptionKey === 'customer-managed') {
+      // One key for the four data stores: one key policy to review and one CloudTrail trail of use. Each role gets
+      // exactly the key actions its service performs for it (see the constructs), never kms:* or wildcards.
+      this.dataKey = new kms.Key(this, 'DataKey', {
+        description: `Encrypts the stream, failure queue, bucket and window table of ${this.stackName}`,
+        enableKeyRotation: true,
+        removalPolicy,
+        // The shortest wait: a destroyable stage should not keep billing for a key for a month.
+        pendingWindow: removalPolicy === RemovalPolicy.DESTROY ? Duration.days(7) : undefined,
+      });
+      pinLogicalId(this.dataKey, STABLE_LOGICAL_IDS.dataKey);
+    }
 
     this.eventStream = new EventStream(this, 'Stream', {
       streamMode: config.streamMode === 'provisioned' ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
       shardCount: config.shardCount,
       retentionPeriod: Duration.hours(config.retentionHours),
       removalPolicy,
+      encryptionKey: this.dataKey,
     });
     pinLogicalId(this.eventStream.stream, STABLE_LOGICAL_IDS.stream);
 
-    this.windowTable = new WindowStateTable(this, 'WindowTable', { removalPolicy });
+    this.windowTable = new WindowStateTable(this, 'WindowTable', { removalPolicy, encryptionKey: this.dataKey });
     pinLogicalId(this.windowTable.table, STABLE_LOGICAL_IDS.windowTable);
 
+    const prefixLifecycles: PrefixLifecycle[] = [
+      {
+        prefix: PREFIXES.raw,
+        infrequentAccessAfter: days(config.rawInfrequentAccessDays),
+        glacierAfter: days(config.rawGlacierDays),
+        expireAfter: days(config.rawExpirationDays),
+      },
+      { prefix: PREFIXES.results, expireAfter: days(config.resultsExpirationDays) },
+      { prefix: PREFIXES.errors, expireAfter: days(config.errorsExpirationDays) },
+      { prefix: PREFIXES.late, expireAfter: days(config.lateExpirationDays) },
+      // Firehose's delivery failures are, like the errors sink, kept for investigation and then dropped.
+      { prefix: PREFIXES.rawErrors, expireAfter: days(config.errorsExpirationDays) },
+      { prefix: PREFIXES.resultsErrors, expireAfter: days(config.errorsExpirationDays) },
+    ];
     this.dataLake = new DataLakeBucket(this, 'DataLakeBucket', {
       removalPolicy,
       autoDeleteObjects: config.autoDeleteObjects,
+      encryptionKey: this.dataKey,
+      versioned: config.bucketVersioning,
+      noncurrentVersionExpiration: days(config.noncurrentVersionExpirationDays),
+      prefixLifecycles,
     });
     pinLogicalId(this.dataLake.bucket, STABLE_LOGICAL_IDS.bucket);
     const bucket = this.dataLake.bucket;
@@ -116,6 +166,8 @@ export class PipelineStack extends Stack {
       errorOutputPrefix: `${PREFIXES.rawErrors}!{firehose:error-output-type}/${HIVE_TIME_PARTITIONS}`,
       bufferingInterval: Duration.seconds(config.rawBufferSeconds),
       bufferingSize,
+      // Kinesis records carry no delimiter of their own; one per line is what Athena's JSON SerDe reads.
+      appendNewline: true,
       ...firehoseLogging,
     });
 
@@ -134,6 +186,8 @@ export class PipelineStack extends Stack {
       maxRecordAge: Duration.seconds(config.maxRecordAgeSeconds),
       logRetention: config.logRetentionDays,
       removalPolicy,
+      metricsNamespace: config.metricsNamespace,
+      queueEncryptionKey: this.dataKey,
     });
     this.idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
       windowTable: this.windowTable,
@@ -146,6 +200,35 @@ export class PipelineStack extends Stack {
     const mapping = this.aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
     if (!mapping) throw new Error('PipelineStack: the aggregator has no event source mapping');
     pinLogicalId(mapping, STABLE_LOGICAL_IDS.eventSourceMapping);
+
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      stream: this.eventStream.stream,
+      aggregator: this.aggregator.function,
+      closer: this.idleCloser.function,
+      failureQueue: this.aggregator.failureQueue,
+      table: this.windowTable.table,
+      deliveryStreams: { results: this.resultsDelivery.deliveryStream, raw: this.rawDelivery.deliveryStream },
+      metricsNamespace: config.metricsNamespace,
+      serviceName: AGGREGATOR_SERVICE_NAME,
+      iteratorAgeThreshold: Duration.minutes(config.iteratorAgeAlarmMinutes),
+      iteratorAgeEvaluationPeriods: config.iteratorAgeAlarmPeriods,
+      badRecordsThreshold: config.badRecordsAlarmThreshold,
+      deliveryFreshnessThreshold: Duration.seconds(config.deliveryFreshnessAlarmSeconds),
+      alarmTopic: config.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'ExistingAlarmTopic', config.alarmTopicArn) : undefined,
+      createAlarmTopic: config.createAlarmTopic,
+      alarmEmail: config.alarmEmail,
+      removalPolicy,
+    });
+
+    if (config.glueCatalog) {
+      this.catalog = new DataLakeCatalog(this, 'Catalog', {
+        bucket,
+        databaseName: config.glueDatabaseName,
+        spec: config.aggregationSpec,
+        prefixes: PREFIXES,
+      });
+      this.catalog.database.overrideLogicalId(STABLE_LOGICAL_IDS.glueDatabase);
+    }
 
     Tags.of(this).add('stage', config.stage);
 
@@ -164,6 +247,9 @@ export class PipelineStack extends Stack {
       ErrorsPrefix: PREFIXES.errors,
       LatePrefix: PREFIXES.late,
       AggregationSpec: config.aggregationSpecJson,
+      DashboardName: this.monitoring.dashboard.dashboardName,
+      ...(this.catalog ? { GlueDatabaseName: this.catalog.databaseName } : {}),
+      ...(this.monitoring.alarmTopic ? { AlarmTopicArn: this.monitoring.alarmTopic.topicArn } : {}),
     };
     for (const [id, value] of Object.entries(outputs)) new CfnOutput(this, id, { value });
 
@@ -223,6 +309,15 @@ export class PipelineStack extends Stack {
         'Firehose rejects server-side encryption when its source is a Kinesis data stream; these records are ' +
         'encrypted at rest by the source stream (aws/kinesis KMS key) and in S3 by SSE-S3.',
     });
+
+    if (this.dataKey) {
+      Validations.of(this.eventStream.stream).acknowledge({
+        id: 'AwsSolutions-KDS3',
+        reason:
+          'The customer-managed key is an explicit opt-in (config encryptionKey=customer-managed) for key-use audit ' +
+          'and revocation; its per-request KMS cost is documented in the README, and the default stays aws/kinesis.',
+      });
+    }
 
     Validations.of(this.aggregator.failureQueue).acknowledge({
       id: 'AwsSolutions-SQS3',

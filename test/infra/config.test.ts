@@ -48,6 +48,24 @@ describe('parseSettings defaults', () => {
       rawBufferSeconds: 300,
       bufferSizeMiB: 5,
       idleCloseIntervalMinutes: 1,
+      encryptionKey: 'aws-managed',
+      bucketVersioning: false,
+      noncurrentVersionExpirationDays: 30,
+      rawInfrequentAccessDays: 30,
+      rawGlacierDays: 90,
+      rawExpirationDays: 0,
+      resultsExpirationDays: 0,
+      errorsExpirationDays: 90,
+      lateExpirationDays: 90,
+      terminationProtection: false,
+      glueCatalog: true,
+      glueDatabaseName: 'windowedpipeline_dev',
+      metricsNamespace: 'WindowedPipeline/dev',
+      iteratorAgeAlarmMinutes: 5,
+      iteratorAgeAlarmPeriods: 3,
+      badRecordsAlarmThreshold: 100,
+      deliveryFreshnessAlarmSeconds: 900,
+      createAlarmTopic: false,
     };
     assert.deepEqual(parseSettings({}), expected);
   });
@@ -56,6 +74,25 @@ describe('parseSettings defaults', () => {
     const s = parseSettings({ stage: 'prod' });
     assert.equal(s.removalPolicy, 'retain');
     assert.equal(s.autoDeleteObjects, false);
+  });
+
+  test('stage "prod" turns on termination protection and bucket versioning; both can be overridden', () => {
+    const prod = parseSettings({ stage: 'prod' });
+    assert.equal(prod.terminationProtection, true);
+    assert.equal(prod.bucketVersioning, true);
+    const relaxed = parseSettings({ stage: 'prod', terminationProtection: 'false', bucketVersioning: 'false' });
+    assert.equal(relaxed.terminationProtection, false);
+    assert.equal(relaxed.bucketVersioning, false);
+    assert.equal(parseSettings({ terminationProtection: 'true' }).terminationProtection, true);
+  });
+
+  test('the Glue database name and metrics namespace derive from the name prefix and stage', () => {
+    const s = parseSettings({ namePrefix: 'Orders-Pipeline', stage: 'qa-2' });
+    assert.equal(s.glueDatabaseName, 'orders_pipeline_qa_2');
+    assert.equal(s.metricsNamespace, 'Orders-Pipeline/qa-2');
+    const explicit = parseSettings({ glueDatabaseName: 'lake', metricsNamespace: 'Team/Pipeline' });
+    assert.equal(explicit.glueDatabaseName, 'lake');
+    assert.equal(explicit.metricsNamespace, 'Team/Pipeline');
   });
 
   test('an explicit removalPolicy wins over the stage default', () => {
@@ -80,7 +117,13 @@ describe('parseSettings defaults', () => {
   });
 
   test('CONFIG_KEYS lists every setting bin/app.ts must read from context', () => {
-    const settingKeys = Object.keys(parseSettings({ namePrefix: 'X' })).sort();
+    // alarmTopicArn excludes alarmEmail, so the optional keys are collected from two settings.
+    const settingKeys = [
+      ...new Set([
+        ...Object.keys(parseSettings({ namePrefix: 'X', alarmEmail: 'ops@example.com' })),
+        ...Object.keys(parseSettings({ alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' })),
+      ]),
+    ].sort();
     assert.deepEqual([...CONFIG_KEYS].sort(), settingKeys);
   });
 });
@@ -146,6 +189,31 @@ describe('parseSettings rejects each bad field, naming it and its allowed range'
     ['spec', '', 'must be a file path'],
     ['idleCloseIntervalMinutes', '0', 'must be an integer 1–1440'],
     ['idleCloseIntervalMinutes', '1441', 'must be an integer 1–1440'],
+    ['encryptionKey', 'cmk', 'must be one of "aws-managed", "customer-managed"'],
+    ['bucketVersioning', 'on', 'must be true or false'],
+    ['noncurrentVersionExpirationDays', '-1', 'must be an integer 0–36500'],
+    ['rawInfrequentAccessDays', '36501', 'must be an integer 0–36500'],
+    ['rawInfrequentAccessDays', '29', 'must be 0 (never) or at least 30'],
+    ['rawGlacierDays', '1.5', 'must be an integer 0–36500'],
+    ['rawGlacierDays', '59', 'at least rawInfrequentAccessDays + 30 (60)'],
+    ['rawExpirationDays', '90', 'more than the last raw transition (90 days)'],
+    ['resultsExpirationDays', 'never', 'must be an integer 0–36500'],
+    ['errorsExpirationDays', '-5', 'must be an integer 0–36500'],
+    ['lateExpirationDays', 'x', 'must be an integer 0–36500'],
+    ['terminationProtection', 'yes', 'must be true or false'],
+    ['glueCatalog', '0', 'must be true or false'],
+    ['glueDatabaseName', 'My-Db', 'must match'],
+    ['metricsNamespace', 'AWS/Lambda', 'must match'],
+    ['metricsNamespace', 'has space', 'must match'],
+    ['iteratorAgeAlarmMinutes', '0', 'must be an integer 1–1440'],
+    ['iteratorAgeAlarmPeriods', '61', 'must be an integer 1–60'],
+    ['badRecordsAlarmThreshold', '-1', 'must be an integer 0–1000000000'],
+    ['deliveryFreshnessAlarmSeconds', '59', 'must be an integer 60–86400'],
+    ['deliveryFreshnessAlarmSeconds', '300', 'more than the longest Firehose buffering interval (300 s)'],
+    ['createAlarmTopic', 'maybe', 'must be true or false'],
+    ['alarmEmail', 'ops', 'must be an e-mail address'],
+    ['alarmTopicArn', 'ops-topic', 'must be an SNS topic ARN'],
+    ['alarmTopicArn', 'arn:aws:sqs:us-east-1:123456789012:q', 'must be an SNS topic ARN'],
   ];
   for (const [field, value, expected] of cases) {
     test(`${field}=${JSON.stringify(value)}`, () => assertConfigError(() => parseSettings({ [field]: value }), field, expected));
@@ -171,6 +239,36 @@ describe('parseSettings rejects each bad field, naming it and its allowed range'
   test('maxRecordAgeSeconds may not outlive the stream retention', () => {
     assertConfigError(() => parseSettings({ maxRecordAgeSeconds: '90000' }), 'maxRecordAgeSeconds', 'retentionHours');
     assert.equal(parseSettings({ maxRecordAgeSeconds: '90000', retentionHours: '48' }).maxRecordAgeSeconds, 90_000);
+  });
+
+  test('alarmTopicArn excludes a created topic, and alarmEmail needs one', () => {
+    const arn = 'arn:aws:sns:us-east-1:123456789012:ops';
+    assertConfigError(() => parseSettings({ alarmTopicArn: arn, createAlarmTopic: 'true' }), 'alarmTopicArn', 'cannot be combined');
+    assertConfigError(() => parseSettings({ alarmTopicArn: arn, alarmEmail: 'a@b.co' }), 'alarmTopicArn', 'cannot be combined');
+    assertConfigError(() => parseSettings({ alarmEmail: 'a@b.co', createAlarmTopic: 'false' }), 'alarmEmail', 'createAlarmTopic is false');
+    const email = parseSettings({ alarmEmail: 'a@b.co' });
+    assert.equal(email.createAlarmTopic, true);
+    assert.equal(email.alarmEmail, 'a@b.co');
+    const existing = parseSettings({ alarmTopicArn: arn });
+    assert.equal(existing.createAlarmTopic, false);
+    assert.equal(existing.alarmTopicArn, arn);
+  });
+
+  test('lifecycle days may be 0 (never) independently, and follow the S3 transition minimums otherwise', () => {
+    const s = parseSettings({ rawInfrequentAccessDays: '0', rawGlacierDays: '30', rawExpirationDays: '31' });
+    assert.deepEqual([s.rawInfrequentAccessDays, s.rawGlacierDays, s.rawExpirationDays], [0, 30, 31]);
+    const none = parseSettings({ rawInfrequentAccessDays: '0', rawGlacierDays: '0', rawExpirationDays: '1' });
+    assert.equal(none.rawExpirationDays, 1);
+    assertConfigError(() => parseSettings({ rawExpirationDays: '60' }), 'rawExpirationDays', '90 days');
+  });
+
+  test('the freshness alarm must sit above the buffering intervals', () => {
+    assert.equal(parseSettings({ rawBufferSeconds: '60', deliveryFreshnessAlarmSeconds: '120' }).deliveryFreshnessAlarmSeconds, 120);
+    assertConfigError(
+      () => parseSettings({ resultsBufferSeconds: '900', rawBufferSeconds: '60' }),
+      'deliveryFreshnessAlarmSeconds',
+      '(900 s)',
+    );
   });
 
   test('several bad fields are all reported', () => {

@@ -192,6 +192,7 @@ describe('aggregator function', () => {
       LATE_PREFIX: 'late/',
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'aggregator',
+      POWERTOOLS_METRICS_NAMESPACE: 'WindowedPipeline/dev',
     });
   });
 
@@ -526,8 +527,10 @@ describe('outputs and tags', () => {
       'AggregationSpec',
       'AggregatorFunctionName',
       'BucketName',
+      'DashboardName',
       'ErrorsPrefix',
       'FailureQueueUrl',
+      'GlueDatabaseName',
       'IdleCloserFunctionName',
       'LatePrefix',
       'RawDeliveryStreamName',
