@@ -293,7 +293,7 @@ export async function redrive(clients: RedriveClients, opts: RedriveOptions): Pr
         }
         if (read.problem && !opts.acceptPartial) {
           kept.push(m);
-          report({ ...base, ...range, outcome: 'unrecoverable', records: read.records.length, detail: `${read.problem}; message kept (--accept-partial re-feeds what is left and deletes it)` });
+          report({ ...base, ...range, outcome: 'unrecoverable', records: read.records.length, detail: `${read.problem}; message kept (--accept-partial ${read.records.length > 0 ? 're-feeds what is left and deletes it' : 'deletes it'})` });
           continue;
         }
         identityArn ??= await functionRoleArn(clients.lambda, opts.functionName);

@@ -18,6 +18,7 @@ export interface SinkEntry {
   /** Late entries: the window it missed and the watermark that made it late. */
   readonly aggregation?: string;
   readonly windowStart?: string;
+  readonly windowEnd?: string;
   readonly eventTime?: string;
   readonly watermark?: string;
 }
@@ -49,6 +50,7 @@ export function toSinkEntry(sink: SinkName, raw: Record<string, unknown>): SinkE
     payloadBase64: b64,
     aggregation: str(raw.aggregation),
     windowStart: str(raw.windowStart),
+    windowEnd: str(raw.windowEnd),
     eventTime: str(raw.eventTime),
     watermark: str(raw.watermark),
   };
@@ -84,7 +86,7 @@ export function formatSinkTable(entries: readonly SinkEntry[]): string {
     clip(e.reason, 60),
     e.shardId ?? '-',
     e.sequenceNumber ? `${e.sequenceNumber}${e.subSequenceNumber ? `/${e.subSequenceNumber}` : ''}` : '-',
-    clip(e.payload !== undefined ? JSON.stringify(e.payload).slice(1, -1) : e.payloadBase64 ? `base64:${e.payloadBase64}` : '-', PAYLOAD_COLUMN),
+    clip(e.payload !== undefined ? e.payload.replace(/\s+/g, ' ') : e.payloadBase64 ? `base64:${e.payloadBase64}` : '-', PAYLOAD_COLUMN),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
