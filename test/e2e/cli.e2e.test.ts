@@ -4,7 +4,7 @@
  *
  * The stack is shared with the other e2e file, which may run at the same time, and watermarks are per shard. So
  * every record with a current event time is put in the first test, with times from the same starting point the other
- * file uses; later tests put only records far in the past (which move no watermark) or none.
+ * file uses, under the e2e stack lock; later tests put only records far in the past (which move no watermark) or none.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
@@ -23,6 +23,7 @@ import { queueUrlFor, type RedriveOutcome } from '../../scripts/lib/redrive';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload, type GeneratedRecord } from '../../scripts/workload';
 import { pollUntil } from '../support/poll';
+import { acquireStackLock, releaseStackLock } from '../support/stack-lock';
 import { measuresClose, referenceAggregate, windowIdentity, type ReferenceWindow } from '../support/reference';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
@@ -110,6 +111,10 @@ const receipts = new Map<string, PutReceipt>();
 let expected = new Map<string, ReferenceWindow>();
 
 describe('pipeline CLI end to end', { timeout: 5 * 60_000 }, () => {
+  // The e2e files share the stack's per-shard watermarks: one at a time.
+  before(() => acquireStackLock());
+  after(() => releaseStackLock());
+
   test('produce from a file and from stdin (KPL-aggregated), keyed by a field; the windows match the reference', async () => {
     // The same starting point as the other e2e file: past every shard's watermark.
     const prior = (await scanTable()).filter((i) => String(i.pk).startsWith('lane#')).map((i) => Number(i.wm));
