@@ -107,3 +107,64 @@ function malform(kind: (typeof MALFORMATIONS)[number], event: Record<string, unk
       return JSON.stringify([event]);
   }
 }
+
+/** Options of the clickstream workload. */
+export interface ClickstreamWorkloadOptions {
+  readonly seed: number;
+  readonly count: number;
+  /** Event time of the first event, epoch ms. */
+  readonly startMs: number;
+  /** @default 200 */
+  readonly users?: number;
+  /** Mean events per session before a user starts a new one. @default 8 */
+  readonly eventsPerSession?: number;
+  /** Event-time spacing between consecutive events. @default 100 */
+  readonly stepMs?: number;
+  /** Prefix of user and session ids, to keep runs against a shared stack apart. @default "" */
+  readonly idPrefix?: string;
+}
+
+/** The pages of the demo site. */
+export const CLICKSTREAM_PAGES: readonly string[] = ['/', '/search', '/product/1', '/product/2', '/product/3', '/cart', '/checkout', '/account', '/help'];
+/** The event types of the demo site; `purchase` carries an `amount`. */
+export const CLICKSTREAM_EVENT_TYPES: readonly string[] = ['page_view', 'click', 'add_to_cart', 'purchase'];
+
+/**
+ * Generates a clickstream: `{sessionId, userId, page, eventType, ts, durationMs, amount?}` events. Each user keeps a
+ * session for a few events, then starts another; the partition key is the session, so a session's events stay in
+ * order. Always well formed (the IoT workload is the one that exercises the errors sink).
+ */
+export function generateClickstreamWorkload(opts: ClickstreamWorkloadOptions): GeneratedRecord[] {
+  const rnd = seededRandom(opts.seed);
+  const users = opts.users ?? 200;
+  const perSession = opts.eventsPerSession ?? 8;
+  const step = opts.stepMs ?? 100;
+  const prefix = opts.idPrefix ?? '';
+  const sessions = new Map<number, { id: string; left: number }>();
+  let sessionSeq = 0;
+  const out: GeneratedRecord[] = [];
+  for (let i = 0; i < opts.count; i++) {
+    const u = Math.floor(rnd() * users);
+    let session = sessions.get(u);
+    if (!session || session.left <= 0) {
+      session = { id: `${prefix}sess-${String(sessionSeq++).padStart(6, '0')}`, left: 1 + Math.floor(rnd() * perSession * 2) };
+      sessions.set(u, session);
+    }
+    session.left--;
+    const r = rnd();
+    // Most events are views and clicks; a few add to the cart, fewer buy.
+    const eventType = r < 0.6 ? 'page_view' : r < 0.88 ? 'click' : r < 0.97 ? 'add_to_cart' : 'purchase';
+    const page = eventType === 'purchase' ? '/checkout' : CLICKSTREAM_PAGES[Math.floor(rnd() * CLICKSTREAM_PAGES.length)];
+    const event: Record<string, unknown> = {
+      sessionId: session.id,
+      userId: `${prefix}user-${String(u).padStart(4, '0')}`,
+      page,
+      eventType,
+      ts: opts.startMs + i * step,
+      durationMs: Math.floor(rnd() * 30_000),
+    };
+    if (eventType === 'purchase') event.amount = Math.round((5 + rnd() * 195) * 100) / 100;
+    out.push({ partitionKey: session.id, data: JSON.stringify(event), event });
+  }
+  return out;
+}

@@ -1,6 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -28,6 +30,8 @@ export interface AwsClients {
   readonly kinesis: KinesisClient;
   readonly doc: DynamoDBDocumentClient;
   readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly lambda: LambdaClient;
 }
 
 /** Builds the clients for a target. */
@@ -39,5 +43,7 @@ export function awsClients(target: AwsTarget): AwsClients {
     kinesis: new KinesisClient({ ...cfg, requestHandler: new NodeHttpHandler() }),
     doc: DynamoDBDocumentClient.from(new DynamoDBClient(cfg), { marshallOptions: { removeUndefinedValues: true } }),
     s3: new S3Client(cfg),
+    sqs: new SQSClient(cfg),
+    lambda: new LambdaClient(cfg),
   };
 }

@@ -1,5 +1,6 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { sendWithRetries, type BackoffOptions } from '../../lambda/adapters/backoff';
+import { aggregateKpl } from './kpl-aggregate';
 
 /** PutRecords takes at most 500 records per call. @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html */
 export const MAX_PUT_RECORDS_ENTRIES = 500;
@@ -7,11 +8,21 @@ export const MAX_PUT_RECORDS_ENTRIES = 500;
 export const MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024;
 /** A record's data blob plus partition key is at most 1 MiB by default. @see https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html */
 export const MAX_RECORD_BYTES = 1024 * 1024;
+/**
+ * User records buffered before an aggregating producer flushes on its own. KPL aggregation only pays off when many
+ * records share a call, and a flush of this many small records still fits a few PutRecords calls.
+ */
+export const DEFAULT_AGGREGATE_BATCH_SIZE = 5000;
 
 /** One record to write. */
 export interface ProducerRecord {
   readonly partitionKey: string;
   readonly data: string | Uint8Array;
+}
+
+/** A record that could not be written, with the last error Kinesis (or the SDK) gave for it. */
+export interface FailedRecord extends ProducerRecord {
+  readonly error: string;
 }
 
 /** What a put landed as: the shard and sequence number Kinesis assigned. */
@@ -23,31 +34,51 @@ export interface PutReceipt {
 /** Options of the {@link Producer}. */
 export interface ProducerOptions extends BackoffOptions {
   readonly streamName: string;
-  /** Records buffered before `put` flushes on its own. @default 500 */
+  /**
+   * Records buffered before `put` flushes on its own. Counts user records when aggregating.
+   * @default 500, or {@link DEFAULT_AGGREGATE_BATCH_SIZE} with `aggregate`
+   */
   readonly batchSize?: number;
-  /** Called with each record that is accepted, with where it landed. */
+  /**
+   * Pack records into KPL-format aggregated Kinesis records, one group per partition key, so that many small
+   * records cost one Kinesis record. The aggregator de-aggregates them. @default false
+   */
+  readonly aggregate?: boolean;
+  /** Called with each (user) record that is accepted, with where it landed. */
   readonly onDelivered?: (record: ProducerRecord, receipt: PutReceipt) => void;
 }
 
-/** Counters of a producer's life. */
+/** Counters of a producer's life, in user records. */
 export interface ProducerStats {
+  /** Records the stream accepted. */
   sent: number;
+  /** Record sends beyond the first attempt. */
   retried: number;
+  /** Records that still failed after the retry bound. */
   failed: number;
+  /** Kinesis records written: equals `sent` unless aggregating. */
+  kinesisRecords: number;
 }
 
 /** Thrown by `flush`/`close` when records still failed after the retry bound; they are in `failed`. */
 export class UndeliveredRecordsError extends Error {
-  constructor(readonly failed: readonly ProducerRecord[]) {
+  constructor(readonly failed: readonly FailedRecord[]) {
     super(`${failed.length} record(s) could not be written to Kinesis after retries`);
     this.name = 'UndeliveredRecordsError';
   }
 }
 
+/** One Kinesis record as sent: a plain record, or a KPL aggregate of several user records. */
+interface Entry {
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+  readonly users: readonly ProducerRecord[];
+}
+
 /**
  * Writes records to a Kinesis stream in PutRecords batches (≤ 500 records, ≤ 5 MiB), retrying only the entries a
  * response reports as failed, with exponential backoff and full jitter, up to a bound. Nothing is dropped silently:
- * what still fails is thrown from `flush`/`close` as {@link UndeliveredRecordsError}.
+ * what still fails is thrown from `flush`/`close` as {@link UndeliveredRecordsError}, or handed back by `settle`.
  *
  * @example
  * const producer = new Producer(new KinesisClient({}), { streamName: 'my-stream' });
@@ -55,10 +86,10 @@ export class UndeliveredRecordsError extends Error {
  * await producer.close();
  */
 export class Producer {
-  readonly stats: ProducerStats = { sent: 0, retried: 0, failed: 0 };
+  readonly stats: ProducerStats = { sent: 0, retried: 0, failed: 0, kinesisRecords: 0 };
   private buffer: ProducerRecord[] = [];
   private bufferBytes = 0;
-  private undelivered: ProducerRecord[] = [];
+  private undelivered: FailedRecord[] = [];
 
   constructor(
     private readonly client: KinesisClient,
@@ -66,18 +97,22 @@ export class Producer {
   ) {}
 
   /**
-   * Buffers a record, flushing when a batch is full.
+   * Buffers a record, sending a batch when the buffer is full. A record over the 1 MiB Kinesis limit is not sent: it
+   * is reported as undelivered like any other failure.
    *
    * Not an `async` function on purpose: most calls only buffer, and returning one shared settled promise for them
    * saves a promise per record, which measurably slowed the producer against a plain PutRecords loop (P6 in
-   * docs/performance.md). A rejected promise (never a synchronous throw) still reports an oversized record.
+   * docs/performance.md).
    */
   put(record: ProducerRecord): Promise<void> {
     const size = sizeOf(record);
     if (size > MAX_RECORD_BYTES) {
-      return Promise.reject(new Error(`record of ${size} bytes exceeds the ${MAX_RECORD_BYTES}-byte Kinesis limit`));
+      this.stats.failed++;
+      this.undelivered.push({ ...record, error: `RecordTooLarge: ${size} bytes exceeds the ${MAX_RECORD_BYTES}-byte Kinesis limit` });
+      return BUFFERED;
     }
-    if (this.buffer.length >= (this.opts.batchSize ?? MAX_PUT_RECORDS_ENTRIES) || this.bufferBytes + size > MAX_PUT_RECORDS_BYTES) {
+    const batchSize = this.opts.batchSize ?? (this.opts.aggregate ? DEFAULT_AGGREGATE_BATCH_SIZE : MAX_PUT_RECORDS_ENTRIES);
+    if (this.buffer.length >= batchSize || this.bufferBytes + size > MAX_PUT_RECORDS_BYTES) {
       return this.sendBuffer().then(() => this.append(record, size));
     }
     this.append(record, size);
@@ -89,14 +124,21 @@ export class Producer {
     this.bufferBytes += size;
   }
 
+  /**
+   * Sends everything buffered and returns the records that could not be delivered since the last call (and forgets
+   * them), without throwing: for callers that collect failures and carry on.
+   */
+  async settle(): Promise<FailedRecord[]> {
+    await this.sendBuffer();
+    const failed = this.undelivered;
+    this.undelivered = [];
+    return failed;
+  }
+
   /** Sends everything buffered; throws {@link UndeliveredRecordsError} if anything could not be delivered. */
   async flush(): Promise<void> {
-    await this.sendBuffer();
-    if (this.undelivered.length > 0) {
-      const failed = this.undelivered;
-      this.undelivered = [];
-      throw new UndeliveredRecordsError(failed);
-    }
+    const failed = await this.settle();
+    if (failed.length > 0) throw new UndeliveredRecordsError(failed);
   }
 
   /** Flushes; the producer must not be used afterwards. */
@@ -106,49 +148,106 @@ export class Producer {
 
   private async sendBuffer(): Promise<void> {
     if (this.buffer.length === 0) return;
-    const batch = this.buffer;
+    const records = this.buffer;
     this.buffer = [];
     this.bufferBytes = 0;
+    for (const chunk of chunkEntries(this.toEntries(records))) await this.sendChunk(chunk);
+  }
+
+  private toEntries(records: readonly ProducerRecord[]): Entry[] {
+    if (!this.opts.aggregate) return records.map((r) => ({ partitionKey: r.partitionKey, data: bytesOf(r.data), users: [r] }));
+    // One group per partition key keeps each key on its shard and in order; the aggregate carries the key.
+    const byKey = new Map<string, ProducerRecord[]>();
+    for (const r of records) {
+      let group = byKey.get(r.partitionKey);
+      if (!group) byKey.set(r.partitionKey, (group = []));
+      group.push(r);
+    }
+    const entries: Entry[] = [];
+    for (const group of byKey.values()) {
+      let at = 0;
+      for (const agg of aggregateKpl(group.map((r) => ({ partitionKey: r.partitionKey, data: Buffer.from(bytesOf(r.data)) })))) {
+        entries.push({ partitionKey: agg.partitionKey, data: agg.data, users: group.slice(at, at + agg.count) });
+        at += agg.count;
+      }
+    }
+    return entries;
+  }
+
+  private async sendChunk(entries: readonly Entry[]): Promise<void> {
+    const lastError = new Map<Entry, string>();
     let attempt = 0;
     const left = await sendWithRetries(
-      batch,
-      async (records) => {
-        if (attempt++ > 0) this.stats.retried += records.length;
-        return this.putRecords(records);
+      entries,
+      async (batch) => {
+        if (attempt++ > 0) this.stats.retried += batch.reduce((n, e) => n + e.users.length, 0);
+        return this.putRecords(batch, lastError);
       },
       this.opts,
     );
-    this.stats.sent += batch.length - left.length;
-    this.stats.failed += left.length;
-    this.undelivered.push(...left);
+    const leftUsers = left.reduce((n, e) => n + e.users.length, 0);
+    const allUsers = entries.reduce((n, e) => n + e.users.length, 0);
+    this.stats.sent += allUsers - leftUsers;
+    this.stats.kinesisRecords += entries.length - left.length;
+    this.stats.failed += leftUsers;
+    for (const e of left) {
+      for (const u of e.users) this.undelivered.push({ partitionKey: u.partitionKey, data: u.data, error: lastError.get(e) ?? 'unknown error' });
+    }
   }
 
-  private async putRecords(records: readonly ProducerRecord[]): Promise<number[]> {
-    const entries: PutRecordsRequestEntry[] = records.map((r) => ({
-      PartitionKey: r.partitionKey,
-      Data: typeof r.data === 'string' ? Buffer.from(r.data) : r.data,
-    }));
+  private async putRecords(batch: readonly Entry[], lastError: Map<Entry, string>): Promise<number[]> {
+    const request: PutRecordsRequestEntry[] = batch.map((e) => ({ PartitionKey: e.partitionKey, Data: e.data }));
     let res;
     try {
-      res = await this.client.send(new PutRecordsCommand({ StreamName: this.opts.streamName, Records: entries }));
-    } catch {
+      res = await this.client.send(new PutRecordsCommand({ StreamName: this.opts.streamName, Records: request }));
+    } catch (e) {
       // The SDK has already retried what it considers transient: the whole call counts as failed entries.
-      return records.map((_, i) => i);
+      const err = e as Error;
+      for (const entry of batch) lastError.set(entry, `${err.name}: ${err.message}`);
+      return batch.map((_, i) => i);
     }
     const failed: number[] = [];
     (res.Records ?? []).forEach((r, i) => {
-      if (r.ErrorCode) failed.push(i);
-      else if (this.opts.onDelivered && r.ShardId && r.SequenceNumber) {
-        this.opts.onDelivered(records[i], { shardId: r.ShardId, sequenceNumber: r.SequenceNumber });
+      if (r.ErrorCode) {
+        failed.push(i);
+        lastError.set(batch[i], r.ErrorMessage ? `${r.ErrorCode}: ${r.ErrorMessage}` : r.ErrorCode);
+      } else if (this.opts.onDelivered && r.ShardId && r.SequenceNumber) {
+        for (const u of batch[i].users) this.opts.onDelivered(u, { shardId: r.ShardId, sequenceNumber: r.SequenceNumber });
       }
     });
-    if ((res.FailedRecordCount ?? 0) > 0 && failed.length === 0) return records.map((_, i) => i);
+    if ((res.FailedRecordCount ?? 0) > 0 && failed.length === 0) {
+      for (const entry of batch) lastError.set(entry, `FailedRecordCount ${res.FailedRecordCount} without failed entries`);
+      return batch.map((_, i) => i);
+    }
     return failed;
   }
 }
 
 /** What `put` returns when it only buffered: settled already, shared by every such call. */
 const BUFFERED: Promise<void> = Promise.resolve();
+
+/** Cuts entries into PutRecords calls within both the entry-count and the byte limit. */
+function chunkEntries(entries: readonly Entry[]): Entry[][] {
+  const chunks: Entry[][] = [];
+  let current: Entry[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    const size = Buffer.byteLength(e.partitionKey) + e.data.byteLength;
+    if (current.length > 0 && (current.length >= MAX_PUT_RECORDS_ENTRIES || bytes + size > MAX_PUT_RECORDS_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(e);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function bytesOf(data: string | Uint8Array): Uint8Array {
+  return typeof data === 'string' ? Buffer.from(data) : data;
+}
 
 function sizeOf(r: ProducerRecord): number {
   return Buffer.byteLength(r.partitionKey) + (typeof r.data === 'string' ? Buffer.byteLength(r.data) : r.data.byteLength);

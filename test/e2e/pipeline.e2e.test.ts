@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { Producer, type PutReceipt } from '../../scripts/lib/producer';
@@ -13,6 +13,7 @@ import { listKeys, NdjsonPrefixReader, readObject } from '../../scripts/lib/s3-s
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload, type GeneratedRecord } from '../../scripts/workload';
 import { pollUntil } from '../support/poll';
+import { acquireStackLock, releaseStackLock } from '../support/stack-lock';
 import { readTableWindows, readWatermarks, type TableWindow } from '../support/table-windows';
 import { measuresClose, referenceAggregate, windowIdentity, type ReferenceWindow } from '../support/reference';
 
@@ -53,6 +54,10 @@ function diffWindows(expected: Map<string, ReferenceWindow>, actual: Map<string,
 }
 
 describe('pipeline end to end', { timeout: 15 * 60_000 }, () => {
+  // The e2e files share the stack's per-shard watermarks: one at a time.
+  before(() => acquireStackLock());
+  after(() => releaseStackLock());
+
   test('window state, final results, errors, late data and the raw archive all match the reference', async () => {
     // Start event time past every shard's watermark, so that earlier runs against the same stack cannot make this
     // run's events late.

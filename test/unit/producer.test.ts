@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { MAX_PUT_RECORDS_ENTRIES, Producer, UndeliveredRecordsError } from '../../scripts/lib/producer';
+import { toSourceRecords } from '../../lambda/adapters/kinesis-records';
+import { MAX_PUT_RECORDS_BYTES, MAX_PUT_RECORDS_ENTRIES, MAX_RECORD_BYTES, Producer, UndeliveredRecordsError } from '../../scripts/lib/producer';
+import { kinesisEvent } from '../support/harness';
 
 const noSleep = async () => {};
 
@@ -66,7 +68,132 @@ describe('Producer', () => {
     const calls = mock.commandCalls(PutRecordsCommand);
     assert.equal(calls.length, 2);
     assert.deepEqual(calls[1].args[0].input.Records!.map((r) => r.PartitionKey), ['b']);
-    assert.deepEqual(producer.stats, { sent: 2, retried: 1, failed: 0 });
+    assert.deepEqual(producer.stats, { sent: 2, retried: 1, failed: 0, kinesisRecords: 2 });
+    mock.restore();
+  });
+});
+
+describe('Producer, aggregating and settling', () => {
+  const KPL_MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
+
+  /** The user records inside what PutRecords received, read back with the aggregator's own decoder. */
+  function userRecordsOf(calls: ReturnType<ReturnType<typeof mockClient>['commandCalls']>) {
+    const out: { partitionKey: string; payload: string }[] = [];
+    for (const c of calls) {
+      for (const r of (c.args[0].input as { Records: { PartitionKey: string; Data: Uint8Array }[] }).Records) {
+        const data = Buffer.from(r.Data);
+        assert.ok(data.subarray(0, 4).equals(KPL_MAGIC), 'every Kinesis record is a KPL aggregate');
+        const event = kinesisEvent('shardId-0', [{ data, partitionKey: r.PartitionKey, sequenceNumber: '1' }]);
+        for (const u of toSourceRecords(event.Records[0])) {
+          assert.equal(u.partitionKey, r.PartitionKey, 'an aggregate holds one partition key');
+          out.push({ partitionKey: u.partitionKey, payload: u.payload });
+        }
+      }
+    }
+    return out;
+  }
+
+  test('aggregate mode packs records per partition key into KPL records the aggregator de-aggregates, none lost', async () => {
+    const mock = mockClient(KinesisClient);
+    mock.on(PutRecordsCommand).callsFake((input) => ({
+      FailedRecordCount: 0,
+      Records: input.Records.map((_: unknown, i: number) => ({ ShardId: 'shardId-0', SequenceNumber: String(i + 1) })),
+    }));
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', aggregate: true, sleep: noSleep });
+    const sent = Array.from({ length: 3000 }, (_, i) => ({ partitionKey: `k${i % 7}`, data: JSON.stringify({ i, pad: 'x'.repeat(i % 50) }) }));
+    for (const r of sent) await producer.put(r);
+    await producer.close();
+    const calls = mock.commandCalls(PutRecordsCommand);
+    const got = userRecordsOf(calls);
+    assert.deepEqual(
+      got.map((g) => `${g.partitionKey}|${g.payload}`).sort(),
+      sent.map((s) => `${s.partitionKey}|${s.data}`).sort(),
+    );
+    // Per key, order is kept.
+    for (let k = 0; k < 7; k++) {
+      assert.deepEqual(got.filter((g) => g.partitionKey === `k${k}`).map((g) => g.payload), sent.filter((s) => s.partitionKey === `k${k}`).map((s) => s.data));
+    }
+    const kinesisRecords = calls.reduce((n, c) => n + c.args[0].input.Records!.length, 0);
+    assert.ok(kinesisRecords < 20, `3000 small records packed into few Kinesis records, got ${kinesisRecords}`);
+    assert.deepEqual(producer.stats, { sent: 3000, retried: 0, failed: 0, kinesisRecords });
+    mock.restore();
+  });
+
+  test('aggregate mode keeps PutRecords within 500 entries and 5 MiB', async () => {
+    const mock = mockClient(KinesisClient);
+    mock.on(PutRecordsCommand).callsFake((input) => ({
+      FailedRecordCount: 0,
+      Records: input.Records.map(() => ({ ShardId: 'shardId-0', SequenceNumber: '1' })),
+    }));
+    // 600 partition keys → at least 600 aggregates per flush; 300 KiB records → aggregates near 1 MiB.
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', aggregate: true, batchSize: 1200, sleep: noSleep });
+    for (let i = 0; i < 1200; i++) await producer.put({ partitionKey: `k${i % 600}`, data: 'y'.repeat(i < 40 ? 300 * 1024 : 10) });
+    await producer.close();
+    for (const c of mock.commandCalls(PutRecordsCommand)) {
+      const records = c.args[0].input.Records!;
+      assert.ok(records.length <= MAX_PUT_RECORDS_ENTRIES);
+      const bytes = records.reduce((n, r) => n + r.Data!.byteLength + Buffer.byteLength(r.PartitionKey!), 0);
+      assert.ok(bytes <= MAX_PUT_RECORDS_BYTES, `${bytes} bytes in one call`);
+    }
+    assert.equal(producer.stats.sent, 1200);
+    mock.restore();
+  });
+
+  test('a failed aggregate reports every user record in it, with the error; settle does not throw and forgets', async () => {
+    const mock = mockClient(KinesisClient);
+    mock.on(PutRecordsCommand).callsFake((input) => ({
+      FailedRecordCount: 1,
+      Records: input.Records.map((r: { PartitionKey: string }) =>
+        r.PartitionKey === 'bad' ? { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal service failure.' } : { ShardId: 'shardId-0', SequenceNumber: '1' },
+      ),
+    }));
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', aggregate: true, maxAttempts: 3, sleep: noSleep });
+    for (let i = 0; i < 10; i++) await producer.put({ partitionKey: i % 2 ? 'bad' : 'good', data: `r${i}` });
+    const failed = await producer.settle();
+    assert.deepEqual(failed.map((f) => f.data).sort(), ['r1', 'r3', 'r5', 'r7', 'r9']);
+    for (const f of failed) assert.equal(f.error, 'InternalFailure: Internal service failure.');
+    assert.equal(mock.commandCalls(PutRecordsCommand).length, 3, 'the failing aggregate was tried maxAttempts times');
+    assert.deepEqual(producer.stats, { sent: 5, retried: 10, failed: 5, kinesisRecords: 1 });
+    assert.deepEqual(await producer.settle(), []);
+    await producer.close();
+    mock.restore();
+  });
+
+  test('a call that throws fails all its entries with the SDK error, attempts bounded, backoff grows and is capped', async () => {
+    const mock = mockClient(KinesisClient);
+    const err = Object.assign(new Error('Stream s not found'), { name: 'ResourceNotFoundException' });
+    mock.on(PutRecordsCommand).rejects(err);
+    const delays: number[] = [];
+    const producer = new Producer(new KinesisClient({}), {
+      streamName: 's',
+      maxAttempts: 6,
+      baseDelayMs: 100,
+      maxDelayMs: 1000,
+      random: () => 0.999,
+      sleep: async (ms) => void delays.push(ms),
+    });
+    await producer.put({ partitionKey: 'a', data: 'A' });
+    await assert.rejects(producer.close(), (e: unknown) => {
+      assert.ok(e instanceof UndeliveredRecordsError);
+      assert.deepEqual(e.failed, [{ partitionKey: 'a', data: 'A', error: 'ResourceNotFoundException: Stream s not found' }]);
+      return true;
+    });
+    assert.equal(mock.commandCalls(PutRecordsCommand).length, 6);
+    assert.deepEqual(delays, [199, 399, 799, 999, 999]);
+    mock.restore();
+  });
+
+  test('a record over the 1 MiB limit is reported as undelivered, not sent and not thrown at put', async () => {
+    const mock = mockClient(KinesisClient);
+    mock.on(PutRecordsCommand).resolves({ FailedRecordCount: 0, Records: [{ ShardId: 's', SequenceNumber: '1' }] });
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', sleep: noSleep });
+    await producer.put({ partitionKey: 'big', data: 'z'.repeat(MAX_RECORD_BYTES) });
+    await producer.put({ partitionKey: 'ok', data: 'fine' });
+    const failed = await producer.settle();
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].partitionKey, 'big');
+    assert.match(failed[0].error, /RecordTooLarge/);
+    assert.deepEqual(mock.commandCalls(PutRecordsCommand).map((c) => c.args[0].input.Records!.map((r) => r.PartitionKey)), [['ok']]);
     mock.restore();
   });
 });
