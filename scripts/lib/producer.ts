@@ -72,8 +72,15 @@ export class UndeliveredRecordsError extends Error {
 interface Entry {
   readonly partitionKey: string;
   readonly data: Uint8Array;
-  readonly users: readonly ProducerRecord[];
+  /** The user records inside a KPL aggregate; absent for a plain record, which is `record`. */
+  readonly users?: readonly ProducerRecord[];
+  readonly record?: ProducerRecord;
 }
+
+/** How many user records an entry carries. */
+const userCount = (e: Entry): number => e.users?.length ?? 1;
+/** The user records of an entry. */
+const usersOf = (e: Entry): readonly ProducerRecord[] => e.users ?? [e.record!];
 
 /**
  * Writes records to a Kinesis stream in PutRecords batches (≤ 500 records, ≤ 5 MiB), retrying only the entries a
@@ -88,6 +95,8 @@ interface Entry {
 export class Producer {
   readonly stats: ProducerStats = { sent: 0, retried: 0, failed: 0, kinesisRecords: 0 };
   private buffer: ProducerRecord[] = [];
+  /** The buffered records' data as bytes, converted once in `put` (where their size is needed anyway). */
+  private bufferData: Uint8Array[] = [];
   private bufferBytes = 0;
   private undelivered: FailedRecord[] = [];
 
@@ -105,7 +114,8 @@ export class Producer {
    * docs/performance.md).
    */
   put(record: ProducerRecord): Promise<void> {
-    const size = sizeOf(record);
+    const data = bytesOf(record.data);
+    const size = Buffer.byteLength(record.partitionKey) + data.byteLength;
     if (size > MAX_RECORD_BYTES) {
       this.stats.failed++;
       this.undelivered.push({ ...record, error: `RecordTooLarge: ${size} bytes exceeds the ${MAX_RECORD_BYTES}-byte Kinesis limit` });
@@ -113,14 +123,15 @@ export class Producer {
     }
     const batchSize = this.opts.batchSize ?? (this.opts.aggregate ? DEFAULT_AGGREGATE_BATCH_SIZE : MAX_PUT_RECORDS_ENTRIES);
     if (this.buffer.length >= batchSize || this.bufferBytes + size > MAX_PUT_RECORDS_BYTES) {
-      return this.sendBuffer().then(() => this.append(record, size));
+      return this.sendBuffer().then(() => this.append(record, data, size));
     }
-    this.append(record, size);
+    this.append(record, data, size);
     return BUFFERED;
   }
 
-  private append(record: ProducerRecord, size: number): void {
+  private append(record: ProducerRecord, data: Uint8Array, size: number): void {
     this.buffer.push(record);
+    this.bufferData.push(data);
     this.bufferBytes += size;
   }
 
@@ -149,13 +160,17 @@ export class Producer {
   private async sendBuffer(): Promise<void> {
     if (this.buffer.length === 0) return;
     const records = this.buffer;
+    const data = this.bufferData;
     this.buffer = [];
+    this.bufferData = [];
     this.bufferBytes = 0;
+    // Unaggregated, `put` already kept the buffer within one call's limits.
+    if (!this.opts.aggregate) return this.sendChunk(records.map((r, i) => ({ partitionKey: r.partitionKey, data: data[i], record: r })));
     for (const chunk of chunkEntries(this.toEntries(records))) await this.sendChunk(chunk);
   }
 
+  /** KPL aggregates of the buffered records. */
   private toEntries(records: readonly ProducerRecord[]): Entry[] {
-    if (!this.opts.aggregate) return records.map((r) => ({ partitionKey: r.partitionKey, data: bytesOf(r.data), users: [r] }));
     // One group per partition key keeps each key on its shard and in order; the aggregate carries the key.
     const byKey = new Map<string, ProducerRecord[]>();
     for (const r of records) {
@@ -180,18 +195,18 @@ export class Producer {
     const left = await sendWithRetries(
       entries,
       async (batch) => {
-        if (attempt++ > 0) this.stats.retried += batch.reduce((n, e) => n + e.users.length, 0);
+        if (attempt++ > 0) this.stats.retried += batch.reduce((n, e) => n + userCount(e), 0);
         return this.putRecords(batch, lastError);
       },
       this.opts,
     );
-    const leftUsers = left.reduce((n, e) => n + e.users.length, 0);
-    const allUsers = entries.reduce((n, e) => n + e.users.length, 0);
+    const leftUsers = left.reduce((n, e) => n + userCount(e), 0);
+    const allUsers = entries.reduce((n, e) => n + userCount(e), 0);
     this.stats.sent += allUsers - leftUsers;
     this.stats.kinesisRecords += entries.length - left.length;
     this.stats.failed += leftUsers;
     for (const e of left) {
-      for (const u of e.users) this.undelivered.push({ partitionKey: u.partitionKey, data: u.data, error: lastError.get(e) ?? 'unknown error' });
+      for (const u of usersOf(e)) this.undelivered.push({ partitionKey: u.partitionKey, data: u.data, error: lastError.get(e) ?? 'unknown error' });
     }
   }
 
@@ -212,7 +227,7 @@ export class Producer {
         failed.push(i);
         lastError.set(batch[i], r.ErrorMessage ? `${r.ErrorCode}: ${r.ErrorMessage}` : r.ErrorCode);
       } else if (this.opts.onDelivered && r.ShardId && r.SequenceNumber) {
-        for (const u of batch[i].users) this.opts.onDelivered(u, { shardId: r.ShardId, sequenceNumber: r.SequenceNumber });
+        for (const u of usersOf(batch[i])) this.opts.onDelivered(u, { shardId: r.ShardId, sequenceNumber: r.SequenceNumber });
       }
     });
     if ((res.FailedRecordCount ?? 0) > 0 && failed.length === 0) {
@@ -249,6 +264,3 @@ function bytesOf(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? Buffer.from(data) : data;
 }
 
-function sizeOf(r: ProducerRecord): number {
-  return Buffer.byteLength(r.partitionKey) + (typeof r.data === 'string' ? Buffer.byteLength(r.data) : r.data.byteLength);
-}
