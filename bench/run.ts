@@ -20,6 +20,7 @@ import { runP3 } from './p3-firehose-packing';
 import { runP4 } from './p4-cold-start';
 import { runP5 } from './p5-end-to-end';
 import { runP6 } from './p6-producer';
+import { runP7 } from './p7-sketch-cost';
 
 const FIGURES: Record<string, (log: (l: string) => void) => Promise<FigureResult>> = {
   P1: (log) => runP1({}, log),
@@ -28,6 +29,7 @@ const FIGURES: Record<string, (log: (l: string) => void) => Promise<FigureResult
   P4: (log) => runP4({}, log),
   P5: (log) => runP5({}, log),
   P6: (log) => runP6({}, log),
+  P7: (log) => runP7(log),
 };
 
 /** The machine, for results.json: figures are only comparable on the same one. */

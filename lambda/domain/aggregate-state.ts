@@ -1,18 +1,27 @@
 import { compileFieldGetter, type FieldGetter } from './fields';
+import { HyperLogLog } from './hyperloglog';
+import { QuantileSketch } from './quantile-sketch';
 import type { Aggregation, MeasureOp } from './spec';
 
-/**
- * The partial aggregate of one window: a flat array of numbers, laid out by a {@link MeasureLayout}. Flat arrays keep
- * per-record work to a few arithmetic operations with no allocation, and every measure merges associatively, so a
- * batch's partial aggregate merges into the stored one.
- */
-export type AggregateState = number[];
+/** A mergeable sketch held in one slot of a state. */
+export type Sketch = HyperLogLog | QuantileSketch;
 
-/** A measure's value in a window result: `avg`, `min` and `max` are null when no value was seen. */
+/**
+ * The partial aggregate of one window: a flat array laid out by a {@link MeasureLayout}. Numeric measures take number
+ * slots, so per-record work is a few arithmetic operations with no allocation; `distinct` and `percentile` take one
+ * slot holding their sketch. Every measure merges associatively, so a batch's partial aggregate merges into the
+ * stored one.
+ */
+export type AggregateState = (number | Sketch)[];
+
+/** A measure's value in a window result: `avg`, `min`, `max` and `percentile` are null when no value was seen. */
 export type MeasureValue = number | null;
 
-/** A measure's stored form: avg is kept as sum and count so that it merges; min and max are null while empty. */
-export type StoredMeasure = number | null | { s: number; c: number };
+/**
+ * A measure's stored form: avg as sum and count so that it merges; min and max null while empty; distinct as an
+ * encoded HyperLogLog (`{hll}`), percentile as a base64 DDSketch (`{dd}`).
+ */
+export type StoredMeasure = number | null | { s: number; c: number } | { hll: string } | { dd: string };
 
 interface CompiledMeasure {
   readonly name: string;
@@ -21,6 +30,11 @@ interface CompiledMeasure {
   readonly get?: FieldGetter;
   /** First slot of this measure in the state array. */
   readonly slot: number;
+  /** A new empty sketch, for sketch measures. */
+  readonly newSketch?: () => Sketch;
+  /** The quantile a percentile measure reports. */
+  readonly quantile?: number;
+  readonly relativeAccuracy?: number;
 }
 
 /** How an aggregation's measures map onto an {@link AggregateState}. */
@@ -29,66 +43,109 @@ export interface MeasureLayout {
   readonly width: number;
   /** The fields an event must carry as finite numbers. */
   readonly numericFields: readonly { field: string; get: FieldGetter }[];
+  /** The fields an event must carry as a string, number or boolean (the values `distinct` counts). */
+  readonly scalarFields: readonly { field: string; get: FieldGetter }[];
+  /** Whether any measure keeps a sketch (such states are deep-copied, not sliced). */
+  readonly hasSketches: boolean;
 }
 
-const SLOTS: Record<MeasureOp, number> = { count: 1, sum: 1, min: 1, max: 1, avg: 2 };
+const SLOTS: Record<MeasureOp, number> = { count: 1, sum: 1, min: 1, max: 1, avg: 2, distinct: 1, percentile: 1 };
 
 /** Compiles an aggregation's measures into a slot layout. */
 export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
   let slot = 0;
   const measures: CompiledMeasure[] = [];
   const numeric = new Map<string, FieldGetter>();
+  const scalar = new Map<string, FieldGetter>();
+  const getter = (field: string) => numeric.get(field) ?? scalar.get(field) ?? compileFieldGetter(field);
   for (const m of agg.measures) {
     if (m.op === 'count') {
       measures.push({ name: m.name, op: m.op, slot });
+    } else if (m.op === 'distinct') {
+      const get = getter(m.field);
+      scalar.set(m.field, get);
+      const precision = m.precision;
+      measures.push({ name: m.name, op: m.op, field: m.field, get, slot, newSketch: () => new HyperLogLog(precision) });
+    } else if (m.op === 'percentile') {
+      const get = getter(m.field);
+      numeric.set(m.field, get);
+      const accuracy = m.relativeAccuracy;
+      measures.push({
+        name: m.name,
+        op: m.op,
+        field: m.field,
+        get,
+        slot,
+        quantile: m.quantile,
+        relativeAccuracy: accuracy,
+        newSketch: () => new QuantileSketch(accuracy),
+      });
     } else {
-      const get = numeric.get(m.field) ?? compileFieldGetter(m.field);
+      const get = getter(m.field);
       numeric.set(m.field, get);
       measures.push({ name: m.name, op: m.op, field: m.field, get, slot });
     }
     slot += SLOTS[m.op];
   }
+  for (const f of numeric.keys()) scalar.delete(f);
   return {
     measures,
     width: slot,
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),
+    scalarFields: [...scalar].map(([field, get]) => ({ field, get })),
+    hasSketches: measures.some((m) => m.newSketch),
   };
 }
 
 /** The identity element: merging it changes nothing. */
 export function emptyState(layout: MeasureLayout): AggregateState {
-  const s = new Array<number>(layout.width).fill(0);
+  const s = new Array<number | Sketch>(layout.width).fill(0);
   for (const m of layout.measures) {
     if (m.op === 'min') s[m.slot] = Infinity;
     else if (m.op === 'max') s[m.slot] = -Infinity;
+    else if (m.newSketch) s[m.slot] = m.newSketch();
   }
   return s;
 }
 
+/** A copy that shares no mutable sketch with `state`. */
+export function cloneState(layout: MeasureLayout, state: AggregateState): AggregateState {
+  const copy = state.slice();
+  if (layout.hasSketches) for (const m of layout.measures) if (m.newSketch) copy[m.slot] = (state[m.slot] as Sketch).clone();
+  return copy;
+}
+
 /** Folds one (already validated) event into `state`, in place. */
 export function addEvent(layout: MeasureLayout, state: AggregateState, event: Record<string, unknown>): void {
+  const n = state as number[];
   for (const m of layout.measures) {
     const i = m.slot;
     switch (m.op) {
       case 'count':
-        state[i] += 1;
+        n[i] += 1;
         break;
       case 'sum':
-        state[i] += m.get!(event) as number;
+        n[i] += m.get!(event) as number;
         break;
       case 'min': {
         const v = m.get!(event) as number;
-        if (v < state[i]) state[i] = v;
+        if (v < n[i]) n[i] = v;
         break;
       }
       case 'max': {
         const v = m.get!(event) as number;
-        if (v > state[i]) state[i] = v;
+        if (v > n[i]) n[i] = v;
         break;
       }
       case 'avg':
-        state[i] += m.get!(event) as number;
-        state[i + 1] += 1;
+        n[i] += m.get!(event) as number;
+        n[i + 1] += 1;
+        break;
+      case 'distinct':
+        (state[i] as HyperLogLog).add(m.get!(event));
+        break;
+      case 'percentile':
+        (state[i] as QuantileSketch).add(m.get!(event) as number);
         break;
     }
   }
@@ -96,45 +153,57 @@ export function addEvent(layout: MeasureLayout, state: AggregateState, event: Re
 
 /** Merges `from` into `into`, in place. Associative and commutative up to floating-point rounding of sums. */
 export function mergeInto(layout: MeasureLayout, into: AggregateState, from: AggregateState): void {
+  const a = into as number[];
+  const b = from as number[];
   for (const m of layout.measures) {
     const i = m.slot;
     switch (m.op) {
       case 'min':
-        if (from[i] < into[i]) into[i] = from[i];
+        if (b[i] < a[i]) a[i] = b[i];
         break;
       case 'max':
-        if (from[i] > into[i]) into[i] = from[i];
+        if (b[i] > a[i]) a[i] = b[i];
         break;
       case 'avg':
-        into[i] += from[i];
-        into[i + 1] += from[i + 1];
+        a[i] += b[i];
+        a[i + 1] += b[i + 1];
+        break;
+      case 'distinct':
+        (into[i] as HyperLogLog).merge(from[i] as HyperLogLog);
+        break;
+      case 'percentile':
+        (into[i] as QuantileSketch).merge(from[i] as QuantileSketch);
         break;
       default:
-        into[i] += from[i];
+        a[i] += b[i];
     }
   }
 }
 
-/** The measures of a window result: avg computed from its sum and count. */
+/** The measures of a window result: avg from its sum and count, sketches as their estimates. */
 export function toMeasureValues(layout: MeasureLayout, state: AggregateState): Record<string, MeasureValue> {
   const out: Record<string, MeasureValue> = {};
   for (const m of layout.measures) {
     const v = state[m.slot];
-    if (m.op === 'avg') out[m.name] = state[m.slot + 1] === 0 ? null : v / state[m.slot + 1];
-    else if (m.op === 'min' || m.op === 'max') out[m.name] = Number.isFinite(v) ? v : null;
-    else out[m.name] = v;
+    if (m.op === 'avg') out[m.name] = state[m.slot + 1] === 0 ? null : (v as number) / (state[m.slot + 1] as number);
+    else if (m.op === 'min' || m.op === 'max') out[m.name] = Number.isFinite(v) ? (v as number) : null;
+    else if (m.op === 'distinct') out[m.name] = Math.round((v as HyperLogLog).estimate());
+    else if (m.op === 'percentile') out[m.name] = (v as QuantileSketch).quantile(m.quantile!);
+    else out[m.name] = v as number;
   }
   return out;
 }
 
-/** The stored (DynamoDB-safe: no infinities) form of a state. */
+/** The stored (DynamoDB-safe: no infinities, sketches encoded) form of a state. */
 export function toStoredMeasures(layout: MeasureLayout, state: AggregateState): Record<string, StoredMeasure> {
   const out: Record<string, StoredMeasure> = {};
   for (const m of layout.measures) {
     const v = state[m.slot];
-    if (m.op === 'avg') out[m.name] = { s: v, c: state[m.slot + 1] };
-    else if (m.op === 'min' || m.op === 'max') out[m.name] = Number.isFinite(v) ? v : null;
-    else out[m.name] = v;
+    if (m.op === 'avg') out[m.name] = { s: v as number, c: state[m.slot + 1] as number };
+    else if (m.op === 'min' || m.op === 'max') out[m.name] = Number.isFinite(v) ? (v as number) : null;
+    else if (m.op === 'distinct') out[m.name] = { hll: (v as HyperLogLog).encode() };
+    else if (m.op === 'percentile') out[m.name] = { dd: (v as QuantileSketch).encode() };
+    else out[m.name] = v as number;
   }
   return out;
 }
@@ -153,6 +222,10 @@ export function fromStoredMeasures(layout: MeasureLayout, stored: Record<string,
       const { s, c } = v as { s: number; c: number };
       state[m.slot] = Number(s);
       state[m.slot + 1] = Number(c);
+    } else if (m.op === 'distinct') {
+      state[m.slot] = HyperLogLog.decode((v as { hll: string }).hll);
+    } else if (m.op === 'percentile') {
+      state[m.slot] = QuantileSketch.decode((v as { dd: string }).dd, m.relativeAccuracy!);
     } else {
       state[m.slot] = Number(v);
     }

@@ -27,6 +27,8 @@ export interface CompiledSpec {
   readonly numericFields: readonly { readonly field: string; readonly get: FieldGetter }[];
   /** Every group-by field, across aggregations, each checked once per event. */
   readonly keyFields: readonly { readonly field: string; readonly get: FieldGetter }[];
+  /** Every field a `distinct` measure counts (not already checked as a number), each checked once per event. */
+  readonly scalarFields: readonly { readonly field: string; readonly get: FieldGetter }[];
 }
 
 /** Compiles a validated spec. */
@@ -43,8 +45,10 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
   );
   const numeric = new Map<string, FieldGetter>();
   const keys = new Map<string, FieldGetter>();
+  const scalar = new Map<string, FieldGetter>();
   for (const a of aggregations) {
     for (const f of a.layout.numericFields) numeric.set(f.field, f.get);
+    for (const f of a.layout.scalarFields) scalar.set(f.field, f.get);
     for (const g of a.groupBy) keys.set(g.field, g.get);
   }
   return {
@@ -55,5 +59,6 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
     byName: new Map(aggregations.map((a) => [a.name, a])),
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),
     keyFields: [...keys].map(([field, get]) => ({ field, get })),
+    scalarFields: [...scalar].filter(([field]) => !numeric.has(field) && !keys.has(field)).map(([field, get]) => ({ field, get })),
   };
 }

@@ -11,6 +11,23 @@ export interface ValidEvent {
 /** The outcome of parsing one record's payload. */
 export type ParseResult = ({ ok: true } & ValidEvent) | { ok: false; reason: string };
 
+/** The first field that is missing or not a string, finite number or boolean, as a reason; undefined if none. */
+function checkScalars(
+  fields: readonly { readonly field: string; readonly get: (e: Record<string, unknown>) => unknown }[],
+  obj: Record<string, unknown>,
+  kind: string,
+): string | undefined {
+  for (const { field, get } of fields) {
+    const v = get(obj);
+    if (v === undefined || v === null) return `missing ${kind} "${field}"`;
+    const t = typeof v;
+    if (t !== 'string' && t !== 'boolean' && !(t === 'number' && Number.isFinite(v))) {
+      return `invalid ${kind} "${field}": expected a string, number or boolean, got ${describe(v)}`;
+    }
+  }
+  return undefined;
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
@@ -35,14 +52,10 @@ export function parseEvent(spec: CompiledSpec, text: string): ParseResult {
   const obj = event as Record<string, unknown>;
   const time = parseEventTime(spec.getEventTime(obj), spec.eventTimeField);
   if (!time.ok) return time;
-  for (const { field, get } of spec.keyFields) {
-    const v = get(obj);
-    if (v === undefined || v === null) return { ok: false, reason: `missing group-by field "${field}"` };
-    const t = typeof v;
-    if (t !== 'string' && t !== 'boolean' && !(t === 'number' && Number.isFinite(v))) {
-      return { ok: false, reason: `invalid group-by field "${field}": expected a string, number or boolean, got ${describe(v)}` };
-    }
-  }
+  const keyProblem = checkScalars(spec.keyFields, obj, 'group-by field');
+  if (keyProblem) return { ok: false, reason: keyProblem };
+  const scalarProblem = checkScalars(spec.scalarFields, obj, 'distinct-count field');
+  if (scalarProblem) return { ok: false, reason: scalarProblem };
   for (const { field, get } of spec.numericFields) {
     const v = get(obj);
     if (v === undefined || v === null) return { ok: false, reason: `missing numeric field "${field}"` };

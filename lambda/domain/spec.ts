@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DEFAULT_HLL_PRECISION, MAX_HLL_PRECISION, MIN_HLL_PRECISION } from './hyperloglog';
 
 /**
  * The aggregation spec: which windows to keep over which events.
@@ -28,8 +29,34 @@ const fieldMeasure = z
   .object({ name: measureName, op: z.enum(['sum', 'min', 'max', 'avg']), field: fieldPath })
   .strict();
 
-/** One measure of an aggregation. `avg` is stored as sum and count, so partial aggregates merge. */
-export const measureSchema = z.discriminatedUnion('op', [countMeasure, fieldMeasure]);
+/** Approximate distinct count of a field's values (HyperLogLog). */
+const distinctMeasure = z
+  .object({
+    name: measureName,
+    op: z.literal('distinct'),
+    field: fieldPath,
+    /** Registers = 2^precision; the relative standard error is 1.04 / sqrt(2^precision). @default 11 */
+    precision: z.number().int().min(MIN_HLL_PRECISION).max(MAX_HLL_PRECISION).default(DEFAULT_HLL_PRECISION),
+  })
+  .strict();
+/** A quantile of a numeric field (DDSketch), accurate to `relativeAccuracy` of the true value. */
+const percentileMeasure = z
+  .object({
+    name: measureName,
+    op: z.literal('percentile'),
+    field: fieldPath,
+    /** The quantile, e.g. 0.95 for p95. */
+    quantile: z.number().min(0).max(1),
+    /** DDSketch's relative-accuracy guarantee. @default 0.01 */
+    relativeAccuracy: z.number().min(0.0001).max(0.1).default(0.01),
+  })
+  .strict();
+
+/**
+ * One measure of an aggregation. `avg` is stored as sum and count, `distinct` as a HyperLogLog sketch and
+ * `percentile` as a DDSketch, so every partial aggregate merges.
+ */
+export const measureSchema = z.discriminatedUnion('op', [countMeasure, fieldMeasure, distinctMeasure, percentileMeasure]);
 
 const windowSeconds = z.number().int().min(1).max(MAX_WINDOW_SECONDS);
 

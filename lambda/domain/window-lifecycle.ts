@@ -1,4 +1,4 @@
-import { addEvent, emptyState, mergeInto, type AggregateState } from './aggregate-state';
+import { addEvent, cloneState, emptyState, mergeInto, type AggregateState } from './aggregate-state';
 import type { EventAt, WindowRef, WindowSlice } from './pre-aggregate';
 import { isAfter, type Position } from './sequence';
 
@@ -97,10 +97,10 @@ export function nextWindowState(
   const layout = ref.aggregation.layout;
   let state: AggregateState;
   if (stored) {
-    state = stored.state.slice();
+    state = cloneState(layout, stored.state);
     mergeInto(layout, state, change.state);
   } else {
-    state = change.state.slice();
+    state = cloneState(layout, change.state);
   }
   const fences = { ...stored?.fences, [change.lane]: change.maxPosition };
   const prevVersion = stored?.version ?? 0;

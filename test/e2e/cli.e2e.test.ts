@@ -13,7 +13,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
@@ -23,8 +22,9 @@ import { queueUrlFor, type RedriveOutcome } from '../../scripts/lib/redrive';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload, type GeneratedRecord } from '../../scripts/workload';
 import { pollUntil } from '../support/poll';
+import { readTableWindows, readWatermarks } from '../support/table-windows';
 import { acquireStackLock, releaseStackLock } from '../support/stack-lock';
-import { measuresClose, referenceAggregate, windowIdentity, type ReferenceWindow } from '../support/reference';
+import { measuresClose, referenceAggregate, type ReferenceWindow } from '../support/reference';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
 if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
@@ -60,33 +60,10 @@ function cli(args: string[], opts: { input?: string; outputs?: string } = {}): P
   });
 }
 
-async function scanTable(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await clients.doc.send(new ScanCommand({ TableName: outputs.WindowTableName, ExclusiveStartKey: startKey }));
-    items.push(...(res.Items ?? []));
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
-
-/** This run's windows, read with the documented item layout rather than the code under test. */
+/** This run's windows' measures, read with the documented item layout rather than the code under test. */
 async function ourWindows(): Promise<Map<string, Record<string, number | null>>> {
-  const out = new Map<string, Record<string, number | null>>();
-  for (const item of await scanTable()) {
-    const key = item.key as Record<string, unknown> | undefined;
-    if (!item.agg || !key || !Object.values(key).some((v) => String(v).startsWith(runId))) continue;
-    const agg = spec.aggregations.find((a) => a.name === item.agg)!;
-    const m = item.m as Record<string, unknown>;
-    const measures: Record<string, number | null> = {};
-    for (const def of agg.measures) {
-      const v = m[def.name] as number | { s: number; c: number } | null;
-      measures[def.name] = def.op === 'avg' ? (v as { s: number; c: number }).s / (v as { s: number; c: number }).c : (v as number | null);
-    }
-    out.set(windowIdentity({ aggregation: String(item.agg), key, windowStart: String(item.ws) }), measures);
-  }
-  return out;
+  const windows = await readTableWindows(clients.doc, outputs.WindowTableName, spec, runId);
+  return new Map([...windows].map(([id, w]) => [id, w.measures as Record<string, number | null>]));
 }
 
 function diff(expected: Map<string, ReferenceWindow>, actual: Map<string, Record<string, number | null>>): string[] {
@@ -117,7 +94,7 @@ describe('pipeline CLI end to end', { timeout: 5 * 60_000 }, () => {
 
   test('produce from a file and from stdin (KPL-aggregated), keyed by a field; the windows match the reference', async () => {
     // The same starting point as the other e2e file: past every shard's watermark.
-    const prior = (await scanTable()).filter((i) => String(i.pk).startsWith('lane#')).map((i) => Number(i.wm));
+    const prior = [...(await readWatermarks(clients.doc, outputs.WindowTableName)).values()];
     startMs = Math.ceil(Math.max(Date.now(), ...prior.map((w) => w + 600_000)) / 60_000) * 60_000;
     const events = generateIotWorkload({ seed: 7, count: 450, startMs, devices: 6, sites: 2, stepMs: 200, maxDisorderMs: 10_000, malformedRatio: 0, idPrefix: runId });
     viaFile = events.slice(0, 150);
@@ -164,7 +141,8 @@ describe('pipeline CLI end to end', { timeout: 5 * 60_000 }, () => {
     const table = await cli(['query', '--aggregation', 'site_events_5m', '--key', `site=${site}`]);
     assert.equal(table.code, 0, table.stderr);
     const [header, rule, ...rows] = table.stdout.trimEnd().split('\n');
-    assert.match(header, /^window start\s+window end\s+key\s+events\s+sum_temp\s+final\s+version$/);
+    const measureNames = spec.aggregations.find((a) => a.name === 'site_events_5m')!.measures.map((m) => m.name);
+    assert.match(header, new RegExp(`^window start\\s+window end\\s+key\\s+${measureNames.join('\\s+')}\\s+final\\s+version$`));
     assert.match(rule, /^-+(\s+-+)+$/);
     const siteWindows = [...expected.values()].filter((w) => w.aggregation === 'site_events_5m' && w.key.site === site);
     assert.equal(rows.length, siteWindows.length);

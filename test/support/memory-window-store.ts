@@ -3,6 +3,11 @@ import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 
+/** A deep copy, as a round trip through a database would give (sketches are class instances structuredClone loses). */
+function copy(w: StoredWindow): StoredWindow {
+  return { ...w, fences: { ...w.fences }, state: w.state.map((v) => (typeof v === 'number' ? v : v.clone())) };
+}
+
 /** An in-memory {@link WindowStore} with the same conditional semantics as DynamoDB, and fault injection. */
 export class MemoryWindowStore implements WindowStore {
   readonly windows = new Map<string, { ref: WindowRef; stored: StoredWindow }>();
@@ -25,7 +30,7 @@ export class MemoryWindowStore implements WindowStore {
     for (const r of refs) {
       const id = windowId(r.aggregation.name, r.keyJson, r.start);
       const w = this.windows.get(id);
-      if (w) out.set(id, structuredClone(w.stored));
+      if (w) out.set(id, copy(w.stored));
     }
     return out;
   }
@@ -36,7 +41,7 @@ export class MemoryWindowStore implements WindowStore {
     const cur = this.windows.get(id);
     if (expectedRev === undefined ? cur !== undefined : cur?.stored.rev !== expectedRev) return 'conflict';
     this.writes++;
-    this.windows.set(id, { ref, stored: { ...structuredClone(next), updatedAt: nowMs } });
+    this.windows.set(id, { ref, stored: { ...copy(next), updatedAt: nowMs } });
     return 'written';
   }
 

@@ -4,12 +4,18 @@
  */
 import type { AggregationSpec } from '../../lambda/domain/spec';
 
+/** An exact value a sketch measure may miss by its documented error bound. */
+export interface Approx {
+  readonly approx: number;
+  readonly tolerance: number;
+}
+
 export interface ReferenceWindow {
   aggregation: string;
   key: Record<string, unknown>;
   windowStart: string;
   windowEnd: string;
-  measures: Record<string, number | null>;
+  measures: Record<string, number | null | Approx>;
 }
 
 function get(event: Record<string, unknown>, path: string): unknown {
@@ -66,6 +72,20 @@ export function referenceAggregate(
       for (const m of agg.measures) {
         const values = m.op === 'count' ? [] : members.map((e) => get(e, m.field) as number);
         switch (m.op) {
+          case 'distinct': {
+            // HyperLogLog's bound: 1.04 / sqrt(2^precision) relative standard error; allow four of them.
+            const exact = new Set(members.map((e) => JSON.stringify(get(e, m.field)))).size;
+            w.measures[m.name] = { approx: exact, tolerance: Math.max(1, (4 * 1.04 * exact) / Math.sqrt(2 ** m.precision)) };
+            break;
+          }
+          case 'percentile': {
+            // The value at rank q·(n−1) of the sorted values (DDSketch's definition of a quantile), within the
+            // sketch's relative accuracy.
+            const sorted = [...values].sort((a, b) => a - b);
+            const exact = sorted[Math.floor(m.quantile * (sorted.length - 1))];
+            w.measures[m.name] = { approx: exact, tolerance: m.relativeAccuracy * Math.abs(exact) + 1e-9 };
+            break;
+          }
           case 'count':
             w.measures[m.name] = members.length;
             break;
@@ -88,12 +108,20 @@ export function referenceAggregate(
   return new Map([...groups].map(([id, g]) => [id, g.w]));
 }
 
-/** Compares measures with a relative tolerance for floating-point sums taken in another order. */
+/**
+ * Compares measures with a relative tolerance for floating-point sums taken in another order; a reference value
+ * given as {@link Approx} (a sketch measure) may be missed by its tolerance.
+ */
 export function measuresClose(a: Record<string, unknown>, b: Record<string, unknown>, rel = 1e-9): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of keys) {
     const x = a[k];
     const y = b[k];
+    if (y !== null && typeof y === 'object' && 'approx' in y) {
+      const { approx, tolerance } = y as Approx;
+      if (typeof x !== 'number' || Math.abs(x - approx) > tolerance) return false;
+      continue;
+    }
     if (typeof x !== 'number' || typeof y !== 'number') {
       if (x !== y) return false;
       continue;

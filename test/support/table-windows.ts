@@ -1,4 +1,6 @@
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { HyperLogLog } from '../../lambda/domain/hyperloglog';
+import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import type { AggregationSpec } from '../../lambda/domain/spec';
 import { windowIdentity, type ReferenceWindow } from './reference';
 
@@ -36,8 +38,11 @@ export async function readTableWindows(
     const m = item.m as Record<string, unknown>;
     const measures: Record<string, number | null> = {};
     for (const def of agg.measures) {
-      const v = m[def.name] as number | { s: number; c: number } | null;
-      measures[def.name] = def.op === 'avg' ? (v as { s: number; c: number }).s / (v as { s: number; c: number }).c : (v as number | null);
+      const v = m[def.name] as number | { s: number; c: number } | { hll: string } | { dd: string } | null;
+      if (def.op === 'avg') measures[def.name] = (v as { s: number; c: number }).s / (v as { s: number; c: number }).c;
+      else if (def.op === 'distinct') measures[def.name] = Math.round(HyperLogLog.decode((v as { hll: string }).hll).estimate());
+      else if (def.op === 'percentile') measures[def.name] = QuantileSketch.decode((v as { dd: string }).dd, def.relativeAccuracy).quantile(def.quantile);
+      else measures[def.name] = v as number | null;
     }
     const w: TableWindow = {
       aggregation: String(item.agg),

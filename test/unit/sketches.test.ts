@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { HyperLogLog, hllStandardError } from '../../lambda/domain/hyperloglog';
+import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
+import { seededRandom } from '../../scripts/workload';
+
+describe('HyperLogLog (distinct)', () => {
+  for (const precision of [11, 14]) {
+    for (const n of [1, 10, 100, 1_000, 10_000, 100_000]) {
+      test(`precision ${precision}: ${n} distinct values within 4 standard errors`, () => {
+        const hll = new HyperLogLog(precision);
+        const rnd = seededRandom(n * 31 + precision);
+        // Each value twice, in a seeded order, under ids that look like real keys.
+        for (let i = 0; i < n; i++) hll.add(`user-${i}-${Math.floor(rnd() * 1e9)}`);
+        const exact = n;
+        const error = Math.abs(hll.estimate() - exact) / exact;
+        assert.ok(error <= 4 * hllStandardError(precision), `estimate ${hll.estimate()} for ${exact}: error ${error}`);
+      });
+    }
+  }
+
+  test('adding a value again, or merging a sketch twice, changes nothing (idempotent, so redeliveries cannot inflate it)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string(), fc.integer(), fc.boolean()), { maxLength: 300 }), fc.nat(300), (values, cut) => {
+        const all = new HyperLogLog(10);
+        for (const v of values) all.add(v);
+        const left = new HyperLogLog(10);
+        const right = new HyperLogLog(10);
+        values.slice(0, cut).forEach((v) => left.add(v));
+        values.slice(cut).forEach((v) => right.add(v));
+        left.merge(right);
+        left.merge(right);
+        for (const v of values.slice(0, 10)) left.add(v);
+        assert.deepEqual(left.registers, all.registers);
+      }),
+    );
+  });
+
+  test('1 and "1" are different values', () => {
+    const hll = new HyperLogLog(11);
+    hll.add(1);
+    hll.add('1');
+    assert.equal(Math.round(hll.estimate()), 2);
+  });
+
+  test('encodes sparse while small and dense when full, and decodes to the same registers', () => {
+    const small = new HyperLogLog(11);
+    for (let i = 0; i < 50; i++) small.add(`v${i}`);
+    const big = new HyperLogLog(11);
+    for (let i = 0; i < 50_000; i++) big.add(`v${i}`);
+    assert.match(small.encode(), /^s11:/);
+    assert.match(big.encode(), /^d11:/);
+    assert.ok(small.encode().length < 300, 'a window with 50 distinct values stores in a few hundred bytes');
+    for (const h of [small, big]) assert.deepEqual(HyperLogLog.decode(h.encode()).registers, h.registers);
+  });
+
+  test('sketches of different precisions do not merge', () => {
+    assert.throws(() => new HyperLogLog(10).merge(new HyperLogLog(11)), /precision/);
+  });
+});
+
+describe('DDSketch (percentile)', () => {
+  const exactAtRank = (sorted: number[], q: number) => sorted[Math.floor(q * (sorted.length - 1))];
+
+  for (const accuracy of [0.01, 0.05]) {
+    test(`every quantile within ${accuracy * 100} % of the exact value, on seeded skewed data`, () => {
+      const rnd = seededRandom(Math.round(accuracy * 1000));
+      // Log-normal-ish latencies between about 1 ms and 10 s.
+      const values = Array.from({ length: 20_000 }, () => Math.exp(rnd() * rnd() * 9));
+      const built = new QuantileSketch(accuracy);
+      for (const v of values) built.add(v);
+      // As the pipeline reports it: after a round trip through the window item.
+      const sketch = QuantileSketch.decode(built.encode(), accuracy);
+      const sorted = [...values].sort((a, b) => a - b);
+      for (const q of [0, 0.1, 0.5, 0.9, 0.95, 0.99, 0.999, 1]) {
+        const exact = exactAtRank(sorted, q);
+        const got = sketch.quantile(q)!;
+        assert.ok(Math.abs(got - exact) <= accuracy * Math.abs(exact) + 1e-12, `q${q}: ${got} vs ${exact}`);
+      }
+    });
+  }
+
+  test('merging partial sketches equals one sketch of everything; encoding round-trips', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((v) => (Math.abs(v) < 1e-9 ? 0 : v)), { minLength: 1, maxLength: 300 }), fc.nat(300), (values, cut) => {
+        const all = new QuantileSketch(0.01);
+        values.forEach((v) => all.add(v));
+        const left = new QuantileSketch(0.01);
+        const right = new QuantileSketch(0.01);
+        values.slice(0, cut).forEach((v) => left.add(v));
+        values.slice(cut).forEach((v) => right.add(v));
+        left.merge(right);
+        const decoded = QuantileSketch.decode(left.encode(), 0.01);
+        assert.equal(decoded.count, values.length);
+        // Stored sketches are always read back from their encoded form, which keeps the bins (not min and max).
+        const allDecoded = QuantileSketch.decode(all.encode(), 0.01);
+        for (const q of [0, 0.5, 0.95, 1]) assert.equal(decoded.quantile(q), allDecoded.quantile(q));
+      }),
+    );
+  });
+
+  test('an empty sketch reports no value', () => assert.equal(new QuantileSketch().quantile(0.5), null));
+});
