@@ -35,6 +35,12 @@ async function main(): Promise<number> {
   const suites = (args.length > 0 ? args : [...SUITES]) as Suite[];
   const env: Record<string, string> = {};
   let stopAfter = false;
+  // Interrupted (Ctrl-C, a CI timeout), still stop what this run started, whatever phase it is in.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void (stopAfter ? stopEmulator(REPO_ROOT) : Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
 
   if (suites.includes('e2e')) {
     if (process.env.E2E_TARGET === 'aws') {
