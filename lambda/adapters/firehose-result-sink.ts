@@ -2,6 +2,7 @@ import { PutRecordBatchCommand, type FirehoseClient } from '@aws-sdk/client-fire
 import type { ResultSink } from '../app/ports';
 import type { WindowResult } from '../domain/window-result';
 import { sendWithRetries, type BackoffOptions } from './backoff';
+import { chunkByLimits } from './chunk';
 
 /** PutRecordBatch takes at most 500 records. @see https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html */
 export const MAX_RECORDS_PER_PUT_BATCH = 500;
@@ -45,20 +46,7 @@ export function packLines(lines: readonly string[], maxBytes: number): Buffer[] 
 
 /** Groups records into PutRecordBatch calls within the record-count and byte limits. */
 export function chunkForPutBatch(records: readonly Buffer[]): Buffer[][] {
-  const calls: Buffer[][] = [];
-  let call: Buffer[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    if (call.length === MAX_RECORDS_PER_PUT_BATCH || bytes + r.length > MAX_BYTES_PER_PUT_BATCH) {
-      calls.push(call);
-      call = [];
-      bytes = 0;
-    }
-    call.push(r);
-    bytes += r.length;
-  }
-  if (call.length > 0) calls.push(call);
-  return calls;
+  return chunkByLimits(records, MAX_RECORDS_PER_PUT_BATCH, MAX_BYTES_PER_PUT_BATCH, (r) => r.length);
 }
 
 /**

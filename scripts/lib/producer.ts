@@ -1,4 +1,5 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { chunkByLimits } from '../../lambda/adapters/chunk';
 import { sendWithRetries, type BackoffOptions } from '../../lambda/adapters/backoff';
 import { aggregateKpl } from './kpl-aggregate';
 
@@ -243,21 +244,7 @@ const BUFFERED: Promise<void> = Promise.resolve();
 
 /** Cuts entries into PutRecords calls within both the entry-count and the byte limit. */
 function chunkEntries(entries: readonly Entry[]): Entry[][] {
-  const chunks: Entry[][] = [];
-  let current: Entry[] = [];
-  let bytes = 0;
-  for (const e of entries) {
-    const size = Buffer.byteLength(e.partitionKey) + e.data.byteLength;
-    if (current.length > 0 && (current.length >= MAX_PUT_RECORDS_ENTRIES || bytes + size > MAX_PUT_RECORDS_BYTES)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(e);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return chunkByLimits(entries, MAX_PUT_RECORDS_ENTRIES, MAX_PUT_RECORDS_BYTES, (e) => Buffer.byteLength(e.partitionKey) + e.data.byteLength);
 }
 
 function bytesOf(data: string | Uint8Array): Uint8Array {

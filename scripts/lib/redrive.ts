@@ -1,3 +1,4 @@
+import { chunkByLimits } from '../../lambda/adapters/chunk';
 import { GetRecordsCommand, GetShardIteratorCommand, type _Record, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetFunctionConfigurationCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
@@ -185,22 +186,10 @@ export function kinesisEventFor(info: KinesisBatchInfo, records: readonly _Recor
 
 /** Cuts records into invocations within {@link MAX_INVOKE_RECORDS} and {@link MAX_INVOKE_PAYLOAD_BYTES}. */
 export function invokeChunks(records: readonly _Record[]): _Record[][] {
-  const chunks: _Record[][] = [];
-  let current: _Record[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    // base64 grows data by 4/3; the per-record envelope is well under 1 KiB.
-    const size = Math.ceil(((r.Data?.byteLength ?? 0) * 4) / 3) + Buffer.byteLength(r.PartitionKey ?? '') + 1024;
-    if (current.length > 0 && (current.length >= MAX_INVOKE_RECORDS || bytes + size > MAX_INVOKE_PAYLOAD_BYTES)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(r);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  // base64 grows data by 4/3; the per-record envelope is well under 1 KiB.
+  return chunkByLimits(records, MAX_INVOKE_RECORDS, MAX_INVOKE_PAYLOAD_BYTES, (r) =>
+    Math.ceil(((r.Data?.byteLength ?? 0) * 4) / 3) + Buffer.byteLength(r.PartitionKey ?? '') + 1024,
+  );
 }
 
 /** What became of one on-failure message. */
