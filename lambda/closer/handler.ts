@@ -1,9 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoWindowStore } from '../adapters/dynamodb-window-store';
 import { FirehoseResultSink } from '../adapters/firehose-result-sink';
-import { JsonLog } from '../adapters/json-log';
+import { PowertoolsLog } from '../adapters/powertools-log';
 import { closeIdleWindows } from '../app/close-idle-windows';
 import { compileSpec } from '../domain/compiled-spec';
 import { parseAggregationSpecJson } from '../domain/spec';
@@ -16,7 +17,8 @@ function required(name: string): string {
 }
 
 const spec = compileSpec(parseAggregationSpecJson(required('AGGREGATION_SPEC'), 'AGGREGATION_SPEC'));
-const log = new JsonLog({ service: 'closer' });
+// The service name comes from POWERTOOLS_SERVICE_NAME, set by the stack.
+const log = new PowertoolsLog(new Logger());
 const deps = {
   spec,
   store: new DynamoWindowStore(
