@@ -108,9 +108,9 @@ function sinkObjectName(lane: string, records: readonly SourceRecord[], nowMs: n
  * 1. Invalid records go to the errors sink, records too late for a window go to the late-data sink.
  * 2. The batch is pre-aggregated in memory; each touched window is read, merged above its lane's fence, and written
  *    back with one conditional write (a conflict re-reads and merges again).
- * 3. Windows the watermark has passed fire; fired versions are emitted, then marked emitted. The pending flag is the
- *    outbox: a crash between the write and the emission leaves the window pending, and the next batch (or the idle
- *    closer) emits it again under the same id.
+ * 3. Windows every contributing lane's watermark has passed fire; fired versions are emitted by their writer, then
+ *    marked emitted. The pending flag is the outbox: a crash between the write and the emission leaves the window
+ *    pending, and once stale a later batch (or the idle closer) emits it under the same id.
  * 4. The lane's watermark advances last.
  */
 export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: number): Promise<BatchOutcome> {
@@ -218,7 +218,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   }
 
   if (!(await emitAndMark(store, deps.results, emissions, stats, log))) {
-    // The windows stay pending; a redelivery re-finds them, and they are emitted again under the same ids.
+    // The windows stay pending; once stale, a later batch or the idle closer emits them under the same ids.
     return { failedSequenceNumber: records[0].sequenceNumber, watermark: before, stats };
   }
   if (failedAt !== undefined) {
