@@ -1,15 +1,17 @@
 /**
- * Runs the test suites with Node's built-in test runner, in one run so that one summary closes it.
+ * Runs the test suites on jest, in one run so that one summary closes it, then prints the plain line
+ * `N passed, N failed` read from jest's JSON result, so that a CI log says at once what ran.
  *
- *   tsx scripts/run-tests.ts              unit, infra and e2e
- *   tsx scripts/run-tests.ts unit infra   only those
+ *   tsx scripts/run-tests.ts                          unit, infra and e2e
+ *   tsx scripts/run-tests.ts unit infra               only those
+ *   tsx scripts/run-tests.ts unit -- -t 'watermark'   extra arguments after `--` go to jest as they are
  *
  * The e2e suite needs a deployed stack. By default it uses the emulator that answers at AWS_ENDPOINT_URL (default
  * http://127.0.0.1:4566) or starts ministack, deploys the real app once, and stops afterwards whatever it started.
  * With E2E_TARGET=aws it uses the stack whose outputs E2E_OUTPUTS_FILE names, on real AWS, and starts nothing.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { awsEnvFor, ensureEmulator, stopEmulator } from './emulator';
 import { deployLocal, LOCAL_OUTPUTS_FILE, REPO_ROOT } from './lib/local-stack';
@@ -17,16 +19,35 @@ import { deployLocal, LOCAL_OUTPUTS_FILE, REPO_ROOT } from './lib/local-stack';
 const SUITES = ['unit', 'infra', 'e2e'] as const;
 type Suite = (typeof SUITES)[number];
 
-function testFiles(suite: Suite): string[] {
-  const dir = join(REPO_ROOT, 'test', suite);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.test.ts'))
-    .sort()
-    .map((f) => join('test', suite, f));
+const JEST_RESULT_FILE = join(REPO_ROOT, '.local', 'jest-result.json');
+
+/** The closing line from jest's `--json` result, or undefined when jest wrote none (it crashed before the end). */
+function summaryLine(): string | undefined {
+  if (!existsSync(JEST_RESULT_FILE)) return undefined;
+  const r = JSON.parse(readFileSync(JEST_RESULT_FILE, 'utf8')) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+    numRuntimeErrorTestSuites: number;
+  };
+  // A suite that fails to load (a syntax error, a throwing import) has no failed test; count it as one so that it shows.
+  const failed = r.numFailedTests + r.numRuntimeErrorTestSuites;
+  return `${r.numPassedTests} passed, ${failed} failed${r.numPendingTests > 0 ? `, ${r.numPendingTests} skipped` : ''}`;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
 }
 
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  const dashes = argv.indexOf('--');
+  const args = dashes < 0 ? argv : argv.slice(0, dashes);
+  const jestArgs = dashes < 0 ? [] : argv.slice(dashes + 1);
   const unknown = args.filter((a) => !(SUITES as readonly string[]).includes(a));
   if (unknown.length > 0) {
     console.error(`unknown suite(s): ${unknown.join(', ')}; choose from ${SUITES.join(', ')}`);
@@ -40,6 +61,14 @@ async function main(): Promise<number> {
     process.once(signal, () => {
       void (stopAfter ? stopEmulator(REPO_ROOT) : Promise.resolve()).finally(() => process.exit(130));
     });
+  }
+
+  // Types first: @swc/jest strips them without checking, so a type error would otherwise pass unseen.
+  const typeCheck = await run(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', 'tsconfig.json'], process.env);
+  if (typeCheck !== 0) {
+    console.error('tsc --noEmit failed; no suite was run');
+    console.log('0 passed, 1 failed');
+    return typeCheck;
   }
 
   if (suites.includes('e2e')) {
@@ -64,18 +93,22 @@ async function main(): Promise<number> {
     }
   }
 
-  const files = suites.flatMap(testFiles);
+  // The lockfile pins the SDK, so its notice about future releases needing Node 22 is noise in test output.
+  const childEnv = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env, ...env };
+  mkdirSync(join(REPO_ROOT, '.local'), { recursive: true });
+  rmSync(JEST_RESULT_FILE, { force: true });
   try {
-    return await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
-        cwd: REPO_ROOT,
-        // The lockfile pins the SDK, so its notice about future releases needing Node 22 is noise in test output.
-        env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env, ...env },
-        stdio: 'inherit',
-      });
-      child.on('error', reject);
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-    });
+    const jest = join(REPO_ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
+    const code = await run(
+      process.execPath,
+      // The bundled handlers (loaded by the replay harness) lazy-load SDK parts with import(), which jest's VM sandbox
+      // only allows with this flag.
+      ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', jest, '--selectProjects', ...suites, '--json', '--outputFile', JEST_RESULT_FILE, ...jestArgs],
+      childEnv,
+    );
+    const line = summaryLine();
+    console.log(line ?? `0 passed, 1 failed (jest exited ${code} without a result)`);
+    return line === undefined && code === 0 ? 1 : code;
   } finally {
     if (stopAfter) await stopEmulator(REPO_ROOT);
   }

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
@@ -87,10 +87,11 @@ let viaLibrary: GeneratedRecord[] = [];
 const receipts = new Map<string, PutReceipt>();
 let expected = new Map<string, ReferenceWindow>();
 
-describe('pipeline CLI end to end', { timeout: 5 * 60_000 }, () => {
+jest.setTimeout(5 * 60_000);
+describe('pipeline CLI end to end', () => {
   // The e2e files share the stack's per-shard watermarks: one at a time.
-  before(() => acquireStackLock());
-  after(() => releaseStackLock());
+  beforeAll(() => acquireStackLock());
+  afterAll(() => releaseStackLock());
 
   test('produce from a file and from stdin (KPL-aggregated), keyed by a field; the windows match the reference', async () => {
     // The same starting point as the other e2e file: past every shard's watermark.

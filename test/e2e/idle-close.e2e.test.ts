@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, test } from 'node:test';
+
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients, clientConfig } from '../../scripts/lib/aws-target';
@@ -31,7 +31,8 @@ const runId = `idle${randomBytes(3).toString('hex')}-`;
 
 const ourWindows = () => readTableWindows(clients.doc, outputs.WindowTableName, spec, runId);
 
-describe('idle shards', { timeout: 10 * 60_000 }, () => {
+jest.setTimeout(10 * 60_000);
+describe('idle shards', () => {
   test('the scheduled closer fires windows whose end plus lateness has passed, once', async () => {
     assert.ok(outputs.IdleCloserFunctionName, 'the stack has an idle closer');
     // Ten minutes back: every window of these events (the longest is 5 minutes) has ended, lateness included.

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { Producer, type PutReceipt } from '../../scripts/lib/producer';
@@ -53,10 +53,11 @@ function diffWindows(expected: Map<string, ReferenceWindow>, actual: Map<string,
   return problems;
 }
 
-describe('pipeline end to end', { timeout: 15 * 60_000 }, () => {
+jest.setTimeout(15 * 60_000);
+describe('pipeline end to end', () => {
   // The e2e files share the stack's per-shard watermarks: one at a time.
-  before(() => acquireStackLock());
-  after(() => releaseStackLock());
+  beforeAll(() => acquireStackLock());
+  afterAll(() => releaseStackLock());
 
   test('window state, final results, errors, late data and the raw archive all match the reference', async () => {
     // Start event time past every shard's watermark, so that earlier runs against the same stack cannot make this

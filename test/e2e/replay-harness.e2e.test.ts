@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
@@ -59,7 +59,7 @@ function bundledAggregator(): string {
 let proxy: FaultProxy | undefined;
 let handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
 
-before(async () => {
+beforeAll(async () => {
   if (endpoint) {
     proxy = new FaultProxy(new URL(endpoint));
     process.env.AWS_ENDPOINT_URL = await proxy.start();
@@ -77,7 +77,7 @@ before(async () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   handler = require(bundledAggregator()).handler;
 });
-after(async () => proxy?.stop());
+afterAll(async () => proxy?.stop());
 
 interface Rec {
   readonly partitionKey: string;
@@ -147,9 +147,11 @@ async function assertExactlyOnce(runId: string, recs: readonly Rec[]): Promise<v
   }
 }
 
-describe('replay harness: the bundled handler under redelivery', { timeout: 10 * 60_000 }, () => {
-  test('the common path writes each touched window once per batch', async (t) => {
-    if (!proxy) return t.diagnostic('needs an emulator endpoint to observe the writes');
+jest.setTimeout(10 * 60_000);
+describe('replay harness: the bundled handler under redelivery', () => {
+  test('the common path writes each touched window once per batch', async () => {
+    // On real AWS there is no proxy in front of DynamoDB to count writes with; the other schedules still run there.
+    if (!proxy) return;
     const runId = `rh${randomBytes(3).toString('hex')}-`;
     const recs = records(11, runId, 120, 0);
     const lane = `shardId-${runId}clean`;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+
 import { createKinesisHandler } from '../../lambda/adapters/kinesis-handler';
 import { closeIdleWindows } from '../../lambda/app/close-idle-windows';
 import { DEFAULT_PENDING_STALE_AFTER_MS } from '../../lambda/app/window-settlement';

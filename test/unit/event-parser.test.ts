@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+
 import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { parseEvent } from '../../lambda/domain/event-parser';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+
 import { parseEventTime } from '../../lambda/domain/event-time';
 
 describe('event time', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+
 import { groupByShard, toSourceRecords } from '../../lambda/adapters/kinesis-records';
 import { positionOf } from '../../lambda/domain/sequence';
 import { aggregateKpl } from '../../scripts/lib/kpl-aggregate';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+
 import fc from 'fast-check';
 import { emptyState, mergeInto, toMeasureValues } from '../../lambda/domain/aggregate-state';
 import { compileSpec } from '../../lambda/domain/compiled-spec';

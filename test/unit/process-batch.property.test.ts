@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+
 import fc from 'fast-check';
 import { processBatch, type BatchDeps } from '../../lambda/app/process-batch';
 import type { SourceRecord } from '../../lambda/app/ports';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+
 import { formatSinkTable, printableUtf8, toSinkEntry } from '../../scripts/lib/sink-entries';
 
 describe('sink entries', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+
 import fc from 'fast-check';
 import { HyperLogLog, hllStandardError } from '../../lambda/domain/hyperloglog';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';

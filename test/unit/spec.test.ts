@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+
 import { parseAggregationSpec, parseAggregationSpecJson, SpecValidationError } from '../../lambda/domain/spec';
 
 const demo = JSON.parse(readFileSync(join(__dirname, '../../specs/demo.json'), 'utf8'));

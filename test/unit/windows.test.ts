@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+
 import { compileWindowAssigner } from '../../lambda/domain/windows';
 
 const MIN = 60_000;
