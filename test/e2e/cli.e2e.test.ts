@@ -6,7 +6,6 @@
  * every record with a current event time is put in the first test, with times from the same starting point the other
  * file uses, under the e2e stack lock; later tests put only records far in the past (which move no watermark) or none.
  */
-import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -111,11 +110,11 @@ describe('pipeline CLI end to end', () => {
     const fromStdin = await cli(['produce', '--file', '-', '--partition-key', 'deviceId', '--aggregate'], { input: ndjson(viaStdin) });
     for (const r of viaLibrary) await producer.put({ partitionKey: r.partitionKey, data: r.data });
     await producer.close();
-    assert.equal(fromFile.code, 0, fromFile.stderr);
-    assert.match(fromFile.stdout, /^sent 150, retried \d+, failed 0, skipped 0 invalid line\(s\), \d+ records\/s$/m);
-    assert.equal(fromStdin.code, 0, fromStdin.stderr);
-    assert.match(fromStdin.stdout, /^sent 150, retried \d+, failed 0/m);
-    assert.equal(receipts.size, viaLibrary.length);
+    expect(fromFile.code).toBe(0);
+    expect(fromFile.stdout).toMatch(/^sent 150, retried \d+, failed 0, skipped 0 invalid line\(s\), \d+ records\/s$/m);
+    expect(fromStdin.code).toBe(0);
+    expect(fromStdin.stdout).toMatch(/^sent 150, retried \d+, failed 0/m);
+    expect(receipts.size).toBe(viaLibrary.length);
 
     expected = referenceAggregate(spec, events.map((r) => r.event!));
     await pollUntil(ourWindows, (a) => diff(expected, a).length === 0, {
@@ -127,40 +126,40 @@ describe('pipeline CLI end to end', () => {
   test('query prints the windows of a key as JSON and as a table', async () => {
     const device = String(viaFile[0].event!.deviceId);
     const wanted = [...expected.values()].filter((w) => w.aggregation === 'device_temp_1m' && w.key.deviceId === device);
-    assert.ok(wanted.length > 0);
+    expect(wanted.length).toBeGreaterThan(0);
     const json = await cli(['query', '--aggregation', 'device_temp_1m', '--key', `deviceId=${device}`, '--from', new Date(startMs - 3_600_000).toISOString(), '--json']);
-    assert.equal(json.code, 0, json.stderr);
+    expect(json.code).toBe(0);
     const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.windowStart).sort(), wanted.map((w) => w.windowStart).sort());
+    expect(lines.map((l) => l.windowStart).sort()).toStrictEqual(wanted.map((w) => w.windowStart).sort());
     for (const l of lines) {
-      assert.deepEqual(Object.keys(l).sort(), ['aggregation', 'final', 'id', 'key', 'measures', 'version', 'windowEnd', 'windowStart']);
-      assert.deepEqual(l.key, { deviceId: device });
+      expect(Object.keys(l).sort()).toStrictEqual(['aggregation', 'final', 'id', 'key', 'measures', 'version', 'windowEnd', 'windowStart']);
+      expect(l.key).toStrictEqual({ deviceId: device });
       const ref = wanted.find((w) => w.windowStart === l.windowStart)!;
-      assert.ok(measuresClose(l.measures, ref.measures), `${JSON.stringify(l.measures)} != ${JSON.stringify(ref.measures)}`);
+      expect(measuresClose(l.measures, ref.measures)).toBeTruthy();
     }
     const site = String(viaFile[0].event!.site);
     const table = await cli(['query', '--aggregation', 'site_events_5m', '--key', `site=${site}`]);
-    assert.equal(table.code, 0, table.stderr);
+    expect(table.code).toBe(0);
     const [header, rule, ...rows] = table.stdout.trimEnd().split('\n');
     const measureNames = spec.aggregations.find((a) => a.name === 'site_events_5m')!.measures.map((m) => m.name);
-    assert.match(header, new RegExp(`^window start\\s+window end\\s+key\\s+${measureNames.join('\\s+')}\\s+final\\s+version$`));
-    assert.match(rule, /^-+(\s+-+)+$/);
+    expect(header).toMatch(new RegExp(`^window start\\s+window end\\s+key\\s+${measureNames.join('\\s+')}\\s+final\\s+version$`));
+    expect(rule).toMatch(/^-+(\s+-+)+$/);
     const siteWindows = [...expected.values()].filter((w) => w.aggregation === 'site_events_5m' && w.key.site === site);
-    assert.equal(rows.length, siteWindows.length);
+    expect(rows.length).toBe(siteWindows.length);
     for (const w of siteWindows) {
       const row = rows.find((r) => r.startsWith(w.windowStart.replace('.000Z', 'Z')));
-      assert.ok(row, `a row for ${w.windowStart}`);
-      assert.match(row, new RegExp(`site=${site}\\s+${w.measures.events}\\s`));
+      expect(row).toBeTruthy();
+      expect(row).toMatch(new RegExp(`site=${site}\\s+${w.measures.events}\\s`));
     }
   });
 
   test('query names the valid aggregations and key fields when given unknown ones', async () => {
     const agg = await cli(['query', '--aggregation', 'no_such_thing']);
-    assert.equal(agg.code, 1);
-    assert.match(agg.stderr, /Unknown aggregation "no_such_thing"\. Valid aggregations: device_temp_1m, site_events_5m/);
+    expect(agg.code).toBe(1);
+    expect(agg.stderr).toMatch(/Unknown aggregation "no_such_thing"\. Valid aggregations: device_temp_1m, site_events_5m/);
     const key = await cli(['query', '--aggregation', 'device_temp_1m', '--key', 'site=x']);
-    assert.equal(key.code, 1);
-    assert.match(key.stderr, /Unknown key field "site" for aggregation "device_temp_1m"\. Valid fields: deviceId/);
+    expect(key.code).toBe(1);
+    expect(key.stderr).toMatch(/Unknown key field "site" for aggregation "device_temp_1m"\. Valid fields: deviceId/);
   });
 
   test('query --watch refreshes until Ctrl-C and then exits cleanly', async () => {
@@ -174,9 +173,9 @@ describe('pipeline CLI end to end', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const frames = () => stdout.split('(Ctrl-C exits)').length - 1;
     await pollUntil(async () => frames(), (n) => n >= 2, { timeoutMs: 30_000, intervalMs: 200, describe: (n) => `${n} frame(s) of query --watch` });
-    assert.match(stdout, new RegExp(`deviceId=${device}`));
+    expect(stdout).toMatch(new RegExp(`deviceId=${device}`));
     child.kill('SIGINT');
-    assert.equal(await exited, 0);
+    expect(await exited).toBe(0);
   });
 
   test('produce stops at a bad line naming it, and --skip-invalid skips and counts', async () => {
@@ -185,13 +184,13 @@ describe('pipeline CLI end to end', () => {
     const input = `${JSON.stringify(old)}\n\n{"deviceId": oops}\n${JSON.stringify(old)}\n`;
     // Keyed like earlier records, so they reach a shard with a watermark and are late rather than counted.
     const strict = await cli(['produce', '--file', '-', '--partition-key', 'deviceId'], { input });
-    assert.equal(strict.code, 1);
-    assert.match(strict.stderr, /stdin: line 3: invalid JSON.*--skip-invalid/);
-    assert.match(strict.stdout, /^sent 1, /m, 'what came before the bad line was sent');
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/stdin: line 3: invalid JSON.*--skip-invalid/);
+    expect(strict.stdout).toMatch(/^sent 1, /m);
     const lenient = await cli(['produce', '--file', '-', '--partition-key', 'deviceId', '--skip-invalid'], { input });
-    assert.equal(lenient.code, 0, lenient.stderr);
-    assert.match(lenient.stdout, /^sent 2, retried \d+, failed 0, skipped 1 invalid line\(s\)/m);
-    assert.match(lenient.stderr, /skipped line 3: invalid JSON/);
+    expect(lenient.code).toBe(0);
+    expect(lenient.stdout).toMatch(/^sent 2, retried \d+, failed 0, skipped 1 invalid line\(s\)/m);
+    expect(lenient.stderr).toMatch(/skipped line 3: invalid JSON/);
   });
 
   test('produce writes records it could not deliver to the failed-records file and exits non-zero', async () => {
@@ -201,25 +200,25 @@ describe('pipeline CLI end to end', () => {
     writeFileSync(broken, JSON.stringify({ [stack]: { ...all[stack], StreamName: `${runId}no-such-stream` } }));
     const failedFile = join(tmp, 'failed.ndjson');
     const run = await cli(['produce', '--demo', '--count', '25', '--max-attempts', '2', '--failed-file', failedFile], { outputs: broken });
-    assert.equal(run.code, 1);
-    assert.match(run.stdout, /^sent 0, retried 25, failed 25/m);
-    assert.match(run.stderr, new RegExp(`25 record\\(s\\) could not be written after 2 attempt\\(s\\).*${failedFile.replace(/[/.]/g, '\\$&')}`));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^sent 0, retried 25, failed 25/m);
+    expect(run.stderr).toMatch(new RegExp(`25 record\\(s\\) could not be written after 2 attempt\\(s\\).*${failedFile.replace(/[/.]/g, '\\$&')}`));
     const lines = readFileSync(failedFile, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
-    assert.equal(lines.length, 25);
+    expect(lines.length).toBe(25);
     for (const l of lines) {
-      assert.equal(typeof l.partitionKey, 'string');
-      assert.equal(typeof l.data, 'string');
-      assert.match(l.error, /ResourceNotFound/);
+      expect(typeof l.partitionKey).toBe('string');
+      expect(typeof l.data).toBe('string');
+      expect(l.error).toMatch(/ResourceNotFound/);
     }
   });
 
   test('produce --demo clickstream sends the seeded clickstream', async () => {
     const run = await cli(['produce', '--demo', 'clickstream', '--count', '20', '--seed', '3']);
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^sent 20, retried \d+, failed 0/m);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^sent 20, retried \d+, failed 0/m);
     const bad = await cli(['produce', '--demo', 'weather', '--count', '1']);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /unknown demo "weather"; choose iot or clickstream/);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/unknown demo "weather"; choose iot or clickstream/);
   });
 
   test('errors lists the errors sink and the late-data sink, payloads decoded', async () => {
@@ -233,7 +232,7 @@ describe('pipeline CLI end to end', () => {
 
     const entries = async (args: string[]) => {
       const run = await cli(['errors', '--json', '--limit', '1000000', ...args]);
-      assert.equal(run.code, 0, run.stderr);
+      expect(run.code).toBe(0);
       return run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sink: string; reason: string; payload?: string; payloadBase64?: string; shardId?: string; sequenceNumber?: string });
     };
     const ours = (list: Awaited<ReturnType<typeof entries>>) => ({
@@ -245,25 +244,25 @@ describe('pipeline CLI end to end', () => {
       timeoutMs: TIMEOUT_MS,
       describe: (o) => `not yet in the sinks: ${o ? Object.entries(o).filter(([, v]) => !v || (Array.isArray(v) && v.length === 0)).map(([k]) => k).join(', ') : 'all'}`,
     });
-    assert.equal(found.malformed!.sink, 'errors');
-    assert.match(found.malformed!.reason, /time/i);
-    assert.match(found.malformed!.shardId!, /^shardId-/);
-    assert.match(found.malformed!.sequenceNumber!, /^\d+$/);
-    assert.equal(found.binary!.sink, 'errors');
-    assert.equal(found.binary!.payload, undefined, 'a binary payload is not shown as text');
-    assert.ok(found.late.every((e) => e.sink === 'late' && /too late/.test(e.reason)));
+    expect(found.malformed!.sink).toBe('errors');
+    expect(found.malformed!.reason).toMatch(/time/i);
+    expect(found.malformed!.shardId!).toMatch(/^shardId-/);
+    expect(found.malformed!.sequenceNumber!).toMatch(/^\d+$/);
+    expect(found.binary!.sink).toBe('errors');
+    expect(found.binary!.payload).toBe(undefined);
+    expect(found.late.every((e) => e.sink === 'late' && /too late/.test(e.reason))).toBeTruthy();
 
     const onlyLate = await entries(['--late']);
-    assert.ok(onlyLate.length > 0 && onlyLate.every((e) => e.sink === 'late'));
-    assert.ok(onlyLate.some((e) => e.payload === tooLate));
+    expect(onlyLate.length > 0 && onlyLate.every((e) => e.sink === 'late')).toBeTruthy();
+    expect(onlyLate.some((e) => e.payload === tooLate)).toBeTruthy();
     const onlyErrors = await entries(['--errors']);
-    assert.ok(onlyErrors.every((e) => e.sink === 'errors') && onlyErrors.some((e) => e.payload === malformed));
+    expect(onlyErrors.every((e) => e.sink === 'errors') && onlyErrors.some((e) => e.payload === malformed)).toBeTruthy();
     const limited = await entries(['--limit', '1']);
-    assert.equal(limited.length, 1);
+    expect(limited.length).toBe(1);
     const table = await cli(['errors', '--limit', '3']);
-    assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^sink\s+reason\s+shard\s+sequence number\s+payload$/m);
-    assert.match(table.stdout, /\d+ errors, \d+ late in s3:\/\//);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^sink\s+reason\s+shard\s+sequence number\s+payload$/m);
+    expect(table.stdout).toMatch(/\d+ errors, \d+ late in s3:\/\//);
   });
 
   test('redrive re-feeds the range an on-failure message names without double counting, and keeps what it cannot recover', async () => {
@@ -288,23 +287,23 @@ describe('pipeline CLI end to end', () => {
     const outcomesOf = (run: Run) => run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RedriveOutcome);
     const dry = await cli(['redrive', '--dry-run', '--json']);
     const dryGood = outcomesOf(dry).find((o) => o.messageId === good.MessageId)!;
-    assert.equal(dryGood.outcome, 'would-redrive');
+    expect(dryGood.outcome).toBe('would-redrive');
     const previewed = new Set(dryGood.preview!.map((p) => p.sequenceNumber));
-    for (const s of seqs) assert.ok(previewed.has(s), `dry run shows ${s}`);
+    for (const s of seqs) expect(previewed.has(s)).toBeTruthy();
 
     const run = await cli(['redrive', '--json']);
-    assert.equal(run.code, 1, 'an unrecoverable message makes the exit code non-zero');
+    expect(run.code).toBe(1);
     const outcomes = outcomesOf(run);
     const ok = outcomes.find((o) => o.messageId === good.MessageId)!;
-    assert.deepEqual([ok.outcome, ok.deleted], ['redriven', true]);
-    assert.ok(ok.records >= seqs.length && ok.invocations >= 1);
+    expect([ok.outcome, ok.deleted]).toStrictEqual(['redriven', true]);
+    expect(ok.records >= seqs.length && ok.invocations >= 1).toBeTruthy();
     const kept = outcomes.find((o) => o.messageId === gone.MessageId)!;
-    assert.deepEqual([kept.outcome, kept.deleted], ['unrecoverable', false]);
-    assert.match(kept.detail!, /shardId-000000009999/);
+    expect([kept.outcome, kept.deleted]).toStrictEqual(['unrecoverable', false]);
+    expect(kept.detail!).toMatch(/shardId-000000009999/);
 
     // No double counting: the state still equals the reference.
     const problems = diff(expected, await ourWindows());
-    assert.deepEqual(problems, []);
+    expect(problems).toStrictEqual([]);
 
     // The re-fed message is gone, the unrecoverable one is still there (and is removed here, to leave a clean queue).
     const seen = new Map<string, string>();
@@ -313,8 +312,8 @@ describe('pipeline CLI end to end', () => {
       for (const m of res.Messages ?? []) seen.set(m.MessageId!, m.ReceiptHandle!);
       if (seen.has(gone.MessageId!)) break;
     }
-    assert.ok(!seen.has(good.MessageId!), 'the re-fed message was deleted');
-    assert.ok(seen.has(gone.MessageId!), 'the unrecoverable message was kept');
+    expect(seen.has(good.MessageId!)).toBeFalsy();
+    expect(seen.has(gone.MessageId!)).toBeTruthy();
     await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: seen.get(gone.MessageId!) }));
   });
 });

@@ -4,7 +4,6 @@
  * deployed aggregator as the event source mapping would, from a shard id of their own, so that no other traffic moves
  * that lane's watermark; the closer is left to its real EventBridge schedule.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -34,7 +33,7 @@ const ourWindows = () => readTableWindows(clients.doc, outputs.WindowTableName, 
 jest.setTimeout(10 * 60_000);
 describe('idle shards', () => {
   test('the scheduled closer fires windows whose end plus lateness has passed, once', async () => {
-    assert.ok(outputs.IdleCloserFunctionName, 'the stack has an idle closer');
+    expect(outputs.IdleCloserFunctionName).toBeTruthy();
     // Ten minutes back: every window of these events (the longest is 5 minutes) has ended, lateness included.
     const t0 = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
     const events = [5_000, 10_000, 20_000].map((dt, i) => ({
@@ -48,13 +47,13 @@ describe('idle shards', () => {
       events.map((e, i) => ({ data: JSON.stringify(e), partitionKey: e.deviceId, sequenceNumber: sequenceNumber(i) })),
     );
     const res = await lambda.send(new InvokeCommand({ FunctionName: outputs.AggregatorFunctionName, Payload: JSON.stringify(event) }));
-    assert.equal(res.FunctionError, undefined, Buffer.from(res.Payload ?? []).toString());
-    assert.deepEqual(JSON.parse(Buffer.from(res.Payload!).toString()), { batchItemFailures: [] });
+    expect(res.FunctionError).toBe(undefined);
+    expect(JSON.parse(Buffer.from(res.Payload!).toString())).toStrictEqual({ batchItemFailures: [] });
 
     const expected = referenceAggregate(spec, events);
     const before = await ourWindows();
-    assert.deepEqual([...before.keys()].sort(), [...expected.keys()].sort());
-    assert.ok([...before.values()].every((w) => w.version === 0), 'the quiet shard cannot fire its own windows');
+    expect([...before.keys()].sort()).toStrictEqual([...expected.keys()].sort());
+    expect([...before.values()].every((w) => w.version === 0)).toBeTruthy();
 
     const fired = await pollUntil(ourWindows, (ws) => [...ws.values()].every((w) => w.version > 0), {
       timeoutMs: TIMEOUT_MS,
@@ -62,8 +61,8 @@ describe('idle shards', () => {
       describe: (ws) => `${ws ? [...ws.values()].filter((w) => w.version === 0).length : '?'} windows still open`,
     });
     for (const [id, w] of fired) {
-      assert.equal(w.version, 1, `${id} fired exactly once`);
-      assert.ok(measuresClose(w.measures, expected.get(id)!.measures), id);
+      expect(w.version).toBe(1);
+      expect(measuresClose(w.measures, expected.get(id)!.measures)).toBeTruthy();
     }
 
     const results = new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ResultsPrefix);
@@ -76,9 +75,9 @@ describe('idle shards', () => {
       describe: (l) => `${l ? ours(l).length : 0} of ${expected.size} closed windows in S3`,
     });
     for (const r of ours(emitted)) {
-      assert.equal(r.version, 1);
-      assert.equal(r.final, true);
-      assert.ok(measuresClose(r.measures, expected.get(windowIdentity(r))!.measures));
+      expect(r.version).toBe(1);
+      expect(r.final).toBe(true);
+      expect(measuresClose(r.measures, expected.get(windowIdentity(r))!.measures)).toBeTruthy();
     }
   });
 });

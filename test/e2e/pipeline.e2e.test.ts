@@ -3,7 +3,6 @@
  * the real stream, event source mapping, bundled handler, table, Firehose streams and bucket, and every outcome is
  * compared with an independent reference computed here from the same events.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
@@ -79,7 +78,7 @@ describe('pipeline end to end', () => {
     });
     const valid1 = phase1.filter((r) => r.event).map((r) => r.event!);
     const receipts = await put(phase1);
-    assert.equal(receipts.size, phase1.length, 'every record was accepted by the stream');
+    expect(receipts.size).toBe(phase1.length);
 
     const expected1 = referenceAggregate(spec, valid1);
     await pollUntil(ourWindows, (actual) => diffWindows(expected1, actual).length === 0, {
@@ -94,7 +93,7 @@ describe('pipeline end to end', () => {
     const device = valid1[0].deviceId as string;
     const deviceShard = receipts.get(phase1.find((r) => r.event?.deviceId === device)!.data)!.shardId;
     const deviceWm = wms.get(deviceShard)!;
-    assert.ok(deviceWm >= startMs, 'the shard has a watermark from phase 1');
+    expect(deviceWm).toBeGreaterThanOrEqual(startMs);
     const allowed = (spec.aggregations.find((a) => a.groupBy.includes('deviceId'))?.allowedLatenessSeconds ?? 0) * 1000;
     const tooLate: GeneratedRecord[] = Array.from({ length: 10 }, (_, i) => {
       const event = { deviceId: device, site: valid1[0].site, ts: startMs - 3_600_000 + i * 1000, temperature: 99 + i };
@@ -117,11 +116,11 @@ describe('pipeline end to end', () => {
     // Every window the watermark has closed is final, and its latest version is in S3 with the reference's measures.
     const finalWms = await watermarks();
     const closedUpTo = Math.min(...[...ourShards].map((s) => finalWms.get(s) ?? -Infinity));
-    for (const [id, w] of state) {
-      if (Date.parse(w.windowEnd) <= closedUpTo) assert.ok(w.final, `window ${id} ended before every shard's watermark but is not final`);
+    for (const [, w] of state) {
+      if (Date.parse(w.windowEnd) <= closedUpTo) expect(w.final).toBeTruthy();
     }
     const fired = [...state].filter(([, w]) => w.final);
-    assert.ok(fired.length > 0, 'some windows fired');
+    expect(fired.length).toBeGreaterThan(0);
     const results = new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ResultsPrefix);
     const missingResults = (lines: unknown[]) => {
       const latest = new Map<string, { version: number; measures: Record<string, unknown>; final: boolean }>();
@@ -140,12 +139,12 @@ describe('pipeline end to end', () => {
       describe: (l) => `${l ? missingResults(l).length : fired.length} of ${fired.length} final windows missing or wrong in s3://${outputs.BucketName}/${outputs.ResultsPrefix}`,
     });
     if (corrections.length > 0) {
-      assert.ok(fired.some(([, w]) => w.version > 1), 'a late event within the allowed lateness produced a corrected version');
+      expect(fired.some(([, w]) => w.version > 1)).toBeTruthy();
     }
 
     // Every malformed record is in the errors sink with its payload and a reason.
     const malformed = phase1.filter((r) => r.malformation);
-    assert.ok(malformed.length > 0);
+    expect(malformed.length).toBeGreaterThan(0);
     const errors = new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ErrorsPrefix);
     const missingErrors = (entries: unknown[]) => {
       const got = new Map((entries as { payload?: string; reason?: string }[]).map((e) => [e.payload, e.reason]));

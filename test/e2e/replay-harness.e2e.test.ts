@@ -9,7 +9,6 @@
  * harness drives the handler itself. The final table must equal an independent reference fold over the distinct
  * records, with no double count and no loss.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -133,16 +132,16 @@ function deliveryTo(lane: string) {
 async function assertExactlyOnce(runId: string, recs: readonly Rec[]): Promise<void> {
   const expected = referenceAggregate(SPEC, recs.flatMap((r) => r.events));
   const actual = await readTableWindows(clients.doc, outputs.WindowTableName, SPEC, runId);
-  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), 'the same windows as the reference');
+  expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());
   for (const [id, w] of actual) {
-    assert.ok(measuresClose(w.measures, expected.get(id)!.measures), `${id}: ${JSON.stringify(w.measures)} != ${JSON.stringify(expected.get(id)!.measures)}`);
-    assert.ok(!(w.version > 0 && w.pending), `${id}: fired but never emitted`);
+    expect(measuresClose(w.measures, expected.get(id)!.measures)).toBeTruthy();
+    expect((w.version > 0 && w.pending)).toBeFalsy();
   }
   const lines = (await new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ResultsPrefix).readAll()) as { id: string; key?: Record<string, unknown> }[];
   const byId = new Map<string, string>();
   for (const l of lines.filter((x) => x.key && Object.values(x.key).some((v) => String(v).startsWith(runId)))) {
     const body = JSON.stringify(l);
-    assert.equal(byId.get(l.id) ?? body, body, `result ${l.id} was emitted with two different contents`);
+    expect(byId.get(l.id) ?? body).toBe(body);
     byId.set(l.id, body);
   }
 }
@@ -158,14 +157,14 @@ describe('replay harness: the bundled handler under redelivery', () => {
     for (let i = 0; i < recs.length; i += 40) {
       const batch = recs.slice(i, i + 40);
       const from: number = proxy.calls.length;
-      assert.deepEqual(await handler(kinesisEvent(lane, batch)), { batchItemFailures: [] });
+      expect(await handler(kinesisEvent(lane, batch))).toStrictEqual({ batchItemFailures: [] });
       const writes: string[] = proxy.calls
         .slice(from)
         .filter((c) => c.target.endsWith('.UpdateItem') && c.body.includes('"UpdateExpression":"SET #m'))
         .map((c) => JSON.stringify(JSON.parse(c.body).Key));
       const touched = referenceAggregate(SPEC, batch.flatMap((r) => r.events));
-      assert.equal(new Set(writes).size, writes.length, 'no window is written twice in one batch');
-      assert.ok(writes.length >= touched.size, 'every touched window is written');
+      expect(new Set(writes).size).toBe(writes.length);
+      expect(writes.length).toBeGreaterThanOrEqual(touched.size);
     }
     await assertExactlyOnce(runId, recs);
   });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -12,19 +11,17 @@ import {
   parseSpec,
   type PipelineSettings,
 } from '../../lib/config';
+import { thrownBy } from '../support/expect-error';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const readSpec = (p: string) => readFileSync(path.resolve(REPO_ROOT, p), 'utf8');
 
 /** Asserts that `fn` throws a ConfigError whose message names `field` and contains each of `parts`. */
 function assertConfigError(fn: () => unknown, field: string, ...parts: string[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    assert.ok(e.fields.includes(field), `fields ${JSON.stringify(e.fields)} should include ${field}`);
-    assert.match(e.message, new RegExp(`Invalid config "${field}"`));
-    for (const part of parts) assert.ok(e.message.includes(part), `"${e.message}" should include "${part}"`);
-    return true;
-  });
+  const e = thrownBy(fn, ConfigError);
+  expect(e.fields).toContain(field);
+  expect(e.message).toMatch(new RegExp(`Invalid config "${field}"`));
+  for (const part of parts) expect(e.message).toContain(part);
 }
 
 describe('parseSettings defaults', () => {
@@ -67,53 +64,53 @@ describe('parseSettings defaults', () => {
       deliveryFreshnessAlarmSeconds: 900,
       createAlarmTopic: false,
     };
-    assert.deepEqual(parseSettings({}), expected);
+    expect(parseSettings({})).toStrictEqual(expected);
   });
 
   test('stage "prod" retains data and does not auto-delete objects by default', () => {
     const s = parseSettings({ stage: 'prod' });
-    assert.equal(s.removalPolicy, 'retain');
-    assert.equal(s.autoDeleteObjects, false);
+    expect(s.removalPolicy).toBe('retain');
+    expect(s.autoDeleteObjects).toBe(false);
   });
 
   test('stage "prod" turns on termination protection and bucket versioning; both can be overridden', () => {
     const prod = parseSettings({ stage: 'prod' });
-    assert.equal(prod.terminationProtection, true);
-    assert.equal(prod.bucketVersioning, true);
+    expect(prod.terminationProtection).toBe(true);
+    expect(prod.bucketVersioning).toBe(true);
     const relaxed = parseSettings({ stage: 'prod', terminationProtection: 'false', bucketVersioning: 'false' });
-    assert.equal(relaxed.terminationProtection, false);
-    assert.equal(relaxed.bucketVersioning, false);
-    assert.equal(parseSettings({ terminationProtection: 'true' }).terminationProtection, true);
+    expect(relaxed.terminationProtection).toBe(false);
+    expect(relaxed.bucketVersioning).toBe(false);
+    expect(parseSettings({ terminationProtection: 'true' }).terminationProtection).toBe(true);
   });
 
   test('the Glue database name and metrics namespace derive from the name prefix and stage', () => {
     const s = parseSettings({ namePrefix: 'Orders-Pipeline', stage: 'qa-2' });
-    assert.equal(s.glueDatabaseName, 'orders_pipeline_qa_2');
-    assert.equal(s.metricsNamespace, 'Orders-Pipeline/qa-2');
+    expect(s.glueDatabaseName).toBe('orders_pipeline_qa_2');
+    expect(s.metricsNamespace).toBe('Orders-Pipeline/qa-2');
     const explicit = parseSettings({ glueDatabaseName: 'lake', metricsNamespace: 'Team/Pipeline' });
-    assert.equal(explicit.glueDatabaseName, 'lake');
-    assert.equal(explicit.metricsNamespace, 'Team/Pipeline');
+    expect(explicit.glueDatabaseName).toBe('lake');
+    expect(explicit.metricsNamespace).toBe('Team/Pipeline');
   });
 
   test('an explicit removalPolicy wins over the stage default', () => {
-    assert.equal(parseSettings({ stage: 'prod', removalPolicy: 'destroy' }).removalPolicy, 'destroy');
-    assert.equal(parseSettings({ stage: 'dev', removalPolicy: 'retain' }).removalPolicy, 'retain');
+    expect(parseSettings({ stage: 'prod', removalPolicy: 'destroy' }).removalPolicy).toBe('destroy');
+    expect(parseSettings({ stage: 'dev', removalPolicy: 'retain' }).removalPolicy).toBe('retain');
   });
 
   test('the local target can turn off auto-delete and Firehose logging', () => {
     const s = parseSettings({ autoDeleteObjects: 'false', firehoseErrorLogging: 'false' });
-    assert.equal(s.autoDeleteObjects, false);
-    assert.equal(s.firehoseErrorLogging, false);
-    assert.equal(s.removalPolicy, 'destroy');
+    expect(s.autoDeleteObjects).toBe(false);
+    expect(s.firehoseErrorLogging).toBe(false);
+    expect(s.removalPolicy).toBe('destroy');
   });
 
   test('undefined values (absent context keys) fall back to defaults', () => {
     const raw = Object.fromEntries(CONFIG_KEYS.map((k) => [k, undefined]));
-    assert.equal(parseSettings(raw).batchSize, 500);
+    expect(parseSettings(raw).batchSize).toBe(500);
   });
 
   test('unknown keys are ignored', () => {
-    assert.equal(parseSettings({ '@aws-cdk/core:someFlag': true }).stage, 'dev');
+    expect(parseSettings({ '@aws-cdk/core:someFlag': true }).stage).toBe('dev');
   });
 
   test('CONFIG_KEYS lists every setting bin/app.ts must read from context', () => {
@@ -124,7 +121,7 @@ describe('parseSettings defaults', () => {
         ...Object.keys(parseSettings({ alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' })),
       ]),
     ].sort();
-    assert.deepEqual([...CONFIG_KEYS].sort(), settingKeys);
+    expect([...CONFIG_KEYS].sort()).toStrictEqual(settingKeys);
   });
 });
 
@@ -138,18 +135,18 @@ describe('parseSettings coercion', () => {
       streamMode: 'provisioned',
       shardCount: '+4',
     });
-    assert.equal(s.batchSize, 1000);
-    assert.equal(s.maxBatchingWindowSeconds, 0);
-    assert.equal(s.retryAttempts, 3);
-    assert.equal(s.firehoseErrorLogging, false);
-    assert.equal(s.shardCount, 4);
+    expect(s.batchSize).toBe(1000);
+    expect(s.maxBatchingWindowSeconds).toBe(0);
+    expect(s.retryAttempts).toBe(3);
+    expect(s.firehoseErrorLogging).toBe(false);
+    expect(s.shardCount).toBe(4);
   });
 
   test('cdk.json JSON values are accepted as they are', () => {
     const s = parseSettings({ batchSize: 1000, firehoseErrorLogging: false, logRetentionDays: 7 });
-    assert.equal(s.batchSize, 1000);
-    assert.equal(s.firehoseErrorLogging, false);
-    assert.equal(s.logRetentionDays, 7);
+    expect(s.batchSize).toBe(1000);
+    expect(s.firehoseErrorLogging).toBe(false);
+    expect(s.logRetentionDays).toBe(7);
   });
 });
 
@@ -238,7 +235,7 @@ describe('parseSettings rejects each bad field, naming it and its allowed range'
 
   test('maxRecordAgeSeconds may not outlive the stream retention', () => {
     assertConfigError(() => parseSettings({ maxRecordAgeSeconds: '90000' }), 'maxRecordAgeSeconds', 'retentionHours');
-    assert.equal(parseSettings({ maxRecordAgeSeconds: '90000', retentionHours: '48' }).maxRecordAgeSeconds, 90_000);
+    expect(parseSettings({ maxRecordAgeSeconds: '90000', retentionHours: '48' }).maxRecordAgeSeconds).toBe(90_000);
   });
 
   test('alarmTopicArn excludes a created topic, and alarmEmail needs one', () => {
@@ -247,23 +244,23 @@ describe('parseSettings rejects each bad field, naming it and its allowed range'
     assertConfigError(() => parseSettings({ alarmTopicArn: arn, alarmEmail: 'a@b.co' }), 'alarmTopicArn', 'cannot be combined');
     assertConfigError(() => parseSettings({ alarmEmail: 'a@b.co', createAlarmTopic: 'false' }), 'alarmEmail', 'createAlarmTopic is false');
     const email = parseSettings({ alarmEmail: 'a@b.co' });
-    assert.equal(email.createAlarmTopic, true);
-    assert.equal(email.alarmEmail, 'a@b.co');
+    expect(email.createAlarmTopic).toBe(true);
+    expect(email.alarmEmail).toBe('a@b.co');
     const existing = parseSettings({ alarmTopicArn: arn });
-    assert.equal(existing.createAlarmTopic, false);
-    assert.equal(existing.alarmTopicArn, arn);
+    expect(existing.createAlarmTopic).toBe(false);
+    expect(existing.alarmTopicArn).toBe(arn);
   });
 
   test('lifecycle days may be 0 (never) independently, and follow the S3 transition minimums otherwise', () => {
     const s = parseSettings({ rawInfrequentAccessDays: '0', rawGlacierDays: '30', rawExpirationDays: '31' });
-    assert.deepEqual([s.rawInfrequentAccessDays, s.rawGlacierDays, s.rawExpirationDays], [0, 30, 31]);
+    expect([s.rawInfrequentAccessDays, s.rawGlacierDays, s.rawExpirationDays]).toStrictEqual([0, 30, 31]);
     const none = parseSettings({ rawInfrequentAccessDays: '0', rawGlacierDays: '0', rawExpirationDays: '1' });
-    assert.equal(none.rawExpirationDays, 1);
+    expect(none.rawExpirationDays).toBe(1);
     assertConfigError(() => parseSettings({ rawExpirationDays: '60' }), 'rawExpirationDays', '90 days');
   });
 
   test('the freshness alarm must sit above the buffering intervals', () => {
-    assert.equal(parseSettings({ rawBufferSeconds: '60', deliveryFreshnessAlarmSeconds: '120' }).deliveryFreshnessAlarmSeconds, 120);
+    expect(parseSettings({ rawBufferSeconds: '60', deliveryFreshnessAlarmSeconds: '120' }).deliveryFreshnessAlarmSeconds).toBe(120);
     assertConfigError(
       () => parseSettings({ resultsBufferSeconds: '900', rawBufferSeconds: '60' }),
       'deliveryFreshnessAlarmSeconds',
@@ -272,14 +269,9 @@ describe('parseSettings rejects each bad field, naming it and its allowed range'
   });
 
   test('several bad fields are all reported', () => {
-    assert.throws(
-      () => parseSettings({ batchSize: '0', parallelizationFactor: '99' }),
-      (e: unknown) =>
-        e instanceof ConfigError &&
-        e.fields.includes('batchSize') &&
-        e.fields.includes('parallelizationFactor') &&
-        /"batchSize"[\s\S]*\n[\s\S]*"parallelizationFactor"/.test(e.message),
-    );
+    const e = thrownBy(() => parseSettings({ batchSize: '0', parallelizationFactor: '99' }), ConfigError);
+    expect(e.fields).toEqual(expect.arrayContaining(['batchSize', 'parallelizationFactor']));
+    expect(e.message).toMatch(/"batchSize"[\s\S]*\n[\s\S]*"parallelizationFactor"/);
   });
 });
 
@@ -302,21 +294,21 @@ describe('co-partitioning', () => {
       partitionKey: ['site'],
       aggregations: demo.aggregations.map((a: { groupBy: string[] }) => ({ ...a, groupBy: [...new Set(['site', ...a.groupBy])] })),
     };
-    assert.equal(loadConfig({ parallelizationFactor: '10' }, withSpec(spec)).parallelizationFactor, 10);
+    expect(loadConfig({ parallelizationFactor: '10' }, withSpec(spec)).parallelizationFactor).toBe(10);
   });
 
   test('parallelizationFactor 1 needs no partition key', () => {
-    assert.equal(loadConfig({}, withSpec(demo)).parallelizationFactor, 1);
+    expect(loadConfig({}, withSpec(demo)).parallelizationFactor).toBe(1);
   });
 });
 
 describe('spec validation', () => {
   test('the default spec loads and is passed on as compact JSON', () => {
     const config = loadConfig({}, readSpec);
-    assert.equal(config.spec, DEFAULT_SPEC_PATH);
-    assert.ok(config.aggregationSpec.aggregations.length > 0);
-    assert.equal(config.aggregationSpecJson, JSON.stringify(config.aggregationSpec));
-    assert.ok(!config.aggregationSpecJson.includes('\n'));
+    expect(config.spec).toBe(DEFAULT_SPEC_PATH);
+    expect(config.aggregationSpec.aggregations.length).toBeGreaterThan(0);
+    expect(config.aggregationSpecJson).toBe(JSON.stringify(config.aggregationSpec));
+    expect(config.aggregationSpecJson.includes('\n')).toBeFalsy();
   });
 
   test('a missing spec file names the spec field and the path', () => {
@@ -351,7 +343,7 @@ describe('spec validation', () => {
       measures,
     }));
     const text = JSON.stringify({ eventTime: { field: 'ts' }, aggregations });
-    assert.ok(Buffer.byteLength(text) > MAX_SPEC_ENV_BYTES);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(MAX_SPEC_ENV_BYTES);
     assertConfigError(() => parseSpec(text, 'big.json'), 'spec', String(MAX_SPEC_ENV_BYTES), 'AGGREGATION_SPEC');
   });
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -52,7 +51,7 @@ const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] });
 
 function only(t: Template, type: string, filter: (r: Resource) => boolean = () => true): { id: string; resource: Resource } {
   const entries = Object.entries(resources(t)).filter(([, r]) => r.Type === type && filter(r));
-  assert.equal(entries.length, 1, `exactly one ${type}`);
+  expect(entries.length).toBe(1);
   return { id: entries[0]![0], resource: entries[0]![1] };
 }
 
@@ -61,7 +60,7 @@ function alarm(t: Template, id: string): any {
   const entries = Object.entries(resources(t)).filter(
     ([logicalId, r]) => r.Type === 'AWS::CloudWatch::Alarm' && new RegExp(`^Monitoring${id}[0-9A-F]{8}$`).test(logicalId),
   );
-  assert.equal(entries.length, 1, `alarm ${id}`);
+  expect(entries.length).toBe(1);
   return entries[0]![1].Properties;
 }
 
@@ -110,9 +109,9 @@ describe('alarms', () => {
       const expected = expectedAlarms(s.template, s.config);
       for (const [id, props] of Object.entries(expected)) {
         const actual = alarm(s.template, id);
-        assert.ok(Match.objectLike(props).test(actual).isSuccess, `${id}: ${JSON.stringify(actual)}`);
-        assert.equal(actual.TreatMissingData, 'notBreaching', id);
-        assert.match(actual.AlarmDescription, /Runbook: docs\/operations\.md#/, id);
+        expect(Match.objectLike(props).test(actual).isSuccess).toBeTruthy();
+        expect(actual.TreatMissingData).toBe('notBreaching');
+        expect(actual.AlarmDescription).toMatch(/Runbook: docs\/operations\.md#/);
       }
       s.template.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(expected).length);
     });
@@ -120,9 +119,9 @@ describe('alarms', () => {
 
   test('no alarm uses metric math or lacks dimensions (the emulator and CloudWatch both need a plain metric)', () => {
     for (const r of Object.values(resources(dev.template)).filter((x) => x.Type === 'AWS::CloudWatch::Alarm')) {
-      assert.equal(r.Properties.Metrics, undefined);
-      assert.ok(r.Properties.MetricName && r.Properties.Namespace);
-      assert.ok(Array.isArray(r.Properties.Dimensions) && r.Properties.Dimensions.length > 0, r.Properties.MetricName);
+      expect(r.Properties.Metrics).toBe(undefined);
+      expect(r.Properties.MetricName && r.Properties.Namespace).toBeTruthy();
+      expect(Array.isArray(r.Properties.Dimensions) && r.Properties.Dimensions.length > 0).toBeTruthy();
     }
   });
 
@@ -130,15 +129,15 @@ describe('alarms', () => {
     for (const s of [dev, prod]) {
       const fn = resources(s.template)[aggregatorId(s.template)]!.Properties.Environment.Variables;
       const bad = alarm(s.template, 'BadRecords');
-      assert.equal(bad.Namespace, fn.POWERTOOLS_METRICS_NAMESPACE);
-      assert.deepEqual(bad.Dimensions, [{ Name: 'service', Value: fn.POWERTOOLS_SERVICE_NAME }]);
+      expect(bad.Namespace).toBe(fn.POWERTOOLS_METRICS_NAMESPACE);
+      expect(bad.Dimensions).toStrictEqual([{ Name: 'service', Value: fn.POWERTOOLS_SERVICE_NAME }]);
     }
-    assert.equal(prod.config.metricsNamespace, 'Team/Pipeline');
+    expect(prod.config.metricsNamespace).toBe('Team/Pipeline');
   });
 
   test('without a topic configured, alarms have no actions', () => {
     for (const r of Object.values(resources(dev.template)).filter((x) => x.Type === 'AWS::CloudWatch::Alarm')) {
-      assert.equal(r.Properties.AlarmActions, undefined);
+      expect(r.Properties.AlarmActions).toBe(undefined);
     }
     dev.template.resourceCountIs('AWS::SNS::Topic', 0);
   });
@@ -146,27 +145,27 @@ describe('alarms', () => {
   test('with an existing topic ARN, every alarm notifies it on ALARM and OK', () => {
     existingTopic.template.resourceCountIs('AWS::SNS::Topic', 0);
     for (const r of Object.values(resources(existingTopic.template)).filter((x) => x.Type === 'AWS::CloudWatch::Alarm')) {
-      assert.deepEqual(r.Properties.AlarmActions, [EXISTING_TOPIC]);
-      assert.deepEqual(r.Properties.OKActions, [EXISTING_TOPIC]);
+      expect(r.Properties.AlarmActions).toStrictEqual([EXISTING_TOPIC]);
+      expect(r.Properties.OKActions).toStrictEqual([EXISTING_TOPIC]);
     }
-    assert.equal((existingTopic.template.toJSON().Outputs as any).AlarmTopicArn.Value, EXISTING_TOPIC);
+    expect((existingTopic.template.toJSON().Outputs as any).AlarmTopicArn.Value).toBe(EXISTING_TOPIC);
   });
 
   test('a created topic is KMS-encrypted with a rotated key CloudWatch may use, TLS-only, and subscribed', () => {
     const topic = only(prod.template, 'AWS::SNS::Topic');
     const keyId = topic.resource.Properties.KmsMasterKeyId['Fn::GetAtt'][0] as string;
     const key = resources(prod.template)[keyId]!;
-    assert.equal(key.Properties.EnableKeyRotation, true);
+    expect(key.Properties.EnableKeyRotation).toBe(true);
     const cwKey = (key.Properties.KeyPolicy.Statement as Statement[]).find((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
-    assert.deepEqual(asArray(cwKey!.Action).sort(), ['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(asArray(cwKey!.Action).sort()).toStrictEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     prod.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: topic.id } });
     const policy = only(prod.template, 'AWS::SNS::TopicPolicy').resource.Properties.PolicyDocument.Statement as Statement[];
-    assert.ok(policy.some((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'));
+    expect(policy.some((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBeTruthy();
     const publish = policy.find((s) => s.Effect === 'Allow' && s.Principal?.Service === 'cloudwatch.amazonaws.com');
-    assert.deepEqual(publish?.Action, 'sns:Publish');
-    assert.deepEqual(publish?.Resource, { Ref: topic.id });
+    expect(publish?.Action).toStrictEqual('sns:Publish');
+    expect(publish?.Resource).toStrictEqual({ Ref: topic.id });
     for (const r of Object.values(resources(prod.template)).filter((x) => x.Type === 'AWS::CloudWatch::Alarm')) {
-      assert.deepEqual(r.Properties.AlarmActions, [{ Ref: topic.id }]);
+      expect(r.Properties.AlarmActions).toStrictEqual([{ Ref: topic.id }]);
     }
   });
 });
@@ -174,14 +173,14 @@ describe('alarms', () => {
 describe('dashboard', () => {
   test('one dashboard, generated name, showing every alarm and the pipeline metrics', () => {
     const { id, resource } = only(dev.template, 'AWS::CloudWatch::Dashboard');
-    assert.equal(resource.Properties.DashboardName, undefined);
+    expect(resource.Properties.DashboardName).toBe(undefined);
     const body = JSON.stringify(resource.Properties.DashboardBody);
     const alarmIds = Object.entries(resources(dev.template)).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm').map(([k]) => k);
-    for (const alarmId of alarmIds) assert.ok(body.includes(alarmId), alarmId);
+    for (const alarmId of alarmIds) expect(body).toContain(alarmId);
     for (const metric of [...Object.values(BATCH_METRICS), 'IteratorAge', 'GetRecords.IteratorAgeMilliseconds', 'DeliveryToS3.DataFreshness', 'ThrottledRequests']) {
-      assert.ok(body.includes(metric), metric);
+      expect(body).toContain(metric);
     }
-    assert.deepEqual((dev.template.toJSON().Outputs as any).DashboardName.Value, { Ref: id });
+    expect((dev.template.toJSON().Outputs as any).DashboardName.Value).toStrictEqual({ Ref: id });
   });
 });
 
@@ -191,14 +190,14 @@ describe('encryption keys', () => {
     const statements = Object.values(resources(dev.template))
       .filter((r) => r.Type === 'AWS::IAM::Policy')
       .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[]);
-    assert.ok(!statements.some((s) => asArray(s.Action).some((a) => a.startsWith('kms:'))));
+    expect(statements.some((s) => asArray(s.Action).some((a) => a.startsWith('kms:')))).toBeFalsy();
   });
 
   test('customer-managed: one rotated key, pinned, encrypting stream, queue, bucket and table', () => {
     const key = resources(prod.template)[STABLE_LOGICAL_IDS.dataKey]!;
-    assert.equal(key.Type, 'AWS::KMS::Key');
-    assert.equal(key.Properties.EnableKeyRotation, true);
-    assert.equal(key.DeletionPolicy, 'Retain');
+    expect(key.Type).toBe('AWS::KMS::Key');
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    expect(key.DeletionPolicy).toBe('Retain');
     const keyArn = getAtt(STABLE_LOGICAL_IDS.dataKey);
     prod.template.hasResourceProperties('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS', KeyId: keyArn } });
     prod.template.hasResourceProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn } });
@@ -219,15 +218,15 @@ describe('encryption keys', () => {
         .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId))
         .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[])
         .filter((s) => asArray(s.Action).some((a) => a.startsWith('kms:')));
-      for (const s of statements) assert.deepEqual(s.Resource, getAtt(STABLE_LOGICAL_IDS.dataKey));
+      for (const s of statements) expect(s.Resource).toStrictEqual(getAtt(STABLE_LOGICAL_IDS.dataKey));
       return [...new Set(statements.flatMap((s) => asArray(s.Action)))].sort();
     };
     const roleOf = (logicalId: string) => json[logicalId]!.Properties.Role?.['Fn::GetAtt']?.[0] as string;
     // Stream reads and queue sends (Decrypt, GenerateDataKey), table access (+ Encrypt, DescribeKey), sink writes.
-    assert.deepEqual(keyActionsOf(roleOf(aggregatorId(prod.template))), ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
+    expect(keyActionsOf(roleOf(aggregatorId(prod.template)))).toStrictEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
     for (const type of ['DirectPut', 'KinesisStreamAsSource'] as const) {
       const roleId = json[deliveryId(prod.template, type)]!.Properties.ExtendedS3DestinationConfiguration.RoleARN['Fn::GetAtt'][0];
-      assert.deepEqual(keyActionsOf(roleId), ['kms:Decrypt', 'kms:GenerateDataKey']);
+      expect(keyActionsOf(roleId)).toStrictEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     }
   });
 
@@ -235,7 +234,7 @@ describe('encryption keys', () => {
     for (const s of [dev, prod, existingTopic]) {
       for (const r of Object.values(resources(s.template)).filter((x) => x.Type === 'AWS::IAM::Policy')) {
         for (const st of r.Properties.PolicyDocument.Statement as Statement[]) {
-          for (const a of asArray(st.Action)) assert.ok(!a.includes('*'), `${a} in ${s.config.stage}`);
+          for (const a of asArray(st.Action)) expect(a.includes('*')).toBeFalsy();
         }
       }
     }
@@ -243,19 +242,19 @@ describe('encryption keys', () => {
 
   test('cdk-nag: zero unacknowledged findings with the customer-managed key and created topic', () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(prod.stack);
-    assert.deepEqual(report.violations, []);
+    expect(report.violations).toStrictEqual([]);
   });
 });
 
 describe('stage-aware protection', () => {
   test('prod: termination protection, retained stateful resources, versioned bucket', () => {
-    assert.equal(prod.stack.terminationProtection, true);
+    expect(prod.stack.terminationProtection).toBe(true);
     prod.template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ VersioningConfiguration: { Status: 'Enabled' } }) });
     prod.template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Retain' });
   });
 
   test('dev: no termination protection, destroyable, unversioned', () => {
-    assert.equal(dev.stack.terminationProtection, false);
+    expect(dev.stack.terminationProtection).toBe(false);
     dev.template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ VersioningConfiguration: Match.absent() }) });
   });
 });
@@ -266,7 +265,7 @@ describe('S3 lifecycle', () => {
   const byPrefix = (t: Template, prefix: string) => rules(t).find((r) => r.Prefix === prefix);
 
   test('defaults: raw to STANDARD_IA at 30 d and GLACIER_IR at 90 d, kept; errors and late data expire after 90 d', () => {
-    assert.deepEqual(byPrefix(dev.template, 'raw/'), {
+    expect(byPrefix(dev.template, 'raw/')).toStrictEqual({
       Id: 'raw-lifecycle',
       Prefix: 'raw/',
       Status: 'Enabled',
@@ -276,19 +275,19 @@ describe('S3 lifecycle', () => {
       ],
     });
     for (const prefix of ['errors/', 'late/', 'raw-errors/', 'results-errors/']) {
-      assert.equal(byPrefix(dev.template, prefix)?.ExpirationInDays, 90, prefix);
+      expect(byPrefix(dev.template, prefix)?.ExpirationInDays).toBe(90);
     }
-    assert.equal(byPrefix(dev.template, 'results/'), undefined, 'results are kept by default');
-    assert.ok(rules(dev.template).some((r) => (r.AbortIncompleteMultipartUpload as any)?.DaysAfterInitiation === 1));
-    assert.ok(!rules(dev.template).some((r) => r.NoncurrentVersionExpiration), 'no versions to expire when unversioned');
+    expect(byPrefix(dev.template, 'results/')).toBe(undefined);
+    expect(rules(dev.template).some((r) => (r.AbortIncompleteMultipartUpload as any)?.DaysAfterInitiation === 1)).toBeTruthy();
+    expect(rules(dev.template).some((r) => r.NoncurrentVersionExpiration)).toBeFalsy();
   });
 
   test('configured expiry days, and noncurrent versions expire when versioned', () => {
-    assert.equal(byPrefix(prod.template, 'raw/')?.ExpirationInDays, 400);
-    assert.equal(byPrefix(prod.template, 'results/')?.ExpirationInDays, 730);
-    assert.equal(byPrefix(prod.template, 'errors/')?.ExpirationInDays, 30);
-    assert.equal(byPrefix(prod.template, 'late/')?.ExpirationInDays, 60);
-    assert.ok(rules(prod.template).some((r) => (r.NoncurrentVersionExpiration as any)?.NoncurrentDays === 30));
+    expect(byPrefix(prod.template, 'raw/')?.ExpirationInDays).toBe(400);
+    expect(byPrefix(prod.template, 'results/')?.ExpirationInDays).toBe(730);
+    expect(byPrefix(prod.template, 'errors/')?.ExpirationInDays).toBe(30);
+    expect(byPrefix(prod.template, 'late/')?.ExpirationInDays).toBe(60);
+    expect(rules(prod.template).some((r) => (r.NoncurrentVersionExpiration as any)?.NoncurrentDays === 30)).toBeTruthy();
   });
 });
 
@@ -299,82 +298,79 @@ describe('Glue Data Catalog', () => {
 
   test('a database named from the stack, pinned, output, and four tables in it', () => {
     const db = resources(dev.template)[STABLE_LOGICAL_IDS.glueDatabase]!;
-    assert.equal(db.Type, 'AWS::Glue::Database');
-    assert.equal(db.Properties.DatabaseInput.Name, 'windowedpipeline_dev');
-    assert.deepEqual(db.Properties.CatalogId, { Ref: 'AWS::AccountId' });
-    assert.equal((dev.template.toJSON().Outputs as any).GlueDatabaseName.Value, 'windowedpipeline_dev');
-    assert.deepEqual(tables().map((t) => t.TableInput.Name).sort(), Object.values(CATALOG_TABLES).sort());
+    expect(db.Type).toBe('AWS::Glue::Database');
+    expect(db.Properties.DatabaseInput.Name).toBe('windowedpipeline_dev');
+    expect(db.Properties.CatalogId).toStrictEqual({ Ref: 'AWS::AccountId' });
+    expect((dev.template.toJSON().Outputs as any).GlueDatabaseName.Value).toBe('windowedpipeline_dev');
+    expect(tables().map((t) => t.TableInput.Name).sort()).toStrictEqual(Object.values(CATALOG_TABLES).sort());
     for (const t of tables()) {
-      assert.equal(t.DatabaseName, 'windowedpipeline_dev');
-      assert.equal(t.TableInput.TableType, 'EXTERNAL_TABLE');
-      assert.equal(t.TableInput.StorageDescriptor.SerdeInfo.SerializationLibrary, JSON_SERDE);
-      assert.equal(t.TableInput.StorageDescriptor.SerdeInfo.Parameters['ignore.malformed.json'], 'true');
-      assert.equal(t.TableInput.Parameters['projection.enabled'], 'true');
+      expect(t.DatabaseName).toBe('windowedpipeline_dev');
+      expect(t.TableInput.TableType).toBe('EXTERNAL_TABLE');
+      expect(t.TableInput.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(JSON_SERDE);
+      expect(t.TableInput.StorageDescriptor.SerdeInfo.Parameters['ignore.malformed.json']).toBe('true');
+      expect(t.TableInput.Parameters['projection.enabled']).toBe('true');
     }
   });
 
   test("raw and results: hourly projection whose location template matches Firehose's prefix", () => {
     // The same layout as HIVE_TIME_PARTITIONS with each !{timestamp:...} replaced by its partition column.
     const hive = HIVE_TIME_PARTITIONS.replace(/(\w+)=!\{timestamp:\w+\}/g, (_m, col: string) => `${col}=\${${col}}`);
-    assert.equal(hive, 'year=${year}/month=${month}/day=${day}/hour=${hour}/');
+    expect(hive).toBe('year=${year}/month=${month}/day=${day}/hour=${hour}/');
     for (const [name, prefix] of [[CATALOG_TABLES.raw, 'raw/'], [CATALOG_TABLES.results, 'results/']] as const) {
       const input = tableNamed(name).TableInput;
-      assert.deepEqual(input.PartitionKeys.map((k: { Name: string }) => k.Name), ['year', 'month', 'day', 'hour']);
-      assert.deepEqual(input.Parameters['storage.location.template'], bucketLocation(`${prefix}${hive}`));
-      assert.deepEqual(input.StorageDescriptor.Location, bucketLocation(prefix));
-      assert.equal(input.Parameters['projection.month.digits'], '2');
-      assert.equal(input.Parameters['projection.hour.range'], '0,23');
-      assert.equal(input.Parameters.compressionType, 'gzip');
+      expect(input.PartitionKeys.map((k: { Name: string }) => k.Name)).toStrictEqual(['year', 'month', 'day', 'hour']);
+      expect(input.Parameters['storage.location.template']).toStrictEqual(bucketLocation(`${prefix}${hive}`));
+      expect(input.StorageDescriptor.Location).toStrictEqual(bucketLocation(prefix));
+      expect(input.Parameters['projection.month.digits']).toBe('2');
+      expect(input.Parameters['projection.hour.range']).toBe('0,23');
+      expect(input.Parameters.compressionType).toBe('gzip');
     }
   });
 
   test('errors and late: daily dt= date projection up to today', () => {
     for (const [name, prefix] of [[CATALOG_TABLES.errors, 'errors/'], [CATALOG_TABLES.late, 'late/']] as const) {
       const input = tableNamed(name).TableInput;
-      assert.deepEqual(input.PartitionKeys.map((k: { Name: string }) => k.Name), ['dt']);
-      assert.equal(input.Parameters['projection.dt.type'], 'date');
-      assert.equal(input.Parameters['projection.dt.format'], 'yyyy-MM-dd');
-      assert.match(input.Parameters['projection.dt.range'], /^\d{4}-\d{2}-\d{2},NOW$/);
-      assert.deepEqual(input.Parameters['storage.location.template'], bucketLocation(`${prefix}dt=\${dt}/`));
+      expect(input.PartitionKeys.map((k: { Name: string }) => k.Name)).toStrictEqual(['dt']);
+      expect(input.Parameters['projection.dt.type']).toBe('date');
+      expect(input.Parameters['projection.dt.format']).toBe('yyyy-MM-dd');
+      expect(input.Parameters['projection.dt.range']).toMatch(/^\d{4}-\d{2}-\d{2},NOW$/);
+      expect(input.Parameters['storage.location.template']).toStrictEqual(bucketLocation(`${prefix}dt=\${dt}/`));
     }
   });
 
   test('columns: results and sink entries by their JSON fields, raw by the spec fields', () => {
     const cols = (name: string) => tableNamed(name).TableInput.StorageDescriptor.Columns.map((c: { Name: string; Type: string }) => `${c.Name}:${c.Type}`);
-    assert.deepEqual(cols(CATALOG_TABLES.results), [
+    expect(cols(CATALOG_TABLES.results)).toStrictEqual([
       'id:string', 'aggregation:string', 'key:map<string,string>', 'windowstart:string', 'windowend:string',
       'measures:map<string,double>', 'final:boolean', 'version:int',
     ]);
-    assert.ok(cols(CATALOG_TABLES.errors).includes('payloadbase64:string'));
-    assert.ok(cols(CATALOG_TABLES.late).includes('eventtime:string'));
-    assert.deepEqual(cols(CATALOG_TABLES.raw), ['ts:string', 'deviceid:string', 'temperature:double', 'site:string']);
+    expect(cols(CATALOG_TABLES.errors)).toContain('payloadbase64:string');
+    expect(cols(CATALOG_TABLES.late)).toContain('eventtime:string');
+    expect(cols(CATALOG_TABLES.raw)).toStrictEqual(['ts:string', 'deviceid:string', 'temperature:double', 'site:string']);
     // Case-sensitive SerDe (map keys keep their case), with camel-case JSON keys mapped to lower-case columns.
     const serde = (name: string) => tableNamed(name).TableInput.StorageDescriptor.SerdeInfo.Parameters;
-    assert.equal(serde(CATALOG_TABLES.raw)['case.insensitive'], 'false');
-    assert.equal(serde(CATALOG_TABLES.raw)['mapping.deviceid'], 'deviceId');
-    assert.equal(serde(CATALOG_TABLES.raw)['mapping.site'], undefined);
-    assert.equal(serde(CATALOG_TABLES.results)['mapping.windowstart'], 'windowStart');
-    assert.equal(serde(CATALOG_TABLES.errors)['mapping.payloadbase64'], 'payloadBase64');
-    assert.equal(serde(CATALOG_TABLES.late)['mapping.eventtime'], 'eventTime');
-    assert.deepEqual(
-      rawColumns({
+    expect(serde(CATALOG_TABLES.raw)['case.insensitive']).toBe('false');
+    expect(serde(CATALOG_TABLES.raw)['mapping.deviceid']).toBe('deviceId');
+    expect(serde(CATALOG_TABLES.raw)['mapping.site']).toBe(undefined);
+    expect(serde(CATALOG_TABLES.results)['mapping.windowstart']).toBe('windowStart');
+    expect(serde(CATALOG_TABLES.errors)['mapping.payloadbase64']).toBe('payloadBase64');
+    expect(serde(CATALOG_TABLES.late)['mapping.eventtime']).toBe('eventTime');
+    expect(rawColumns({
         eventTime: { field: 'meta.ts' },
         aggregations: [{ name: 'a', groupBy: ['k'], window: { type: 'tumbling', sizeSeconds: 60 }, allowedLatenessSeconds: 0, measures: [{ name: 's', op: 'sum', field: 'k' }] }],
-      } as never),
-      [{ name: 'meta', type: 'string' }, { name: 'k', type: 'string' }],
-    );
+      } as never)).toStrictEqual([{ name: 'meta', type: 'string' }, { name: 'k', type: 'string' }]);
   });
 
   test('the raw archive is newline-delimited (Firehose appends the delimiter); results are already', () => {
     const raw = resources(dev.template)[deliveryId(dev.template, 'KinesisStreamAsSource')]!.Properties.ExtendedS3DestinationConfiguration;
-    assert.deepEqual(raw.ProcessingConfiguration, { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] });
+    expect(raw.ProcessingConfiguration).toStrictEqual({ Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] });
     const results = resources(dev.template)[deliveryId(dev.template, 'DirectPut')]!.Properties.ExtendedS3DestinationConfiguration;
-    assert.equal(results.ProcessingConfiguration, undefined);
+    expect(results.ProcessingConfiguration).toBe(undefined);
   });
 
   test('glueCatalog=false leaves the catalog out', () => {
     existingTopic.template.resourceCountIs('AWS::Glue::Database', 0);
     existingTopic.template.resourceCountIs('AWS::Glue::Table', 0);
-    assert.equal((existingTopic.template.toJSON().Outputs as any).GlueDatabaseName, undefined);
+    expect((existingTopic.template.toJSON().Outputs as any).GlueDatabaseName).toBe(undefined);
   });
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -6,7 +5,7 @@ import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadConfig, type PipelineConfig } from '../../lib/config';
+import { loadConfig } from '../../lib/config';
 import { DataLakeBucket } from '../../lib/constructs/data-lake-bucket';
 import { staticPrefixRoot } from '../../lib/constructs/s3-delivery-stream';
 import { HIVE_TIME_PARTITIONS, PipelineStack, STABLE_LOGICAL_IDS } from '../../lib/stacks/pipeline-stack';
@@ -63,7 +62,7 @@ function deliveryStreams(template: Template) {
   const all = template.findResources('AWS::KinesisFirehose::DeliveryStream') as Record<string, Resource>;
   const find = (type: string) => {
     const entries = Object.entries(all).filter(([, r]) => r.Properties.DeliveryStreamType === type);
-    assert.equal(entries.length, 1, `exactly one ${type} delivery stream`);
+    expect(entries.length).toBe(1);
     return { id: entries[0]![0], props: entries[0]![1].Properties };
   };
   return { results: find('DirectPut'), raw: find('KinesisStreamAsSource') };
@@ -71,7 +70,7 @@ function deliveryStreams(template: Template) {
 
 function onlyResource(template: Template, type: string): { id: string; resource: Resource } {
   const entries = Object.entries(template.findResources(type) as Record<string, Resource>);
-  assert.equal(entries.length, 1, `exactly one ${type}`);
+  expect(entries.length).toBe(1);
   return { id: entries[0]![0], resource: entries[0]![1] };
 }
 
@@ -91,7 +90,7 @@ function pipelineFunction(template: Template, service: string): { id: string; re
   const entries = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).filter(
     ([, r]) => r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service,
   );
-  assert.equal(entries.length, 1, `exactly one ${service} function`);
+  expect(entries.length).toBe(1);
   return { id: entries[0]![0], resource: entries[0]![1] };
 }
 const aggregatorFunction = (template: Template) => pipelineFunction(template, 'aggregator');
@@ -103,10 +102,10 @@ const objectArn = (suffix: string) => ({ 'Fn::Join': ['', [getAtt(STABLE_LOGICAL
 describe('stable logical IDs', () => {
   test('stateful resources and the event source mapping keep pinned logical IDs', () => {
     const json = t.toJSON() as { Resources: Record<string, Resource> };
-    assert.equal(json.Resources[STABLE_LOGICAL_IDS.stream]?.Type, 'AWS::Kinesis::Stream');
-    assert.equal(json.Resources[STABLE_LOGICAL_IDS.windowTable]?.Type, 'AWS::DynamoDB::Table');
-    assert.equal(json.Resources[STABLE_LOGICAL_IDS.bucket]?.Type, 'AWS::S3::Bucket');
-    assert.equal(json.Resources[STABLE_LOGICAL_IDS.eventSourceMapping]?.Type, 'AWS::Lambda::EventSourceMapping');
+    expect(json.Resources[STABLE_LOGICAL_IDS.stream]?.Type).toBe('AWS::Kinesis::Stream');
+    expect(json.Resources[STABLE_LOGICAL_IDS.windowTable]?.Type).toBe('AWS::DynamoDB::Table');
+    expect(json.Resources[STABLE_LOGICAL_IDS.bucket]?.Type).toBe('AWS::S3::Bucket');
+    expect(json.Resources[STABLE_LOGICAL_IDS.eventSourceMapping]?.Type).toBe('AWS::Lambda::EventSourceMapping');
   });
 
   test('no stateful resource has a hard-coded physical name', () => {
@@ -174,16 +173,16 @@ describe('aggregator function', () => {
   const fn = aggregatorFunction(t).resource;
 
   test('Node.js >= 22 on ARM64 with 1024 MB and a 60 s timeout', () => {
-    assert.match(fn.Properties.Runtime, /^nodejs(2[2-9]|[3-9]\d)\.x$/);
-    assert.deepEqual(fn.Properties.Architectures, ['arm64']);
-    assert.equal(fn.Properties.MemorySize, 1024);
-    assert.equal(fn.Properties.Timeout, 60);
-    assert.equal(fn.Properties.Handler, 'index.handler');
+    expect(fn.Properties.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
+    expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
+    expect(fn.Properties.MemorySize).toBe(1024);
+    expect(fn.Properties.Timeout).toBe(60);
+    expect(fn.Properties.Handler).toBe('index.handler');
   });
 
   test('sets exactly the contract environment variables', () => {
     const { results } = deliveryStreams(t);
-    assert.deepEqual(fn.Properties.Environment.Variables, {
+    expect(fn.Properties.Environment.Variables).toStrictEqual({
       AGGREGATION_SPEC: dflt.config.aggregationSpecJson,
       WINDOW_TABLE_NAME: { Ref: STABLE_LOGICAL_IDS.windowTable },
       RESULTS_DELIVERY_STREAM: { Ref: results.id },
@@ -203,15 +202,15 @@ describe('aggregator function', () => {
     ] as const) {
       const logGroupId = aggregatorFunction(template).resource.Properties.LoggingConfig.LogGroup.Ref as string;
       const logGroup = (template.toJSON() as { Resources: Record<string, Resource> }).Resources[logGroupId]!;
-      assert.equal(logGroup.Type, 'AWS::Logs::LogGroup');
-      assert.equal(logGroup.Properties.RetentionInDays, days);
+      expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
+      expect(logGroup.Properties.RetentionInDays).toBe(days);
     }
   });
 
   test('its role carries no AWS-managed policy', () => {
     const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
     const role = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[roleId]!;
-    assert.equal(role.Properties.ManagedPolicyArns, undefined);
+    expect(role.Properties.ManagedPolicyArns).toBe(undefined);
   });
 });
 
@@ -220,10 +219,10 @@ describe('idle window closer', () => {
 
   test('a bundled Node.js >= 22 ARM64 function, one at a time, with the spec, table and results stream', () => {
     const { results } = deliveryStreams(t);
-    assert.match(fn.Properties.Runtime, /^nodejs(2[2-9]|[3-9]\d)\.x$/);
-    assert.deepEqual(fn.Properties.Architectures, ['arm64']);
-    assert.equal(fn.Properties.ReservedConcurrentExecutions, 1);
-    assert.deepEqual(fn.Properties.Environment.Variables, {
+    expect(fn.Properties.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
+    expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(fn.Properties.Environment.Variables).toStrictEqual({
       AGGREGATION_SPEC: dflt.config.aggregationSpecJson,
       WINDOW_TABLE_NAME: { Ref: STABLE_LOGICAL_IDS.windowTable },
       RESULTS_DELIVERY_STREAM: { Ref: results.id },
@@ -258,9 +257,9 @@ describe('idle window closer', () => {
       .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId))
       .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[])
       .flatMap((st) => asArray(st.Action));
-    assert.ok(actions.includes('dynamodb:UpdateItem') && actions.includes('dynamodb:Query'));
-    assert.ok(actions.includes('firehose:PutRecordBatch'));
-    assert.ok(!actions.some((a) => a.startsWith('s3:') || a.startsWith('sqs:')), actions.join(','));
+    expect(actions.includes('dynamodb:UpdateItem') && actions.includes('dynamodb:Query')).toBeTruthy();
+    expect(actions).toContain('firehose:PutRecordBatch');
+    expect(actions.some((a) => a.startsWith('s3:') || a.startsWith('sqs:'))).toBeFalsy();
   });
 });
 
@@ -349,10 +348,7 @@ describe('data-lake bucket', () => {
 
   test('auto-delete with a retained bucket is refused by the construct', () => {
     const stack = new Stack(new App(), 'Guard');
-    assert.throws(
-      () => new DataLakeBucket(stack, 'B', { removalPolicy: RemovalPolicy.RETAIN, autoDeleteObjects: true }),
-      /autoDeleteObjects requires removalPolicy DESTROY/,
-    );
+    expect(() => new DataLakeBucket(stack, 'B', { removalPolicy: RemovalPolicy.RETAIN, autoDeleteObjects: true })).toThrow(/autoDeleteObjects requires removalPolicy DESTROY/);
   });
 });
 
@@ -362,31 +358,31 @@ describe('Firehose delivery streams', () => {
 
   test('results: direct put, GZIP, Hive prefixes, 60 s / 5 MiB buffering, AWS-owned key', () => {
     const s3 = results.props.ExtendedS3DestinationConfiguration;
-    assert.deepEqual(s3.BucketARN, getAtt(STABLE_LOGICAL_IDS.bucket));
-    assert.equal(s3.Prefix, `results/${hive}`);
-    assert.equal(s3.ErrorOutputPrefix, `results-errors/!{firehose:error-output-type}/${hive}`);
-    assert.equal(s3.CompressionFormat, 'GZIP');
-    assert.deepEqual(s3.BufferingHints, { IntervalInSeconds: 60, SizeInMBs: 5 });
-    assert.deepEqual(results.props.DeliveryStreamEncryptionConfigurationInput, { KeyType: 'AWS_OWNED_CMK' });
-    assert.equal(results.props.KinesisStreamSourceConfiguration, undefined);
+    expect(s3.BucketARN).toStrictEqual(getAtt(STABLE_LOGICAL_IDS.bucket));
+    expect(s3.Prefix).toBe(`results/${hive}`);
+    expect(s3.ErrorOutputPrefix).toBe(`results-errors/!{firehose:error-output-type}/${hive}`);
+    expect(s3.CompressionFormat).toBe('GZIP');
+    expect(s3.BufferingHints).toStrictEqual({ IntervalInSeconds: 60, SizeInMBs: 5 });
+    expect(results.props.DeliveryStreamEncryptionConfigurationInput).toStrictEqual({ KeyType: 'AWS_OWNED_CMK' });
+    expect(results.props.KinesisStreamSourceConfiguration).toBe(undefined);
   });
 
   test('raw: reads the Kinesis stream, GZIP, Hive prefixes, 300 s / 5 MiB buffering', () => {
-    assert.deepEqual(raw.props.KinesisStreamSourceConfiguration.KinesisStreamARN, getAtt(STABLE_LOGICAL_IDS.stream));
+    expect(raw.props.KinesisStreamSourceConfiguration.KinesisStreamARN).toStrictEqual(getAtt(STABLE_LOGICAL_IDS.stream));
     const s3 = raw.props.ExtendedS3DestinationConfiguration;
-    assert.deepEqual(s3.BucketARN, getAtt(STABLE_LOGICAL_IDS.bucket));
-    assert.equal(s3.Prefix, `raw/${hive}`);
-    assert.equal(s3.ErrorOutputPrefix, `raw-errors/!{firehose:error-output-type}/${hive}`);
-    assert.equal(s3.CompressionFormat, 'GZIP');
-    assert.deepEqual(s3.BufferingHints, { IntervalInSeconds: 300, SizeInMBs: 5 });
+    expect(s3.BucketARN).toStrictEqual(getAtt(STABLE_LOGICAL_IDS.bucket));
+    expect(s3.Prefix).toBe(`raw/${hive}`);
+    expect(s3.ErrorOutputPrefix).toBe(`raw-errors/!{firehose:error-output-type}/${hive}`);
+    expect(s3.CompressionFormat).toBe('GZIP');
+    expect(s3.BufferingHints).toStrictEqual({ IntervalInSeconds: 300, SizeInMBs: 5 });
   });
 
   test('error logging is on by default, into log groups with retention', () => {
     for (const stream of [results, raw]) {
       const logging = stream.props.ExtendedS3DestinationConfiguration.CloudWatchLoggingOptions;
-      assert.equal(logging.Enabled, true);
+      expect(logging.Enabled).toBe(true);
       const logGroup = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[logging.LogGroupName.Ref]!;
-      assert.equal(logGroup.Properties.RetentionInDays, 30);
+      expect(logGroup.Properties.RetentionInDays).toBe(30);
     }
     t.resourceCountIs('AWS::Logs::LogStream', 2);
   });
@@ -394,14 +390,14 @@ describe('Firehose delivery streams', () => {
   test('error logging off (local target): explicitly disabled and no AWS::Logs::LogStream at all', () => {
     const altStreams = deliveryStreams(alt.template);
     for (const stream of [altStreams.results, altStreams.raw]) {
-      assert.deepEqual(stream.props.ExtendedS3DestinationConfiguration.CloudWatchLoggingOptions, { Enabled: false });
+      expect(stream.props.ExtendedS3DestinationConfiguration.CloudWatchLoggingOptions).toStrictEqual({ Enabled: false });
     }
     alt.template.resourceCountIs('AWS::Logs::LogStream', 0);
-    assert.deepEqual(altStreams.results.props.ExtendedS3DestinationConfiguration.BufferingHints, {
+    expect(altStreams.results.props.ExtendedS3DestinationConfiguration.BufferingHints).toStrictEqual({
       IntervalInSeconds: 30,
       SizeInMBs: 16,
     });
-    assert.deepEqual(altStreams.raw.props.ExtendedS3DestinationConfiguration.BufferingHints, {
+    expect(altStreams.raw.props.ExtendedS3DestinationConfiguration.BufferingHints).toStrictEqual({
       IntervalInSeconds: 120,
       SizeInMBs: 16,
     });
@@ -414,34 +410,28 @@ describe('Firehose delivery streams', () => {
       const policies = Object.values(json.Resources).filter(
         (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId),
       );
-      assert.equal(policies.length, 1);
+      expect(policies.length).toBe(1);
       return policies[0]!.Properties.PolicyDocument.Statement as Statement[];
     };
     const objectResources = (statements: Statement[]) =>
       statements.filter((s) => asArray(s.Action).includes('s3:PutObject')).flatMap((s) => asArray(s.Resource));
 
     const resultsStatements = policyOf(results.props.ExtendedS3DestinationConfiguration.RoleARN);
-    assert.deepEqual(
-      new Set(objectResources(resultsStatements).map((r) => JSON.stringify(r))),
-      new Set([objectArn('/results/*'), objectArn('/results-errors/*')].map((r) => JSON.stringify(r))),
-    );
+    expect(new Set(objectResources(resultsStatements).map((r) => JSON.stringify(r)))).toStrictEqual(new Set([objectArn('/results/*'), objectArn('/results-errors/*')].map((r) => JSON.stringify(r))));
     const rawStatements = policyOf(raw.props.ExtendedS3DestinationConfiguration.RoleARN);
-    assert.deepEqual(
-      new Set(objectResources(rawStatements).map((r) => JSON.stringify(r))),
-      new Set([objectArn('/raw/*'), objectArn('/raw-errors/*')].map((r) => JSON.stringify(r))),
-    );
-    assert.ok(rawStatements.some((s) => asArray(s.Action).includes('kinesis:GetRecords')));
-    assert.ok(!resultsStatements.some((s) => asArray(s.Action).some((a) => a.startsWith('kinesis:'))));
+    expect(new Set(objectResources(rawStatements).map((r) => JSON.stringify(r)))).toStrictEqual(new Set([objectArn('/raw/*'), objectArn('/raw-errors/*')].map((r) => JSON.stringify(r))));
+    expect(rawStatements.some((s) => asArray(s.Action).includes('kinesis:GetRecords'))).toBeTruthy();
+    expect(resultsStatements.some((s) => asArray(s.Action).some((a) => a.startsWith('kinesis:')))).toBeFalsy();
     for (const s of [...resultsStatements, ...rawStatements]) {
-      assert.ok(!asArray(s.Action).includes('s3:DeleteObject'), 'Firehose never deletes objects');
+      expect(asArray(s.Action).includes('s3:DeleteObject')).toBeFalsy();
     }
   });
 
   test('staticPrefixRoot cuts a prefix at the last "/" before the first expression', () => {
-    assert.equal(staticPrefixRoot(`raw/${hive}`), 'raw/');
-    assert.equal(staticPrefixRoot('raw-errors/!{firehose:error-output-type}/x/'), 'raw-errors/');
-    assert.equal(staticPrefixRoot('a/b/c/'), 'a/b/c/');
-    assert.equal(staticPrefixRoot('!{timestamp:yyyy}/'), '');
+    expect(staticPrefixRoot(`raw/${hive}`)).toBe('raw/');
+    expect(staticPrefixRoot('raw-errors/!{firehose:error-output-type}/x/')).toBe('raw-errors/');
+    expect(staticPrefixRoot('a/b/c/')).toBe('a/b/c/');
+    expect(staticPrefixRoot('!{timestamp:yyyy}/')).toBe('');
   });
 });
 
@@ -469,12 +459,12 @@ describe('IAM', () => {
   ] as const) {
     test(`${name} config: no Allow statement has a wildcard action ("*" or "service:*") or resource "*"`, () => {
       const statements = allStatements(template);
-      assert.ok(statements.length > 5, 'found the policies');
+      expect(statements.length).toBeGreaterThan(5);
       for (const s of statements.filter((x) => x.Effect === 'Allow')) {
         for (const action of asArray(s.Action)) {
-          assert.ok(action !== '*' && !/^[\w-]+:\*$/.test(action), `wildcard action ${action}`);
+          expect(action !== '*' && !/^[\w-]+:\*$/.test(action)).toBeTruthy();
         }
-        assert.ok(!asArray(s.Resource).includes('*'), `resource "*" in ${JSON.stringify(s)}`);
+        expect(asArray(s.Resource).includes('*')).toBeFalsy();
       }
     });
   }
@@ -487,43 +477,43 @@ describe('IAM', () => {
       (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId),
     )!;
     const own: Statement[] = policy.Properties.PolicyDocument.Statement;
-    assert.ok(own.every((s) => s.Effect === 'Allow'));
+    expect(own.every((s) => s.Effect === 'Allow')).toBeTruthy();
 
     const byAction = (action: string) => own.filter((s) => asArray(s.Action).includes(action));
     const { results } = deliveryStreams(t);
 
-    assert.deepEqual(byAction('s3:PutObject').flatMap((s) => asArray(s.Resource)), [
+    expect(byAction('s3:PutObject').flatMap((s) => asArray(s.Resource))).toStrictEqual([
       objectArn('/errors/*'),
       objectArn('/late/*'),
     ]);
-    assert.ok(!own.some((s) => asArray(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:PutObject')));
+    expect(own.some((s) => asArray(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:PutObject'))).toBeFalsy();
 
     const firehose = byAction('firehose:PutRecordBatch');
-    assert.equal(firehose.length, 1);
-    assert.deepEqual(asArray(firehose[0]!.Action).sort(), ['firehose:PutRecord', 'firehose:PutRecordBatch']);
-    assert.deepEqual(firehose[0]!.Resource, getAtt(results.id));
+    expect(firehose.length).toBe(1);
+    expect(asArray(firehose[0]!.Action).sort()).toStrictEqual(['firehose:PutRecord', 'firehose:PutRecordBatch']);
+    expect(firehose[0]!.Resource).toStrictEqual(getAtt(results.id));
 
     const dynamo = byAction('dynamodb:UpdateItem');
-    assert.equal(dynamo.length, 1);
+    expect(dynamo.length).toBe(1);
     for (const a of ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem']) {
-      assert.ok(asArray(dynamo[0]!.Action).includes(a), a);
+      expect(asArray(dynamo[0]!.Action)).toContain(a);
     }
-    assert.ok(!asArray(dynamo[0]!.Action).includes('dynamodb:Scan'));
-    assert.deepEqual(dynamo[0]!.Resource, [
+    expect(asArray(dynamo[0]!.Action).includes('dynamodb:Scan')).toBeFalsy();
+    expect(dynamo[0]!.Resource).toStrictEqual([
       getAtt(STABLE_LOGICAL_IDS.windowTable),
       { 'Fn::Join': ['', [getAtt(STABLE_LOGICAL_IDS.windowTable), '/index/pending']] },
     ]);
 
     const sqsSend = byAction('sqs:SendMessage');
-    assert.equal(sqsSend.length, 1);
-    assert.deepEqual(sqsSend[0]!.Resource, getAtt(onlyResource(t, 'AWS::SQS::Queue').id));
+    expect(sqsSend.length).toBe(1);
+    expect(sqsSend[0]!.Resource).toStrictEqual(getAtt(onlyResource(t, 'AWS::SQS::Queue').id));
   });
 });
 
 describe('outputs and tags', () => {
   test('every contract output is present', () => {
     const outputs = t.toJSON().Outputs as Record<string, { Value: unknown; Export?: unknown }>;
-    assert.deepEqual(Object.keys(outputs).sort(), [
+    expect(Object.keys(outputs).sort()).toStrictEqual([
       'AggregationSpec',
       'AggregatorFunctionName',
       'BucketName',
@@ -542,21 +532,21 @@ describe('outputs and tags', () => {
       'WindowTableName',
     ]);
     const { results, raw } = deliveryStreams(t);
-    assert.deepEqual(outputs.StreamName!.Value, { Ref: STABLE_LOGICAL_IDS.stream });
-    assert.deepEqual(outputs.StreamArn!.Value, getAtt(STABLE_LOGICAL_IDS.stream));
-    assert.deepEqual(outputs.WindowTableName!.Value, { Ref: STABLE_LOGICAL_IDS.windowTable });
-    assert.deepEqual(outputs.BucketName!.Value, { Ref: STABLE_LOGICAL_IDS.bucket });
-    assert.deepEqual(outputs.ResultsDeliveryStreamName!.Value, { Ref: results.id });
-    assert.deepEqual(outputs.RawDeliveryStreamName!.Value, { Ref: raw.id });
-    assert.deepEqual(outputs.FailureQueueUrl!.Value, { Ref: onlyResource(t, 'AWS::SQS::Queue').id });
-    assert.deepEqual(outputs.AggregatorFunctionName!.Value, { Ref: aggregatorFunction(t).id });
-    assert.deepEqual(outputs.IdleCloserFunctionName!.Value, { Ref: pipelineFunction(t, 'closer').id });
-    assert.equal(outputs.RawPrefix!.Value, 'raw/');
-    assert.equal(outputs.ResultsPrefix!.Value, 'results/');
-    assert.equal(outputs.ErrorsPrefix!.Value, 'errors/');
-    assert.equal(outputs.LatePrefix!.Value, 'late/');
-    assert.equal(outputs.AggregationSpec!.Value, dflt.config.aggregationSpecJson);
-    assert.ok(Object.values(outputs).every((o) => o.Export === undefined), 'outputs are exportless');
+    expect(outputs.StreamName!.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.stream });
+    expect(outputs.StreamArn!.Value).toStrictEqual(getAtt(STABLE_LOGICAL_IDS.stream));
+    expect(outputs.WindowTableName!.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.windowTable });
+    expect(outputs.BucketName!.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.bucket });
+    expect(outputs.ResultsDeliveryStreamName!.Value).toStrictEqual({ Ref: results.id });
+    expect(outputs.RawDeliveryStreamName!.Value).toStrictEqual({ Ref: raw.id });
+    expect(outputs.FailureQueueUrl!.Value).toStrictEqual({ Ref: onlyResource(t, 'AWS::SQS::Queue').id });
+    expect(outputs.AggregatorFunctionName!.Value).toStrictEqual({ Ref: aggregatorFunction(t).id });
+    expect(outputs.IdleCloserFunctionName!.Value).toStrictEqual({ Ref: pipelineFunction(t, 'closer').id });
+    expect(outputs.RawPrefix!.Value).toBe('raw/');
+    expect(outputs.ResultsPrefix!.Value).toBe('results/');
+    expect(outputs.ErrorsPrefix!.Value).toBe('errors/');
+    expect(outputs.LatePrefix!.Value).toBe('late/');
+    expect(outputs.AggregationSpec!.Value).toBe(dflt.config.aggregationSpecJson);
+    expect(Object.values(outputs).every((o) => o.Export === undefined)).toBeTruthy();
   });
 
   test('resources are tagged with the stage', () => {
@@ -569,17 +559,18 @@ describe('outputs and tags', () => {
 });
 
 describe('cdk-nag AwsSolutions', () => {
-  const describeViolations = (config: PipelineConfig, violations: { ruleName: string; violatingResources: { constructPath: string }[] }[]) =>
-    `${config.stage}: ${violations.map((v) => `${v.ruleName} @ ${v.violatingResources.map((r) => r.constructPath).join(', ')}`).join('; ')}`;
+  // Rule and construct path of each finding, so that a failure reads as a list of what to fix.
+  const describeViolations = (violations: { ruleName: string; violatingResources: { constructPath?: string }[] }[]) =>
+    violations.map((v) => `${v.ruleName} @ ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
 
   test('default config: zero unacknowledged errors or warnings', () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(dflt.stack);
-    assert.deepEqual(report.violations, [], describeViolations(dflt.config, report.violations as never));
+    expect(describeViolations(report.violations)).toStrictEqual([]);
   });
 
   test('alternative (local-emulator-like) config: zero unacknowledged errors or warnings', () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(alt.stack);
-    assert.deepEqual(report.violations, [], describeViolations(alt.config, report.violations as never));
+    expect(describeViolations(report.violations)).toStrictEqual([]);
   });
 
   test('the validation plugin really fails synthesis on an unacknowledged finding (control)', () => {
@@ -596,7 +587,7 @@ describe('cdk-nag AwsSolutions', () => {
     }
     expect(message).toMatch(/AwsSolutions-SQS2/);
     const reportPath = /found in: (\S+validation-report\.json)/.exec(message)?.[1];
-    assert.ok(reportPath, message);
-    assert.match(readFileSync(reportPath, 'utf8'), /AwsSolutions-SQS2/);
+    expect(reportPath).toBeDefined();
+    expect(readFileSync(reportPath!, 'utf8')).toMatch(/AwsSolutions-SQS2/);
   });
 });

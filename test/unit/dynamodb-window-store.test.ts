@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -46,36 +45,33 @@ describe('DynamoWindowStore', () => {
     state[2] = 2;
     state[3] = 21;
     const outcome = await store.writeWindow(ref('d1'), { state, fences: { 'shardId-1': '001' }, version: 0, pending: true, rev: 1 }, undefined, 99);
-    assert.equal(outcome, 'written');
+    expect(outcome).toBe('written');
     const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    assert.equal(input.TableName, 'windows');
-    assert.deepEqual(input.Key, { pk: 'w#temp_1m#["d1"]', sk: '1970-01-01T00:02:00.000Z' });
-    assert.equal(
-      input.UpdateExpression,
-      'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = :agg',
-    );
-    assert.equal(input.ConditionExpression, 'attribute_not_exists(#pk)');
-    assert.deepEqual(input.ExpressionAttributeValues![':m'], { n: 2, mean: { s: 41, c: 2 }, hi: 21 });
-    assert.deepEqual(input.ExpressionAttributeValues![':key'], { deviceId: 'd1' });
-    assert.equal(input.ExpressionAttributeValues![':fireAt'], 180_000);
+    expect(input.TableName).toBe('windows');
+    expect(input.Key).toStrictEqual({ pk: 'w#temp_1m#["d1"]', sk: '1970-01-01T00:02:00.000Z' });
+    expect(input.UpdateExpression).toBe('SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = :agg');
+    expect(input.ConditionExpression).toBe('attribute_not_exists(#pk)');
+    expect(input.ExpressionAttributeValues![':m']).toStrictEqual({ n: 2, mean: { s: 41, c: 2 }, hi: 21 });
+    expect(input.ExpressionAttributeValues![':key']).toStrictEqual({ deviceId: 'd1' });
+    expect(input.ExpressionAttributeValues![':fireAt']).toBe(180_000);
     // TTL: end + lateness + retention, in epoch seconds.
-    assert.equal(input.ExpressionAttributeValues![':exp'], (180_000 + 30_000 + 3_600_000) / 1000);
+    expect(input.ExpressionAttributeValues![':exp']).toBe((180_000 + 30_000 + 3_600_000) / 1000);
   });
 
   test('updates conditionally on the revision read, and clears pending once emitted', async () => {
     ddb.on(UpdateCommand).resolves({});
     await store.writeWindow(ref('d1'), { state: emptyState(agg.layout), fences: {}, version: 1, pending: false, rev: 5 }, 4, 1);
     const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    assert.equal(input.ConditionExpression, '#rev = :expectedRev');
-    assert.equal(input.ExpressionAttributeValues![':expectedRev'], 4);
-    assert.match(input.UpdateExpression!, / REMOVE #p$/);
+    expect(input.ConditionExpression).toBe('#rev = :expectedRev');
+    expect(input.ExpressionAttributeValues![':expectedRev']).toBe(4);
+    expect(input.UpdateExpression!).toMatch(/ REMOVE #p$/);
   });
 
   test('a failed condition is a conflict, other errors propagate', async () => {
     ddb.on(UpdateCommand).rejectsOnce(conditionFailed()).rejectsOnce(new Error('throttled'));
     const next = { state: emptyState(agg.layout), fences: {}, version: 0, pending: true, rev: 2 };
-    assert.equal(await store.writeWindow(ref('d1'), next, 1, 1), 'conflict');
-    await assert.rejects(store.writeWindow(ref('d1'), next, 1, 1), /throttled/);
+    expect(await store.writeWindow(ref('d1'), next, 1, 1)).toBe('conflict');
+    await expect(store.writeWindow(ref('d1'), next, 1, 1)).rejects.toThrow(/throttled/);
   });
 
   test('reads windows 100 keys a call and retries unprocessed keys', async () => {
@@ -92,14 +88,14 @@ describe('DynamoWindowStore', () => {
       };
     });
     const got = await store.getWindows(refs, true);
-    assert.equal(got.size, 150);
+    expect(got.size).toBe(150);
     const calls = ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems!.windows.Keys!.length);
-    assert.ok(calls.every((n) => n <= MAX_BATCH_GET_KEYS));
-    assert.deepEqual(calls, [100, 10, 50]);
-    assert.equal(ddb.commandCalls(BatchGetCommand)[0].args[0].input.RequestItems!.windows.ConsistentRead, true);
+    expect(calls.every((n) => n <= MAX_BATCH_GET_KEYS)).toBeTruthy();
+    expect(calls).toStrictEqual([100, 10, 50]);
+    expect(ddb.commandCalls(BatchGetCommand)[0].args[0].input.RequestItems!.windows.ConsistentRead).toBe(true);
     const w = [...got.values()][0];
-    assert.deepEqual({ version: w.version, pending: w.pending, rev: w.rev, fences: w.fences }, { version: 0, pending: true, rev: 3, fences: { s: '1' } });
-    assert.deepEqual(w.state, [1, 5, 1, 5]);
+    expect({ version: w.version, pending: w.pending, rev: w.rev, fences: w.fences }).toStrictEqual({ version: 0, pending: true, rev: 3, fences: { s: '1' } });
+    expect(w.state).toStrictEqual([1, 5, 1, 5]);
   });
 
   test('finds pending windows through the sparse index, following pages', async () => {
@@ -108,36 +104,36 @@ describe('DynamoWindowStore', () => {
       .resolvesOnce({ Items: [{ pk: 'w#temp_1m#["a"]', sk: '1970-01-01T00:01:00.000Z' }], LastEvaluatedKey: { x: 1 } })
       .resolves({ Items: [{ pk: 'w#temp_1m#["b"]', sk: '1970-01-01T00:02:00.000Z' }] });
     const refs = await store.findPending(agg, 200_000);
-    assert.deepEqual(refs.map((r) => [r.keyJson, r.start, r.end]), [['["a"]', 60_000, 120_000], ['["b"]', 120_000, 180_000]]);
+    expect(refs.map((r) => [r.keyJson, r.start, r.end])).toStrictEqual([['["a"]', 60_000, 120_000], ['["b"]', 120_000, 180_000]]);
     const input = ddb.commandCalls(QueryCommand)[0].args[0].input;
-    assert.equal(input.IndexName, 'pending');
-    assert.equal(input.KeyConditionExpression, '#p = :agg AND #fireAt <= :w');
-    assert.deepEqual(input.ExpressionAttributeValues, { ':agg': 'temp_1m', ':w': 200_000 });
-    assert.deepEqual(ddb.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey, { x: 1 });
+    expect(input.IndexName).toBe('pending');
+    expect(input.KeyConditionExpression).toBe('#p = :agg AND #fireAt <= :w');
+    expect(input.ExpressionAttributeValues).toStrictEqual({ ':agg': 'temp_1m', ':w': 200_000 });
+    expect(ddb.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey).toStrictEqual({ x: 1 });
   });
 
   test('marks a version emitted only if the window is still at that version', async () => {
     ddb.on(UpdateCommand).rejects(conditionFailed());
     await store.markEmitted(ref('d1'), 3);
     const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    assert.equal(input.UpdateExpression, 'REMOVE #p');
-    assert.equal(input.ConditionExpression, '#v = :v AND attribute_exists(#p)');
-    assert.deepEqual(input.ExpressionAttributeValues, { ':v': 3 });
+    expect(input.UpdateExpression).toBe('REMOVE #p');
+    expect(input.ConditionExpression).toBe('#v = :v AND attribute_exists(#p)');
+    expect(input.ExpressionAttributeValues).toStrictEqual({ ':v': 3 });
   });
 
   test('reads every lane watermark with one consistent query of the lanes partition', async () => {
     ddb.on(QueryCommand).resolves({ Items: [{ pk: 'lanes', sk: 'shard-1', wm: 1234 }, { pk: 'lanes', sk: 'shard-2', wm: 99 }] });
-    assert.deepEqual(await store.readWatermarks(), new Map([['shard-1', 1234], ['shard-2', 99]]));
+    expect(await store.readWatermarks()).toStrictEqual(new Map([['shard-1', 1234], ['shard-2', 99]]));
     const input = ddb.commandCalls(QueryCommand)[0].args[0].input;
-    assert.deepEqual(input.ExpressionAttributeValues, { ':pk': 'lanes' });
-    assert.equal(input.ConsistentRead, true);
+    expect(input.ExpressionAttributeValues).toStrictEqual({ ':pk': 'lanes' });
+    expect(input.ConsistentRead).toBe(true);
   });
 
   test('watermarks only move forward', async () => {
     ddb.on(UpdateCommand).rejects(conditionFailed());
     await store.advanceWatermark('shard-1', 1000, 5);
     const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    assert.deepEqual(input.Key, { pk: 'lanes', sk: 'shard-1' });
-    assert.equal(input.ConditionExpression, 'attribute_not_exists(#wm) OR #wm < :wm');
+    expect(input.Key).toStrictEqual({ pk: 'lanes', sk: 'shard-1' });
+    expect(input.ConditionExpression).toBe('attribute_not_exists(#wm) OR #wm < :wm');
   });
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,8 +11,7 @@ const good = { deviceId: 'd1', site: 's1', ts: 1000, temperature: 20.5 };
 describe('event parsing', () => {
   test('accepts a complete event', () => {
     const r = parseEvent(spec, JSON.stringify(good));
-    assert.ok(r.ok);
-    assert.equal(r.ts, 1000);
+    expect(r).toMatchObject({ ok: true, ts: 1000 });
   });
   const bad: [string, string, RegExp][] = [
     ['invalid JSON', '{"deviceId":', /^invalid JSON/],
@@ -29,8 +27,8 @@ describe('event parsing', () => {
   for (const [name, text, reason] of bad) {
     test(`rejects ${name} with a reason`, () => {
       const r = parseEvent(spec, text);
-      assert.equal(r.ok, false);
-      assert.match((r as { reason: string }).reason, reason);
+      expect(r.ok).toBe(false);
+      expect((r as { reason: string }).reason).toMatch(reason);
     });
   }
 });

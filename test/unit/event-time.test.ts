@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import { parseEventTime } from '../../lambda/domain/event-time';
 
@@ -13,7 +12,7 @@ describe('event time', () => {
     [0, 0],
   ];
   for (const [input, ms] of ok) {
-    test(`accepts ${JSON.stringify(input)}`, () => assert.deepEqual(parseEventTime(input, 'ts'), { ok: true, ms }));
+    test(`accepts ${JSON.stringify(input)}`, () => expect(parseEventTime(input, 'ts')).toStrictEqual({ ok: true, ms }));
   }
   const bad: [unknown, RegExp][] = [
     [undefined, /missing event time field "ts"/],
@@ -29,8 +28,8 @@ describe('event time', () => {
   for (const [input, reason] of bad) {
     test(`rejects ${String(input)}`, () => {
       const r = parseEventTime(input, 'ts');
-      assert.equal(r.ok, false);
-      assert.match((r as { reason: string }).reason, reason);
+      expect(r.ok).toBe(false);
+      expect((r as { reason: string }).reason).toMatch(reason);
     });
   }
 });

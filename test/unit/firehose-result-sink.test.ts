@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -30,21 +29,21 @@ describe('packing and chunking', () => {
   test('packs newline-terminated lines up to the cap, never splitting a line', () => {
     const lines = Array.from({ length: 50 }, (_, i) => 'x'.repeat(10 + i));
     const records = packLines(lines, 200);
-    assert.ok(records.every((r) => r.length <= 200));
-    assert.equal(Buffer.concat(records).toString(), lines.map((l) => l + '\n').join(''));
+    expect(records.every((r) => r.length <= 200)).toBeTruthy();
+    expect(Buffer.concat(records).toString()).toBe(lines.map((l) => l + '\n').join(''));
   });
   test('a line larger than the cap is an error, not a split', () => {
-    assert.throws(() => packLines(['x'.repeat(300)], 200), /exceeds the 200-byte record cap/);
+    expect(() => packLines(['x'.repeat(300)], 200)).toThrow(/exceeds the 200-byte record cap/);
   });
   test('calls hold at most 500 records', () => {
     const calls = chunkForPutBatch(Array.from({ length: 1201 }, () => Buffer.from('a')));
-    assert.deepEqual(calls.map((c) => c.length), [MAX_RECORDS_PER_PUT_BATCH, MAX_RECORDS_PER_PUT_BATCH, 201]);
+    expect(calls.map((c) => c.length)).toStrictEqual([MAX_RECORDS_PER_PUT_BATCH, MAX_RECORDS_PER_PUT_BATCH, 201]);
   });
   test('calls hold at most 4 MiB', () => {
     const big = Buffer.alloc(1000 * 1024);
     const calls = chunkForPutBatch(Array.from({ length: 9 }, () => big));
-    assert.ok(calls.every((c) => c.reduce((n, b) => n + b.length, 0) <= MAX_BYTES_PER_PUT_BATCH));
-    assert.deepEqual(calls.map((c) => c.length), [4, 4, 1]);
+    expect(calls.every((c) => c.reduce((n, b) => n + b.length, 0) <= MAX_BYTES_PER_PUT_BATCH)).toBeTruthy();
+    expect(calls.map((c) => c.length)).toStrictEqual([4, 4, 1]);
   });
 });
 
@@ -54,10 +53,10 @@ describe('FirehoseResultSink', () => {
     mock.on(PutRecordBatchCommand).resolves({ FailedPutCount: 0, RequestResponses: [{ RecordId: '1' }] });
     await new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: 'results', sleep: noSleep }).emit([result(1), result(2)]);
     const calls = mock.commandCalls(PutRecordBatchCommand);
-    assert.equal(calls.length, 1);
-    assert.equal(calls[0].args[0].input.DeliveryStreamName, 'results');
+    expect(calls.length).toBe(1);
+    expect(calls[0].args[0].input.DeliveryStreamName).toBe('results');
     const body = Buffer.from(calls[0].args[0].input.Records![0].Data!).toString();
-    assert.deepEqual(body.trimEnd().split('\n').map((l) => JSON.parse(l)), [result(1), result(2)]);
+    expect(body.trimEnd().split('\n').map((l) => JSON.parse(l))).toStrictEqual([result(1), result(2)]);
   });
 
   test('retries only the entries that failed', async () => {
@@ -69,25 +68,25 @@ describe('FirehoseResultSink', () => {
     const sink = new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: 'r', maxRecordBytes: 200, sleep: noSleep });
     await sink.emit([result(1), result(2), result(3)]);
     const calls = mock.commandCalls(PutRecordBatchCommand);
-    assert.equal(calls.length, 2);
-    assert.equal(calls[0].args[0].input.Records!.length, 3);
+    expect(calls.length).toBe(2);
+    expect(calls[0].args[0].input.Records!.length).toBe(3);
     const retried = calls[1].args[0].input.Records!;
-    assert.equal(retried.length, 1);
-    assert.equal(JSON.parse(Buffer.from(retried[0].Data!).toString()).id, 'id-2');
+    expect(retried.length).toBe(1);
+    expect(JSON.parse(Buffer.from(retried[0].Data!).toString()).id).toBe('id-2');
   });
 
   test('gives up after the bound and throws, so the windows stay pending', async () => {
     const mock = mockClient(FirehoseClient);
     mock.on(PutRecordBatchCommand).resolves({ FailedPutCount: 1, RequestResponses: [{ ErrorCode: 'InternalFailure' }] });
     const sink = new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: 'r', maxAttempts: 3, sleep: noSleep });
-    await assert.rejects(sink.emit([result(1)]), /1 Firehose record\(s\) of window results still failed/);
-    assert.equal(mock.commandCalls(PutRecordBatchCommand).length, 3);
+    await expect(sink.emit([result(1)])).rejects.toThrow(/1 Firehose record\(s\) of window results still failed/);
+    expect(mock.commandCalls(PutRecordBatchCommand).length).toBe(3);
   });
 
   test('a thrown call counts as every entry failed and is retried', async () => {
     const mock = mockClient(FirehoseClient);
     mock.on(PutRecordBatchCommand).rejectsOnce(new Error('socket hang up')).resolves({ FailedPutCount: 0, RequestResponses: [{}] });
     await new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: 'r', sleep: noSleep }).emit([result(1)]);
-    assert.equal(mock.commandCalls(PutRecordBatchCommand).length, 2);
+    expect(mock.commandCalls(PutRecordBatchCommand).length).toBe(2);
   });
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import { groupByShard, toSourceRecords } from '../../lambda/adapters/kinesis-records';
 import { positionOf } from '../../lambda/domain/sequence';
@@ -8,7 +7,7 @@ import { kinesisEvent, sequenceNumber } from '../support/harness';
 describe('Kinesis record decoding', () => {
   test('a plain record becomes one source record', () => {
     const [r] = kinesisEvent('shardId-000000000001', [{ data: '{"a":1}', partitionKey: 'pk', sequenceNumber: sequenceNumber(3) }]).Records;
-    assert.deepEqual(toSourceRecords(r), [
+    expect(toSourceRecords(r)).toStrictEqual([
       {
         sequenceNumber: sequenceNumber(3),
         subSequenceNumber: 0,
@@ -23,22 +22,22 @@ describe('Kinesis record decoding', () => {
   test('a KPL aggregate becomes its user records, ordered by sub-sequence number', () => {
     const payloads = ['{"n":0}', '{"n":1}', '{"n":2}'];
     const [encoded, ...more] = aggregateKpl(payloads.map((p, i) => ({ partitionKey: `k${i}`, data: p })));
-    assert.equal(more.length, 0);
+    expect(more.length).toBe(0);
     const [r] = kinesisEvent('shardId-000000000001', [{ data: encoded.data, partitionKey: encoded.partitionKey, sequenceNumber: sequenceNumber(9) }]).Records;
     const users = toSourceRecords(r);
-    assert.deepEqual(users.map((u) => u.payload), payloads);
-    assert.deepEqual(users.map((u) => u.partitionKey), ['k0', 'k1', 'k2']);
-    assert.deepEqual(users.map((u) => u.subSequenceNumber), [0, 1, 2]);
-    assert.ok(users.every((u) => u.sequenceNumber === sequenceNumber(9)));
-    assert.ok(users[0].position < users[1].position && users[1].position < users[2].position);
+    expect(users.map((u) => u.payload)).toStrictEqual(payloads);
+    expect(users.map((u) => u.partitionKey)).toStrictEqual(['k0', 'k1', 'k2']);
+    expect(users.map((u) => u.subSequenceNumber)).toStrictEqual([0, 1, 2]);
+    expect(users.every((u) => u.sequenceNumber === sequenceNumber(9))).toBeTruthy();
+    expect(users[0].position < users[1].position && users[1].position < users[2].position).toBeTruthy();
   });
 
   test('a corrupt KPL aggregate becomes one record with a decode error, keeping the raw bytes', () => {
     const bytes = Buffer.concat([Buffer.from([0xf3, 0x89, 0x9a, 0xc2]), Buffer.alloc(40, 7)]);
     const [r] = kinesisEvent('s', [{ data: bytes, partitionKey: 'pk', sequenceNumber: '1' }]).Records;
     const [u] = toSourceRecords(r);
-    assert.match(u.decodeError!, /invalid KPL aggregated record/);
-    assert.equal(u.payloadBase64, bytes.toString('base64'));
+    expect(u.decodeError!).toMatch(/invalid KPL aggregated record/);
+    expect(u.payloadBase64).toBe(bytes.toString('base64'));
   });
 
   test('records are grouped by shard in delivery order', () => {
@@ -48,6 +47,6 @@ describe('Kinesis record decoding', () => {
     ]);
     ev.Records[1].eventID = 'shardId-b:11';
     const lanes = groupByShard(ev.Records);
-    assert.deepEqual([...lanes.keys()], ['shardId-a', 'shardId-b']);
+    expect([...lanes.keys()]).toStrictEqual(['shardId-a', 'shardId-b']);
   });
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -66,15 +65,15 @@ describe('PowertoolsLog', () => {
       log.endLane();
       log.info('after');
     });
-    assert.equal(lines.length, 2);
-    assert.equal(lines[0]!.level, 'WARN');
-    assert.equal(lines[0]!.message, 'conflict');
-    assert.equal(lines[0]!.service, 'aggregator');
-    assert.equal(lines[0]!.windows, 2);
-    assert.equal(lines[0]!.shardId, 'shardId-1');
-    assert.equal(lines[0]!.firstSequenceNumber, sequenceNumber(1));
-    assert.equal(lines[0]!.lastSequenceNumber, sequenceNumber(2));
-    assert.equal(lines[1]!.shardId, undefined, 'lane keys are removed after the lane');
+    expect(lines.length).toBe(2);
+    expect(lines[0]!.level).toBe('WARN');
+    expect(lines[0]!.message).toBe('conflict');
+    expect(lines[0]!.service).toBe('aggregator');
+    expect(lines[0]!.windows).toBe(2);
+    expect(lines[0]!.shardId).toBe('shardId-1');
+    expect(lines[0]!.firstSequenceNumber).toBe(sequenceNumber(1));
+    expect(lines[0]!.lastSequenceNumber).toBe(sequenceNumber(2));
+    expect(lines[1]!.shardId).toBe(undefined);
   });
 });
 
@@ -87,22 +86,19 @@ describe('BatchMetrics', () => {
       metrics.flush();
       metrics.flush(); // nothing recorded since: no second document
     });
-    assert.equal(lines.length, 1);
+    expect(lines.length).toBe(1);
     const emf = lines[0]!;
     const directive = emf._aws.CloudWatchMetrics[0];
-    assert.equal(directive.Namespace, 'Test/Pipeline');
-    assert.deepEqual(directive.Dimensions, [['service']]);
-    assert.equal(emf.service, 'aggregator');
-    assert.deepEqual(
-      directive.Metrics.map((m: { Name: string; Unit: string }) => [m.Name, m.Unit]).sort(),
-      Object.values(BATCH_METRICS).map((n) => [n, 'Count']).sort(),
-    );
-    assert.equal(emf[BATCH_METRICS.recordsIn], 15);
-    assert.equal(emf[BATCH_METRICS.badRecords], 3);
-    assert.equal(emf[BATCH_METRICS.lateRecords], 1);
-    assert.equal(emf[BATCH_METRICS.windowWrites], 6);
-    assert.equal(emf[BATCH_METRICS.writeConflicts], 1);
-    assert.equal(emf[BATCH_METRICS.windowsEmitted], 3);
+    expect(directive.Namespace).toBe('Test/Pipeline');
+    expect(directive.Dimensions).toStrictEqual([['service']]);
+    expect(emf.service).toBe('aggregator');
+    expect(directive.Metrics.map((m: { Name: string; Unit: string }) => [m.Name, m.Unit]).sort()).toStrictEqual(Object.values(BATCH_METRICS).map((n) => [n, 'Count']).sort());
+    expect(emf[BATCH_METRICS.recordsIn]).toBe(15);
+    expect(emf[BATCH_METRICS.badRecords]).toBe(3);
+    expect(emf[BATCH_METRICS.lateRecords]).toBe(1);
+    expect(emf[BATCH_METRICS.windowWrites]).toBe(6);
+    expect(emf[BATCH_METRICS.writeConflicts]).toBe(1);
+    expect(emf[BATCH_METRICS.windowsEmitted]).toBe(3);
   });
 });
 
@@ -123,8 +119,8 @@ describe('createKinesisHandler observer hooks', () => {
     ]);
     const b = kinesisEvent('shardId-b', [{ data: JSON.stringify({ d: 'y', ts: 2 }), partitionKey: 'p', sequenceNumber: sequenceNumber(3) }]);
     const res = await handler({ Records: [...a.Records, ...b.Records] }, { awsRequestId: 'req-1' } as never);
-    assert.deepEqual(res, { batchItemFailures: [] });
-    assert.deepEqual(calls, ['start:req-1', 'before:shardId-a:2', 'after:shardId-a:2:1', 'before:shardId-b:1', 'after:shardId-b:1:0', 'end']);
+    expect(res).toStrictEqual({ batchItemFailures: [] });
+    expect(calls).toStrictEqual(['start:req-1', 'before:shardId-a:2', 'after:shardId-a:2:1', 'before:shardId-b:1', 'after:shardId-b:1:0', 'end']);
 
     calls.length = 0;
     const failing = createKinesisHandler(
@@ -132,8 +128,8 @@ describe('createKinesisHandler observer hooks', () => {
       () => 1_000,
       observer,
     );
-    await assert.rejects(() => failing(b), /boom/);
-    assert.deepEqual(calls, ['start:-', 'before:shardId-b:1', 'end']);
+    await expect(failing(b)).rejects.toThrow(/boom/);
+    expect(calls).toStrictEqual(['start:-', 'before:shardId-b:1', 'end']);
   });
 
   test('without an observer the handler behaves as before', async () => {
@@ -141,6 +137,6 @@ describe('createKinesisHandler observer hooks', () => {
     const res = await createKinesisHandler(deps, () => 1_000)(
       kinesisEvent('s', [{ data: JSON.stringify({ d: 'x', ts: 1 }), partitionKey: 'p', sequenceNumber: sequenceNumber(1) }]),
     );
-    assert.deepEqual(res, { batchItemFailures: [] });
+    expect(res).toStrictEqual({ batchItemFailures: [] });
   });
 });

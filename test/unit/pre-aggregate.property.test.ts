@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import fc from 'fast-check';
 import { emptyState, mergeInto, toMeasureValues } from '../../lambda/domain/aggregate-state';
@@ -55,13 +54,13 @@ describe('pre-aggregation against the reference model', () => {
       fc.property(fc.array(eventArb, { maxLength: 200 }), (events) => {
         const slices = preAggregate(compiled, positioned(events));
         const expected = referenceAggregate(spec, events);
-        assert.equal(slices.size, expected.size);
+        expect(slices.size).toBe(expected.size);
         for (const s of slices.values()) {
           const id = windowIdentity({ aggregation: s.aggregation.name, key: keyRecord(s.aggregation, s.keyJson), windowStart: toIsoUtc(s.start) });
           const ref = expected.get(id);
-          assert.ok(ref, `unexpected window ${id}`);
-          assert.equal(toIsoUtc(s.end), ref.windowEnd);
-          assert.ok(measuresClose(toMeasureValues(s.aggregation.layout, s.state), ref.measures), id);
+          expect(ref).toBeDefined();
+          expect(toIsoUtc(s.end)).toBe(ref!.windowEnd);
+          expect(measuresClose(toMeasureValues(s.aggregation.layout, s.state), ref!.measures)).toBe(true);
         }
       }),
     );
@@ -77,7 +76,7 @@ describe('pre-aggregation against the reference model', () => {
           const merged = emptyState(s.aggregation.layout);
           if (left.has(id)) mergeInto(s.aggregation.layout, merged, left.get(id)!.state);
           if (right.has(id)) mergeInto(s.aggregation.layout, merged, right.get(id)!.state);
-          assert.ok(measuresClose(toMeasureValues(s.aggregation.layout, merged), toMeasureValues(s.aggregation.layout, s.state)));
+          expect(measuresClose(toMeasureValues(s.aggregation.layout, merged), toMeasureValues(s.aggregation.layout, s.state))).toBeTruthy();
         }
       }),
     );

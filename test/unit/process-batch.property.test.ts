@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import fc from 'fast-check';
 import { processBatch, type BatchDeps } from '../../lambda/app/process-batch';
@@ -80,7 +79,7 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
         // One clean redelivery of the last record: whatever a failed attempt left pending must now be emitted.
         await processBatch(deps, { lane: LANE, records: records.slice(-1) }, 9_000_000);
         for (const { stored } of store.windows.values()) {
-          assert.ok(!(stored.version > 0 && stored.pending), 'a fired window was left unemitted');
+          expect((stored.version > 0 && stored.pending)).toBeFalsy();
         }
 
         const expected = referenceAggregate(spec, workload.filter((w) => w.event).map((w) => w.event!));
@@ -90,25 +89,25 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
             { ref, stored },
           ]),
         );
-        assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
+        expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());
         for (const [id, { ref, stored }] of actual) {
-          assert.ok(measuresClose(toMeasureValues(ref.aggregation.layout, stored.state), expected.get(id)!.measures), `window ${id}`);
+          expect(measuresClose(toMeasureValues(ref.aggregation.layout, stored.state), expected.get(id)!.measures)).toBeTruthy();
         }
 
         const byId = new Map<string, string>();
         for (const r of results.emitted) {
           const body = JSON.stringify(r);
-          assert.equal(byId.get(r.id) ?? body, body, `result ${r.id} was emitted with two different contents`);
+          expect(byId.get(r.id) ?? body).toBe(body);
           byId.set(r.id, body);
         }
         for (const { ref, stored } of store.windows.values()) {
           if (stored.version > 0 && !stored.pending) {
             const last = results.emitted.filter((r) => r.windowStart === toIsoUtc(ref.start) && r.aggregation === ref.aggregation.name && JSON.stringify(r.key) === JSON.stringify(keyRecord(ref.aggregation, ref.keyJson)));
-            assert.ok(last.some((r) => r.version === stored.version), 'a window marked emitted was emitted at its version');
+            expect(last.some((r) => r.version === stored.version)).toBeTruthy();
           }
         }
         const malformed = workload.filter((w) => w.malformation).length;
-        assert.equal(new Set(errors.all().map((e) => e.sequenceNumber)).size, malformed);
+        expect(new Set(errors.all().map((e) => e.sequenceNumber)).size).toBe(malformed);
       }),
       { numRuns: 60 },
     );
@@ -127,9 +126,9 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
         }
       }
     }
-    assert.equal(out.stats.windowWrites, distinct.size);
-    assert.equal(store.writes, distinct.size);
-    assert.equal(out.stats.conflicts, 0);
+    expect(out.stats.windowWrites).toBe(distinct.size);
+    expect(store.writes).toBe(distinct.size);
+    expect(out.stats.conflicts).toBe(0);
   });
 
   test('distinct and percentile sketches merge exactly once under the same schedules', async () => {
@@ -157,15 +156,15 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
         const { store, results, deps } = setup(sketchCompiled);
         await play(records, steps, deps, store, results);
         const expected = referenceAggregate(sketchSpec, workload.filter((w) => w.event).map((w) => w.event!));
-        assert.equal(store.windows.size, expected.size);
+        expect(store.windows.size).toBe(expected.size);
         for (const { ref, stored } of store.windows.values()) {
           const id = windowIdentity({ aggregation: ref.aggregation.name, key: keyRecord(ref.aggregation, ref.keyJson), windowStart: toIsoUtc(ref.start) });
           const want = expected.get(id)!.measures;
           const got = toMeasureValues(ref.aggregation.layout, stored.state);
           const quantiles = stored.state[2] as QuantileSketch;
           // The sketch holds each record once: its count is the exact count, under every redelivery.
-          assert.equal(quantiles.count, want.events, `${id}: the percentile sketch counted ${quantiles.count} values`);
-          assert.ok(measuresClose(got, want), `${id}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+          expect(quantiles.count).toBe(want.events);
+          expect(measuresClose(got, want)).toBeTruthy();
         }
       }),
       { numRuns: 30 },

@@ -1,10 +1,10 @@
-import assert from 'node:assert/strict';
 
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { toSourceRecords } from '../../lambda/adapters/kinesis-records';
 import { MAX_PUT_RECORDS_BYTES, MAX_PUT_RECORDS_ENTRIES, MAX_RECORD_BYTES, Producer, UndeliveredRecordsError } from '../../scripts/lib/producer';
+import { rejectionOf } from '../support/expect-error';
 import { kinesisEvent } from '../support/harness';
 
 const noSleep = async () => {};
@@ -37,17 +37,17 @@ describe('Producer', () => {
           try {
             await producer.close();
           } catch (e) {
-            assert.ok(e instanceof UndeliveredRecordsError);
-            failed = e.failed;
+            expect(e).toBeInstanceOf(UndeliveredRecordsError);
+            failed = (e as UndeliveredRecordsError).failed;
           }
           // Every record is either delivered exactly once or reported as failed.
           const accounted = [...delivered, ...failed.map((f) => String(f.data))].sort();
-          assert.deepEqual(accounted, [...sent].sort());
-          assert.equal(producer.stats.sent, delivered.length);
-          assert.equal(producer.stats.failed, failed.length);
+          expect(accounted).toStrictEqual([...sent].sort());
+          expect(producer.stats.sent).toBe(delivered.length);
+          expect(producer.stats.failed).toBe(failed.length);
           const batches = Math.ceil(count / MAX_PUT_RECORDS_ENTRIES);
-          assert.ok(mock.commandCalls(PutRecordsCommand).length <= batches * maxAttempts);
-          for (const c of mock.commandCalls(PutRecordsCommand)) assert.ok(c.args[0].input.Records!.length <= MAX_PUT_RECORDS_ENTRIES);
+          expect(mock.commandCalls(PutRecordsCommand).length).toBeLessThanOrEqual(batches * maxAttempts);
+          for (const c of mock.commandCalls(PutRecordsCommand)) expect(c.args[0].input.Records!.length).toBeLessThanOrEqual(MAX_PUT_RECORDS_ENTRIES);
           mock.restore();
         },
       ),
@@ -66,9 +66,9 @@ describe('Producer', () => {
     await producer.put({ partitionKey: 'b', data: 'B' });
     await producer.close();
     const calls = mock.commandCalls(PutRecordsCommand);
-    assert.equal(calls.length, 2);
-    assert.deepEqual(calls[1].args[0].input.Records!.map((r) => r.PartitionKey), ['b']);
-    assert.deepEqual(producer.stats, { sent: 2, retried: 1, failed: 0, kinesisRecords: 2 });
+    expect(calls.length).toBe(2);
+    expect(calls[1].args[0].input.Records!.map((r) => r.PartitionKey)).toStrictEqual(['b']);
+    expect(producer.stats).toStrictEqual({ sent: 2, retried: 1, failed: 0, kinesisRecords: 2 });
     mock.restore();
   });
 });
@@ -82,10 +82,10 @@ describe('Producer, aggregating and settling', () => {
     for (const c of calls) {
       for (const r of (c.args[0].input as { Records: { PartitionKey: string; Data: Uint8Array }[] }).Records) {
         const data = Buffer.from(r.Data);
-        assert.ok(data.subarray(0, 4).equals(KPL_MAGIC), 'every Kinesis record is a KPL aggregate');
+        expect(data.subarray(0, 4).equals(KPL_MAGIC)).toBeTruthy();
         const event = kinesisEvent('shardId-0', [{ data, partitionKey: r.PartitionKey, sequenceNumber: '1' }]);
         for (const u of toSourceRecords(event.Records[0])) {
-          assert.equal(u.partitionKey, r.PartitionKey, 'an aggregate holds one partition key');
+          expect(u.partitionKey).toBe(r.PartitionKey);
           out.push({ partitionKey: u.partitionKey, payload: u.payload });
         }
       }
@@ -105,17 +105,14 @@ describe('Producer, aggregating and settling', () => {
     await producer.close();
     const calls = mock.commandCalls(PutRecordsCommand);
     const got = userRecordsOf(calls);
-    assert.deepEqual(
-      got.map((g) => `${g.partitionKey}|${g.payload}`).sort(),
-      sent.map((s) => `${s.partitionKey}|${s.data}`).sort(),
-    );
+    expect(got.map((g) => `${g.partitionKey}|${g.payload}`).sort()).toStrictEqual(sent.map((s) => `${s.partitionKey}|${s.data}`).sort());
     // Per key, order is kept.
     for (let k = 0; k < 7; k++) {
-      assert.deepEqual(got.filter((g) => g.partitionKey === `k${k}`).map((g) => g.payload), sent.filter((s) => s.partitionKey === `k${k}`).map((s) => s.data));
+      expect(got.filter((g) => g.partitionKey === `k${k}`).map((g) => g.payload)).toStrictEqual(sent.filter((s) => s.partitionKey === `k${k}`).map((s) => s.data));
     }
     const kinesisRecords = calls.reduce((n, c) => n + c.args[0].input.Records!.length, 0);
-    assert.ok(kinesisRecords < 20, `3000 small records packed into few Kinesis records, got ${kinesisRecords}`);
-    assert.deepEqual(producer.stats, { sent: 3000, retried: 0, failed: 0, kinesisRecords });
+    expect(kinesisRecords).toBeLessThan(20);
+    expect(producer.stats).toStrictEqual({ sent: 3000, retried: 0, failed: 0, kinesisRecords });
     mock.restore();
   });
 
@@ -131,11 +128,11 @@ describe('Producer, aggregating and settling', () => {
     await producer.close();
     for (const c of mock.commandCalls(PutRecordsCommand)) {
       const records = c.args[0].input.Records!;
-      assert.ok(records.length <= MAX_PUT_RECORDS_ENTRIES);
+      expect(records.length).toBeLessThanOrEqual(MAX_PUT_RECORDS_ENTRIES);
       const bytes = records.reduce((n, r) => n + r.Data!.byteLength + Buffer.byteLength(r.PartitionKey!), 0);
-      assert.ok(bytes <= MAX_PUT_RECORDS_BYTES, `${bytes} bytes in one call`);
+      expect(bytes).toBeLessThanOrEqual(MAX_PUT_RECORDS_BYTES);
     }
-    assert.equal(producer.stats.sent, 1200);
+    expect(producer.stats.sent).toBe(1200);
     mock.restore();
   });
 
@@ -150,11 +147,11 @@ describe('Producer, aggregating and settling', () => {
     const producer = new Producer(new KinesisClient({}), { streamName: 's', aggregate: true, maxAttempts: 3, sleep: noSleep });
     for (let i = 0; i < 10; i++) await producer.put({ partitionKey: i % 2 ? 'bad' : 'good', data: `r${i}` });
     const failed = await producer.settle();
-    assert.deepEqual(failed.map((f) => f.data).sort(), ['r1', 'r3', 'r5', 'r7', 'r9']);
-    for (const f of failed) assert.equal(f.error, 'InternalFailure: Internal service failure.');
-    assert.equal(mock.commandCalls(PutRecordsCommand).length, 3, 'the failing aggregate was tried maxAttempts times');
-    assert.deepEqual(producer.stats, { sent: 5, retried: 10, failed: 5, kinesisRecords: 1 });
-    assert.deepEqual(await producer.settle(), []);
+    expect(failed.map((f) => f.data).sort()).toStrictEqual(['r1', 'r3', 'r5', 'r7', 'r9']);
+    for (const f of failed) expect(f.error).toBe('InternalFailure: Internal service failure.');
+    expect(mock.commandCalls(PutRecordsCommand).length).toBe(3);
+    expect(producer.stats).toStrictEqual({ sent: 5, retried: 10, failed: 5, kinesisRecords: 1 });
+    expect(await producer.settle()).toStrictEqual([]);
     await producer.close();
     mock.restore();
   });
@@ -173,13 +170,10 @@ describe('Producer, aggregating and settling', () => {
       sleep: async (ms) => void delays.push(ms),
     });
     await producer.put({ partitionKey: 'a', data: 'A' });
-    await assert.rejects(producer.close(), (e: unknown) => {
-      assert.ok(e instanceof UndeliveredRecordsError);
-      assert.deepEqual(e.failed, [{ partitionKey: 'a', data: 'A', error: 'ResourceNotFoundException: Stream s not found' }]);
-      return true;
-    });
-    assert.equal(mock.commandCalls(PutRecordsCommand).length, 6);
-    assert.deepEqual(delays, [199, 399, 799, 999, 999]);
+    const e = await rejectionOf(producer.close(), UndeliveredRecordsError);
+    expect(e.failed).toStrictEqual([{ partitionKey: 'a', data: 'A', error: 'ResourceNotFoundException: Stream s not found' }]);
+    expect(mock.commandCalls(PutRecordsCommand).length).toBe(6);
+    expect(delays).toStrictEqual([199, 399, 799, 999, 999]);
     mock.restore();
   });
 
@@ -190,10 +184,10 @@ describe('Producer, aggregating and settling', () => {
     await producer.put({ partitionKey: 'big', data: 'z'.repeat(MAX_RECORD_BYTES) });
     await producer.put({ partitionKey: 'ok', data: 'fine' });
     const failed = await producer.settle();
-    assert.equal(failed.length, 1);
-    assert.equal(failed[0].partitionKey, 'big');
-    assert.match(failed[0].error, /RecordTooLarge/);
-    assert.deepEqual(mock.commandCalls(PutRecordsCommand).map((c) => c.args[0].input.Records!.map((r) => r.PartitionKey)), [['ok']]);
+    expect(failed.length).toBe(1);
+    expect(failed[0].partitionKey).toBe('big');
+    expect(failed[0].error).toMatch(/RecordTooLarge/);
+    expect(mock.commandCalls(PutRecordsCommand).map((c) => c.args[0].input.Records!.map((r) => r.PartitionKey))).toStrictEqual([['ok']]);
     mock.restore();
   });
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
@@ -115,32 +114,32 @@ function windowsOf(store: MemoryWindowStore) {
 function assertEqualsReference(store: MemoryWindowStore, applied: readonly Record<string, unknown>[]) {
   const expected = referenceAggregate(rawSpec, applied);
   const actual = windowsOf(store);
-  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
-  for (const [id, w] of expected) assert.ok(measuresClose(actual.get(id)!, w.measures), `${id}: ${JSON.stringify(actual.get(id))} != ${JSON.stringify(w.measures)}`);
+  expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());
+  for (const [id, w] of expected) expect(measuresClose(actual.get(id)!, w.measures)).toBeTruthy();
 }
 
 describe('on-failure messages', () => {
   test('parses the Lambda Kinesis on-failure record and rejects what is not one', () => {
     const info = batchInfo(0, 9);
-    assert.deepEqual(parseOnFailureMessage(onFailureBody(info)), JSON.parse(onFailureBody(info)));
-    assert.match((parseOnFailureMessage('nope') as { error: string }).error, /not JSON/);
-    assert.match((parseOnFailureMessage('{"Records":[]}') as { error: string }).error, /no KinesisBatchInfo/);
-    assert.match((parseOnFailureMessage(onFailureBody({ ...info, startSequenceNumber: '12a' })) as { error: string }).error, /SequenceNumber/);
+    expect(parseOnFailureMessage(onFailureBody(info))).toStrictEqual(JSON.parse(onFailureBody(info)));
+    expect((parseOnFailureMessage('nope') as { error: string }).error).toMatch(/not JSON/);
+    expect((parseOnFailureMessage('{"Records":[]}') as { error: string }).error).toMatch(/no KinesisBatchInfo/);
+    expect((parseOnFailureMessage(onFailureBody({ ...info, startSequenceNumber: '12a' })) as { error: string }).error).toMatch(/SequenceNumber/);
     // BigInt, not number: these differ only beyond a double's precision.
     const reversed = { ...info, startSequenceNumber: '49650000000000000000000000000000000000000000000000000002', endSequenceNumber: '49650000000000000000000000000000000000000000000000000001' };
-    assert.match((parseOnFailureMessage(onFailureBody(reversed)) as { error: string }).error, /after/);
+    expect((parseOnFailureMessage(onFailureBody(reversed)) as { error: string }).error).toMatch(/after/);
   });
 
   test('the queue URL takes the endpoint origin when one is set', () => {
-    assert.equal(queueUrlFor('http://localhost:4566/000000000000/q', 'http://127.0.0.1:4567'), 'http://127.0.0.1:4567/000000000000/q');
-    assert.equal(queueUrlFor('https://sqs.us-east-1.amazonaws.com/1/q', undefined), 'https://sqs.us-east-1.amazonaws.com/1/q');
+    expect(queueUrlFor('http://localhost:4566/000000000000/q', 'http://127.0.0.1:4567')).toBe('http://127.0.0.1:4567/000000000000/q');
+    expect(queueUrlFor('https://sqs.us-east-1.amazonaws.com/1/q', undefined)).toBe('https://sqs.us-east-1.amazonaws.com/1/q');
   });
 
   test('invocations stay within the record and payload limits', () => {
     const big = Array.from({ length: 30 }, (_, i) => ({ SequenceNumber: String(i), PartitionKey: 'k', Data: new Uint8Array(400 * 1024) }));
-    for (const c of invokeChunks(big)) assert.ok(JSON.stringify(kinesisEvent(SHARD, c.map((r) => ({ data: Buffer.from(r.Data!), partitionKey: 'k', sequenceNumber: r.SequenceNumber! })))).length < 6 * 1024 * 1024);
-    assert.ok(invokeChunks(shard).every((c) => c.length <= MAX_INVOKE_RECORDS));
-    assert.equal(invokeChunks(shard).flat().length, shard.length);
+    for (const c of invokeChunks(big)) expect(JSON.stringify(kinesisEvent(SHARD, c.map((r) => ({ data: Buffer.from(r.Data!), partitionKey: 'k', sequenceNumber: r.SequenceNumber! })))).length).toBeLessThan(6 * 1024 * 1024);
+    expect(invokeChunks(shard).every((c) => c.length <= MAX_INVOKE_RECORDS)).toBeTruthy();
+    expect(invokeChunks(shard).flat().length).toBe(shard.length);
   });
 });
 
@@ -148,24 +147,24 @@ describe('readRange', () => {
   test('reads exactly the range across pages, comparing sequence numbers as BigInt', async () => {
     const kinesis = mockStream(shard, 100);
     const read = await readRange(new KinesisClient({}), batchInfo(5, 730), async () => {});
-    assert.equal(read.problem, undefined);
-    assert.deepEqual(read.records.map((r) => r.SequenceNumber), shard.slice(5, 731).map((r) => r.SequenceNumber));
+    expect(read.problem).toBe(undefined);
+    expect(read.records.map((r) => r.SequenceNumber)).toStrictEqual(shard.slice(5, 731).map((r) => r.SequenceNumber));
     kinesis.restore();
   });
 
   test('records expired before the range start are reported', async () => {
     const kinesis = mockStream(shard.slice(20));
     const read = await readRange(new KinesisClient({}), batchInfo(10, 30), async () => {});
-    assert.equal(read.records.length, 11);
-    assert.match(read.problem!, /expired/);
+    expect(read.records.length).toBe(11);
+    expect(read.problem!).toMatch(/expired/);
     kinesis.restore();
   });
 
   test('a missing shard is reported, not thrown', async () => {
     const kinesis = mockStream(shard);
     const read = await readRange(new KinesisClient({}), batchInfo(0, 3, 'shardId-000000000999'), async () => {});
-    assert.equal(read.records.length, 0);
-    assert.match(read.problem!, /ResourceNotFoundException/);
+    expect(read.records.length).toBe(0);
+    expect(read.problem!).toMatch(/ResourceNotFoundException/);
     kinesis.restore();
   });
 });
@@ -186,17 +185,17 @@ describe('redrive', () => {
       { sqs: new SQSClient({}), kinesis: new KinesisClient({}), lambda: new LambdaClient({}) },
       { queueUrl: QUEUE, functionName: 'agg', sleep: async () => {} },
     );
-    assert.equal(outcomes.length, 1);
-    assert.equal(outcomes[0].outcome, 'redriven');
-    assert.equal(outcomes[0].records, 951);
-    assert.equal(outcomes[0].invocations, 2);
-    assert.equal(queue.live.size, 0, 'the message was deleted');
+    expect(outcomes.length).toBe(1);
+    expect(outcomes[0].outcome).toBe('redriven');
+    expect(outcomes[0].records).toBe(951);
+    expect(outcomes[0].invocations).toBe(2);
+    expect(queue.live.size).toBe(0);
     // The event is the one the event source mapping would have built.
     const first = agg.invoked[0].Records[0];
-    assert.equal(first.eventID, `${SHARD}:${shard[150].SequenceNumber}`);
-    assert.equal(first.eventSourceARN, STREAM_ARN);
-    assert.equal(first.invokeIdentityArn, 'arn:aws:iam::000000000000:role/agg');
-    assert.equal(Buffer.from(first.kinesis.data, 'base64').toString(), JSON.stringify(events[150]));
+    expect(first.eventID).toBe(`${SHARD}:${shard[150].SequenceNumber}`);
+    expect(first.eventSourceARN).toBe(STREAM_ARN);
+    expect(first.invokeIdentityArn).toBe('arn:aws:iam::000000000000:role/agg');
+    expect(Buffer.from(first.kinesis.data, 'base64').toString()).toBe(JSON.stringify(events[150]));
     assertEqualsReference(store, events);
     for (const m of [kinesis, queue.sqs, agg.lambda]) m.restore();
   });
@@ -213,7 +212,7 @@ describe('redrive', () => {
       { sqs: new SQSClient({}), kinesis: new KinesisClient({}), lambda: new LambdaClient({}) },
       { queueUrl: QUEUE, functionName: 'agg', sleep: async () => {} },
     );
-    assert.deepEqual(outcomes.map((o) => [o.outcome, o.records, o.invocations]), [['redriven', 900, 2]]);
+    expect(outcomes.map((o) => [o.outcome, o.records, o.invocations])).toStrictEqual([['redriven', 900, 2]]);
     assertEqualsReference(store, events);
     for (const m of [kinesis, queue.sqs, agg.lambda]) m.restore();
   });
@@ -226,38 +225,38 @@ describe('redrive', () => {
     let queue = mockQueue(bodies);
     const clients = { sqs: new SQSClient({}), kinesis: new KinesisClient({}), lambda: new LambdaClient({}) };
     const dry = await redrive(clients, { queueUrl: QUEUE, functionName: 'agg', dryRun: true, sleep: async () => {} });
-    assert.deepEqual(dry.map((o) => o.outcome), ['unrecoverable', 'unrecoverable', 'invalid']);
-    assert.equal(dry[0].preview!.length, 11);
-    assert.equal(agg.invoked.length, 0);
-    assert.equal(queue.live.size, 3);
+    expect(dry.map((o) => o.outcome)).toStrictEqual(['unrecoverable', 'unrecoverable', 'invalid']);
+    expect(dry[0].preview!.length).toBe(11);
+    expect(agg.invoked.length).toBe(0);
+    expect(queue.live.size).toBe(3);
     queue.sqs.restore();
 
     queue = mockQueue(bodies);
     const real = await redrive(clients, { queueUrl: QUEUE, functionName: 'agg', sleep: async () => {} });
-    assert.deepEqual(real.map((o) => [o.outcome, o.deleted]), [['unrecoverable', false], ['unrecoverable', false], ['invalid', false]]);
-    assert.match(real[0].detail!, /expired/);
-    assert.equal(queue.live.size, 3);
-    assert.equal(queue.sqs.commandCalls(ChangeMessageVisibilityCommand).length, 3, 'kept messages are made visible again');
+    expect(real.map((o) => [o.outcome, o.deleted])).toStrictEqual([['unrecoverable', false], ['unrecoverable', false], ['invalid', false]]);
+    expect(real[0].detail!).toMatch(/expired/);
+    expect(queue.live.size).toBe(3);
+    expect(queue.sqs.commandCalls(ChangeMessageVisibilityCommand).length).toBe(3);
     queue.sqs.restore();
 
     // With --accept-partial what is left is re-fed and the message goes.
     queue = mockQueue([bodies[0]]);
     const partial = await redrive(clients, { queueUrl: QUEUE, functionName: 'agg', acceptPartial: true, sleep: async () => {} });
-    assert.deepEqual(partial.map((o) => [o.outcome, o.records, o.deleted]), [['redriven', 11, true]]);
+    expect(partial.map((o) => [o.outcome, o.records, o.deleted])).toStrictEqual([['redriven', 11, true]]);
     queue.sqs.restore();
 
     // A function that reports a failed item keeps the message.
     agg.lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: blob(JSON.stringify({ batchItemFailures: [{ itemIdentifier: shard[55].SequenceNumber }] })) });
     queue = mockQueue([onFailureBody(batchInfo(50, 60))]);
     const failed = await redrive(clients, { queueUrl: QUEUE, functionName: 'agg', sleep: async () => {} });
-    assert.deepEqual(failed.map((o) => [o.outcome, o.deleted]), [['failed', false]]);
-    assert.equal(queue.live.size, 1);
+    expect(failed.map((o) => [o.outcome, o.deleted])).toStrictEqual([['failed', false]]);
+    expect(queue.live.size).toBe(1);
     agg.lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: blob('{"errorMessage":"boom"}') });
     queue.sqs.restore();
     queue = mockQueue([onFailureBody(batchInfo(50, 60))]);
     const crashed = await redrive(clients, { queueUrl: QUEUE, functionName: 'agg', sleep: async () => {} });
-    assert.deepEqual(crashed.map((o) => [o.outcome, o.deleted]), [['failed', false]]);
-    assert.match(crashed[0].detail!, /Unhandled.*boom/);
+    expect(crashed.map((o) => [o.outcome, o.deleted])).toStrictEqual([['failed', false]]);
+    expect(crashed[0].detail!).toMatch(/Unhandled.*boom/);
     for (const m of [kinesis, queue.sqs, agg.lambda]) m.restore();
   });
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import fc from 'fast-check';
 import { isAfter, positionOf } from '../../lambda/domain/sequence';
@@ -9,13 +8,13 @@ describe('record positions', () => {
     fc.assert(
       fc.property(seq, seq, fc.nat(1000), fc.nat(1000), (a, b, sa, sb) => {
         const expected = a === b ? sa > sb : a > b;
-        assert.equal(isAfter(positionOf(a.toString(), sa), positionOf(b.toString(), sb)), expected);
+        expect(isAfter(positionOf(a.toString(), sa), positionOf(b.toString(), sb))).toBe(expected);
       }),
     );
   });
   test('a real 56-digit sequence number is accepted', () => {
-    assert.ok(positionOf('49590338271490256608559692538361571095921575989136588898').length > 56);
+    expect(positionOf('49590338271490256608559692538361571095921575989136588898').length).toBeGreaterThan(56);
   });
-  test('no fence is before every position', () => assert.ok(isAfter(positionOf('0'), undefined)));
-  test('rejects a non-decimal sequence number', () => assert.throws(() => positionOf('12a'), /invalid sequence number/));
+  test('no fence is before every position', () => expect(isAfter(positionOf('0'), undefined)).toBeTruthy());
+  test('rejects a non-decimal sequence number', () => expect(() => positionOf('12a')).toThrow(/invalid sequence number/));
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import fc from 'fast-check';
 import { HyperLogLog, hllStandardError } from '../../lambda/domain/hyperloglog';
@@ -15,7 +14,7 @@ describe('HyperLogLog (distinct)', () => {
         for (let i = 0; i < n; i++) hll.add(`user-${i}-${Math.floor(rnd() * 1e9)}`);
         const exact = n;
         const error = Math.abs(hll.estimate() - exact) / exact;
-        assert.ok(error <= 4 * hllStandardError(precision), `estimate ${hll.estimate()} for ${exact}: error ${error}`);
+        expect(error).toBeLessThanOrEqual(4 * hllStandardError(precision));
       });
     }
   }
@@ -32,7 +31,7 @@ describe('HyperLogLog (distinct)', () => {
         left.merge(right);
         left.merge(right);
         for (const v of values.slice(0, 10)) left.add(v);
-        assert.deepEqual(left.registers, all.registers);
+        expect(left.registers).toStrictEqual(all.registers);
       }),
     );
   });
@@ -41,7 +40,7 @@ describe('HyperLogLog (distinct)', () => {
     const hll = new HyperLogLog(11);
     hll.add(1);
     hll.add('1');
-    assert.equal(Math.round(hll.estimate()), 2);
+    expect(Math.round(hll.estimate())).toBe(2);
   });
 
   test('encodes sparse while small and dense when full, and decodes to the same registers', () => {
@@ -49,14 +48,14 @@ describe('HyperLogLog (distinct)', () => {
     for (let i = 0; i < 50; i++) small.add(`v${i}`);
     const big = new HyperLogLog(11);
     for (let i = 0; i < 50_000; i++) big.add(`v${i}`);
-    assert.match(small.encode(), /^s11:/);
-    assert.match(big.encode(), /^d11:/);
-    assert.ok(small.encode().length < 300, 'a window with 50 distinct values stores in a few hundred bytes');
-    for (const h of [small, big]) assert.deepEqual(HyperLogLog.decode(h.encode()).registers, h.registers);
+    expect(small.encode()).toMatch(/^s11:/);
+    expect(big.encode()).toMatch(/^d11:/);
+    expect(small.encode().length).toBeLessThan(300);
+    for (const h of [small, big]) expect(HyperLogLog.decode(h.encode()).registers).toStrictEqual(h.registers);
   });
 
   test('sketches of different precisions do not merge', () => {
-    assert.throws(() => new HyperLogLog(10).merge(new HyperLogLog(11)), /precision/);
+    expect(() => new HyperLogLog(10).merge(new HyperLogLog(11))).toThrow(/precision/);
   });
 });
 
@@ -76,7 +75,7 @@ describe('DDSketch (percentile)', () => {
       for (const q of [0, 0.1, 0.5, 0.9, 0.95, 0.99, 0.999, 1]) {
         const exact = exactAtRank(sorted, q);
         const got = sketch.quantile(q)!;
-        assert.ok(Math.abs(got - exact) <= accuracy * Math.abs(exact) + 1e-12, `q${q}: ${got} vs ${exact}`);
+        expect(Math.abs(got - exact)).toBeLessThanOrEqual(accuracy * Math.abs(exact) + 1e-12);
       }
     });
   }
@@ -92,13 +91,13 @@ describe('DDSketch (percentile)', () => {
         values.slice(cut).forEach((v) => right.add(v));
         left.merge(right);
         const decoded = QuantileSketch.decode(left.encode(), 0.01);
-        assert.equal(decoded.count, values.length);
+        expect(decoded.count).toBe(values.length);
         // Stored sketches are always read back from their encoded form, which keeps the bins (not min and max).
         const allDecoded = QuantileSketch.decode(all.encode(), 0.01);
-        for (const q of [0, 0.5, 0.95, 1]) assert.equal(decoded.quantile(q), allDecoded.quantile(q));
+        for (const q of [0, 0.5, 0.95, 1]) expect(decoded.quantile(q)).toBe(allDecoded.quantile(q));
       }),
     );
   });
 
-  test('an empty sketch reports no value', () => assert.equal(new QuantileSketch().quantile(0.5), null));
+  test('an empty sketch reports no value', () => expect(new QuantileSketch().quantile(0.5)).toBe(null));
 });

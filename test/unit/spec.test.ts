@@ -1,17 +1,17 @@
-import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { thrownBy } from '../support/expect-error';
 import { parseAggregationSpec, parseAggregationSpecJson, SpecValidationError } from '../../lambda/domain/spec';
 
 const demo = JSON.parse(readFileSync(join(__dirname, '../../specs/demo.json'), 'utf8'));
 
 describe('aggregation spec', () => {
-  test('the demo spec validates', () => assert.equal(parseAggregationSpec(demo).aggregations.length, 2));
+  test('the demo spec validates', () => expect(parseAggregationSpec(demo).aggregations.length).toBe(2));
   test('allowed lateness defaults to 0', () => {
     const s = structuredClone(demo);
     delete s.aggregations[0].allowedLatenessSeconds;
-    assert.equal(parseAggregationSpec(s).aggregations[0].allowedLatenessSeconds, 0);
+    expect(parseAggregationSpec(s).aggregations[0].allowedLatenessSeconds).toBe(0);
   });
   const mutations: [string, (s: any) => void, string][] = [
     ['no aggregations', (s) => (s.aggregations = []), 'aggregations'],
@@ -31,11 +31,10 @@ describe('aggregation spec', () => {
     test(`rejects ${name}, naming ${path}`, () => {
       const s = structuredClone(demo);
       mutate(s);
-      assert.throws(
-        () => parseAggregationSpec(s),
-        (e: unknown) => e instanceof SpecValidationError && e.issues.some((i) => i.startsWith(`${path}:`) || i.startsWith(`${path}`)),
-      );
+      const e = thrownBy(() => parseAggregationSpec(s), SpecValidationError);
+      // Each issue reads "<path>: <message>"; the path must be exactly the one named, not a parent or a nested one.
+      expect(e.issues.map((i) => i.slice(0, i.indexOf(': ')))).toContain(path);
     });
   }
-  test('rejects text that is not JSON', () => assert.throws(() => parseAggregationSpecJson('{'), /not valid JSON/));
+  test('rejects text that is not JSON', () => expect(() => parseAggregationSpecJson('{')).toThrow(/not valid JSON/));
 });

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 
 import { compileWindowAssigner } from '../../lambda/domain/windows';
 
@@ -16,10 +15,10 @@ describe('window assignment', () => {
   for (const c of cases) {
     test(c.name, () => {
       const windows = compileWindowAssigner(c.def).assign(c.ts);
-      assert.deepEqual(windows.map((w) => w.start), c.starts);
+      expect(windows.map((w) => w.start)).toStrictEqual(c.starts);
       for (const w of windows) {
-        assert.equal(w.end - w.start, c.def.sizeSeconds * 1000);
-        assert.ok(w.start <= c.ts && c.ts < w.end, 'each window contains the event');
+        expect(w.end - w.start).toBe(c.def.sizeSeconds * 1000);
+        expect(w.start <= c.ts && c.ts < w.end).toBeTruthy();
       }
     });
   }
