@@ -46,25 +46,30 @@ describe('DynamoWindowStore', () => {
     state[3] = 21;
     const outcome = await store.writeWindow(ref('d1'), { state, fences: { 'shardId-1': '001' }, version: 0, pending: true, rev: 1 }, undefined, 99);
     expect(outcome).toBe('written');
-    const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    expect(input.TableName).toBe('windows');
-    expect(input.Key).toStrictEqual({ pk: 'w#temp_1m#["d1"]', sk: '1970-01-01T00:02:00.000Z' });
-    expect(input.UpdateExpression).toBe('SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = :agg');
-    expect(input.ConditionExpression).toBe('attribute_not_exists(#pk)');
-    expect(input.ExpressionAttributeValues![':m']).toStrictEqual({ n: 2, mean: { s: 41, c: 2 }, hi: 21 });
-    expect(input.ExpressionAttributeValues![':key']).toStrictEqual({ deviceId: 'd1' });
-    expect(input.ExpressionAttributeValues![':fireAt']).toBe(180_000);
-    // TTL: end + lateness + retention, in epoch seconds.
-    expect(input.ExpressionAttributeValues![':exp']).toBe((180_000 + 30_000 + 3_600_000) / 1000);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'windows',
+      Key: { pk: 'w#temp_1m#["d1"]', sk: '1970-01-01T00:02:00.000Z' },
+      UpdateExpression: 'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = :agg',
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':m': { n: 2, mean: { s: 41, c: 2 }, hi: 21 },
+        ':key': { deviceId: 'd1' },
+        ':fireAt': 180_000,
+        // TTL: end + lateness + retention, in epoch seconds.
+        ':exp': (180_000 + 30_000 + 3_600_000) / 1000,
+      }),
+    });
   });
 
   test('updates conditionally on the revision read, and clears pending once emitted', async () => {
     ddb.on(UpdateCommand).resolves({});
     await store.writeWindow(ref('d1'), { state: emptyState(agg.layout), fences: {}, version: 1, pending: false, rev: 5 }, 4, 1);
-    const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    expect(input.ConditionExpression).toBe('#rev = :expectedRev');
-    expect(input.ExpressionAttributeValues![':expectedRev']).toBe(4);
-    expect(input.UpdateExpression!).toMatch(/ REMOVE #p$/);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ConditionExpression: '#rev = :expectedRev',
+      ExpressionAttributeValues: expect.objectContaining({ ':expectedRev': 4 }),
+      UpdateExpression: expect.stringMatching(/ REMOVE #p$/),
+    });
   });
 
   test('a failed condition is a conflict, other errors propagate', async () => {
@@ -92,7 +97,7 @@ describe('DynamoWindowStore', () => {
     const calls = ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems!.windows.Keys!.length);
     expect(calls.every((n) => n <= MAX_BATCH_GET_KEYS)).toBeTruthy();
     expect(calls).toStrictEqual([100, 10, 50]);
-    expect(ddb.commandCalls(BatchGetCommand)[0].args[0].input.RequestItems!.windows.ConsistentRead).toBe(true);
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, { RequestItems: { windows: expect.objectContaining({ ConsistentRead: true }) } });
     const w = [...got.values()][0];
     expect({ version: w.version, pending: w.pending, rev: w.rev, fences: w.fences }).toStrictEqual({ version: 0, pending: true, rev: 3, fences: { s: '1' } });
     expect(w.state).toStrictEqual([1, 5, 1, 5]);
@@ -109,7 +114,7 @@ describe('DynamoWindowStore', () => {
     expect(input.IndexName).toBe('pending');
     expect(input.KeyConditionExpression).toBe('#p = :agg AND #fireAt <= :w');
     expect(input.ExpressionAttributeValues).toStrictEqual({ ':agg': 'temp_1m', ':w': 200_000 });
-    expect(ddb.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey).toStrictEqual({ x: 1 });
+    expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, { ExclusiveStartKey: { x: 1 } });
   });
 
   test('marks a version emitted only if the window is still at that version', async () => {

@@ -80,13 +80,13 @@ describe('FirehoseResultSink', () => {
     mock.on(PutRecordBatchCommand).resolves({ FailedPutCount: 1, RequestResponses: [{ ErrorCode: 'InternalFailure' }] });
     const sink = new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: 'r', maxAttempts: 3, sleep: noSleep });
     await expect(sink.emit([result(1)])).rejects.toThrow(/1 Firehose record\(s\) of window results still failed/);
-    expect(mock.commandCalls(PutRecordBatchCommand).length).toBe(3);
+    expect(mock).toHaveReceivedCommandTimes(PutRecordBatchCommand, 3);
   });
 
   test('a thrown call counts as every entry failed and is retried', async () => {
     const mock = mockClient(FirehoseClient);
     mock.on(PutRecordBatchCommand).rejectsOnce(new Error('socket hang up')).resolves({ FailedPutCount: 0, RequestResponses: [{}] });
     await new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: 'r', sleep: noSleep }).emit([result(1)]);
-    expect(mock.commandCalls(PutRecordBatchCommand).length).toBe(2);
+    expect(mock).toHaveReceivedCommandTimes(PutRecordBatchCommand, 2);
   });
 });

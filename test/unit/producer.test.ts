@@ -149,7 +149,7 @@ describe('Producer, aggregating and settling', () => {
     const failed = await producer.settle();
     expect(failed.map((f) => f.data).sort()).toStrictEqual(['r1', 'r3', 'r5', 'r7', 'r9']);
     for (const f of failed) expect(f.error).toBe('InternalFailure: Internal service failure.');
-    expect(mock.commandCalls(PutRecordsCommand).length).toBe(3);
+    expect(mock).toHaveReceivedCommandTimes(PutRecordsCommand, 3);
     expect(producer.stats).toStrictEqual({ sent: 5, retried: 10, failed: 5, kinesisRecords: 1 });
     expect(await producer.settle()).toStrictEqual([]);
     await producer.close();
@@ -172,7 +172,7 @@ describe('Producer, aggregating and settling', () => {
     await producer.put({ partitionKey: 'a', data: 'A' });
     const e = await rejectionOf(producer.close(), UndeliveredRecordsError);
     expect(e.failed).toStrictEqual([{ partitionKey: 'a', data: 'A', error: 'ResourceNotFoundException: Stream s not found' }]);
-    expect(mock.commandCalls(PutRecordsCommand).length).toBe(6);
+    expect(mock).toHaveReceivedCommandTimes(PutRecordsCommand, 6);
     expect(delays).toStrictEqual([199, 399, 799, 999, 999]);
     mock.restore();
   });

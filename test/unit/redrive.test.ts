@@ -236,7 +236,7 @@ describe('redrive', () => {
     expect(real.map((o) => [o.outcome, o.deleted])).toStrictEqual([['unrecoverable', false], ['unrecoverable', false], ['invalid', false]]);
     expect(real[0].detail!).toMatch(/expired/);
     expect(queue.live.size).toBe(3);
-    expect(queue.sqs.commandCalls(ChangeMessageVisibilityCommand).length).toBe(3);
+    expect(queue.sqs).toHaveReceivedCommandTimes(ChangeMessageVisibilityCommand, 3);
     queue.sqs.restore();
 
     // With --accept-partial what is left is re-fed and the message goes.
