@@ -54,6 +54,23 @@ export const MINISTACK_CONSTRAINTS: readonly string[] = [
   'wsproto==1.3.2',
 ];
 
+/**
+ * cfn-lint, installed into the same venv: the infra suite lints every synthesized stage against CloudFormation's
+ * resource specification with it. Pinned so that a new rule release cannot fail the suite unannounced.
+ */
+export const CFN_LINT_VERSION = '1.58.0';
+
+/** Exact versions of cfn-lint's dependencies, as resolved for {@link CFN_LINT_VERSION} next to ministack's. */
+export const CFN_LINT_CONSTRAINTS: readonly string[] = [
+  'jsonpatch==1.48',
+  'jsonpointer==3.12',
+  'mpmath==1.3.0',
+  'networkx==3.6.1',
+  'regex==2026.11.19',
+  'sympy==1.14.0',
+  'typing_extensions==4.16.0',
+];
+
 /** The oldest Python ministack supports (its `Requires-Python: >=3.10`). */
 export const MIN_PYTHON_VERSION: readonly [major: number, minor: number] = [3, 10];
 
@@ -197,6 +214,8 @@ export interface InstallOptions {
 export interface MinistackInstall {
   /** The `ministack` console script in the venv. */
   readonly executable: string;
+  /** The `cfn-lint` console script in the same venv ({@link CFN_LINT_VERSION}). */
+  readonly cfnLint: string;
   readonly version: string;
   /** Whether this call installed it (false: it was already there). */
   readonly installedNow: boolean;
@@ -204,7 +223,7 @@ export interface MinistackInstall {
 
 /** What {@link ensureMinistackInstalled} records after a successful install; a different value forces a reinstall. */
 function installStamp(): string {
-  return JSON.stringify({ ministack: MINISTACK_VERSION, constraints: MINISTACK_CONSTRAINTS });
+  return JSON.stringify({ ministack: MINISTACK_VERSION, constraints: MINISTACK_CONSTRAINTS, cfnLint: CFN_LINT_VERSION, cfnLintConstraints: CFN_LINT_CONSTRAINTS });
 }
 
 /** The version of the ministack distribution installed in a venv, read from its `.dist-info` (no Python started). */
@@ -245,16 +264,18 @@ function tail(text: string, lines = 25): string {
 export function ensureMinistackInstalled(root: string, opts: InstallOptions = {}): MinistackInstall {
   const venv = ministackVenvDir(root);
   const executable = join(venv, 'bin', 'ministack');
+  const cfnLint = join(venv, 'bin', 'cfn-lint');
   const venvPython = join(venv, 'bin', 'python');
   const stampFile = join(venv, '.ministack-install.json');
   const stamp = installStamp();
   if (
     existsSync(executable) &&
+    existsSync(cfnLint) &&
     existsSync(stampFile) &&
     readFileSync(stampFile, 'utf8') === stamp &&
     installedMinistackVersion(venv) === MINISTACK_VERSION
   ) {
-    return { executable, version: MINISTACK_VERSION, installedNow: false };
+    return { executable, cfnLint, version: MINISTACK_VERSION, installedNow: false };
   }
 
   const log = opts.log ?? (() => undefined);
@@ -282,21 +303,21 @@ export function ensureMinistackInstalled(root: string, opts: InstallOptions = {}
     }
   }
 
-  log(`installing ministack==${MINISTACK_VERSION} into ${venv}`);
+  log(`installing ministack==${MINISTACK_VERSION} and cfn-lint==${CFN_LINT_VERSION} into ${venv}`);
   rmSync(stampFile, { force: true });
   const constraintsFile = join(venv, 'ministack-constraints.txt');
-  writeFileSync(constraintsFile, `${MINISTACK_CONSTRAINTS.join('\n')}\n`);
+  writeFileSync(constraintsFile, `${[...MINISTACK_CONSTRAINTS, ...CFN_LINT_CONSTRAINTS].join('\n')}\n`);
   const pip = run(
     venvPython,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '-c', constraintsFile, `ministack==${MINISTACK_VERSION}`],
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '-c', constraintsFile, `ministack==${MINISTACK_VERSION}`, `cfn-lint==${CFN_LINT_VERSION}`],
     { timeoutMs: 600_000 },
   );
   const version = installedMinistackVersion(venv);
-  if (!pip.ok || version !== MINISTACK_VERSION || !existsSync(executable)) {
-    throw new Error(`pip could not install ministack==${MINISTACK_VERSION} into ${venv} (is PyPI reachable?):\n${tail(pip.output)}`);
+  if (!pip.ok || version !== MINISTACK_VERSION || !existsSync(executable) || !existsSync(cfnLint)) {
+    throw new Error(`pip could not install ministack==${MINISTACK_VERSION} and cfn-lint==${CFN_LINT_VERSION} into ${venv} (is PyPI reachable?):\n${tail(pip.output)}`);
   }
   writeFileSync(stampFile, stamp);
-  return { executable, version, installedNow: true };
+  return { executable, cfnLint, version, installedNow: true };
 }
 
 /** Options of {@link startMinistack}. */

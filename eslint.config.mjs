@@ -1,0 +1,20 @@
+// @ts-check
+/**
+ * ESLint with typescript-eslint's type-aware rules (`recommended-type-checked`): no-floating-promises,
+ * no-misused-promises and their kin read the types, which is what catches an un-awaited SDK call in a Lambda handler.
+ * `npm run lint`; `npm test` runs it right after `tsc --noEmit`.
+ */
+import eslint from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'cdk.out/', 'cdk.out.*/', '.local/', '.ministack-venv/', 'coverage/', 'bench/.out/', '**/*.js', '**/*.mjs'] },
+  eslint.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    files: ['{bin,lib,lambda,scripts,bench,test}/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+  },
+);
