@@ -46,7 +46,7 @@ export interface EmissionCost {
 export async function emissionCost(emissions: readonly (readonly WindowResult[])[]): Promise<EmissionCost> {
   const client = new FirehoseClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   const mock = mockClient(client);
-  mock.on(PutRecordBatchCommand).callsFake((input) => ({
+  mock.on(PutRecordBatchCommand).callsFake((input: { Records: unknown[] }) => ({
     FailedPutCount: 0,
     RequestResponses: input.Records.map((_: unknown, i: number) => ({ RecordId: String(i) })),
   }));
@@ -101,7 +101,12 @@ async function emissionsOf(records: ReturnType<typeof benchWorkload>, batchSize:
     {
       spec,
       store: new LeanWindowStore(),
-      results: { emit: async (r) => void emissions.push([...r]) },
+      results: {
+        emit: (r) => {
+          emissions.push([...r]);
+          return Promise.resolve();
+        },
+      },
       errors: new CountingRecordSink(),
       late: new CountingRecordSink(),
     },

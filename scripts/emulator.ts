@@ -243,7 +243,8 @@ function installedMinistackVersion(venv: string): string | undefined {
 
 function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: number }): { ok: boolean; output: string; missing: boolean } {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: 'utf8', timeout: opts.timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-  const missing = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+  const error: NodeJS.ErrnoException | undefined = r.error;
+  const missing = error?.code === 'ENOENT';
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error && !missing ? `\n${r.error.message}` : ''}`.trim();
   return { ok: !r.error && r.status === 0, output, missing };
 }

@@ -19,6 +19,9 @@ import { deployLocal, LOCAL_OUTPUTS_FILE, REPO_ROOT } from './lib/local-stack';
 const SUITES = ['unit', 'infra', 'e2e'] as const;
 type Suite = (typeof SUITES)[number];
 
+/** What `npm run lint` lints (package.json names the same folders). */
+const LINTED_DIRS = ['bin', 'lib', 'lambda', 'scripts', 'bench', 'test'];
+
 const JEST_RESULT_FILE = join(REPO_ROOT, '.local', 'jest-result.json');
 
 /** The closing line from jest's `--json` result, or undefined when jest wrote none (it crashed before the end). */
@@ -69,6 +72,13 @@ async function main(): Promise<number> {
     console.error('tsc --noEmit failed; no suite was run');
     console.log('0 passed, 1 failed');
     return typeCheck;
+  }
+  // Then the type-aware lint rules (floating promises, misused promises...), failing fast the same way.
+  const lint = await run(process.execPath, [join(REPO_ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), ...LINTED_DIRS], process.env);
+  if (lint !== 0) {
+    console.error('eslint failed; no suite was run');
+    console.log('0 passed, 1 failed');
+    return lint;
   }
 
   if (suites.includes('e2e')) {

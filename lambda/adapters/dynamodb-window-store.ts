@@ -68,8 +68,10 @@ export function parseWindowItem(
   spec: CompiledSpec,
   item: Record<string, unknown>,
 ): { ref: WindowRef; stored: StoredWindow } | undefined {
-  const pk = String(item[ATTR.pk] ?? '');
-  const agg = spec.byName.get(String(item[ATTR.aggregation] ?? ''));
+  const pkAttr = item[ATTR.pk];
+  const aggAttr = item[ATTR.aggregation];
+  const pk = typeof pkAttr === 'string' ? pkAttr : '';
+  const agg = spec.byName.get(typeof aggAttr === 'string' ? aggAttr : '');
   if (!agg || !pk.startsWith(windowPk(agg.name, ''))) return undefined;
   const start = Date.parse(String(item[ATTR.sk]));
   const ref: WindowRef = { aggregation: agg, keyJson: pk.slice(windowPk(agg.name, '').length), start, end: start + agg.assigner.sizeMs };

@@ -214,7 +214,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   // Windows this batch did not touch that its watermark may have closed, and versions left unemitted by a failed
   // attempt.
   if (watermark !== undefined) {
-    await settlePendingWindows(ctx, spec.aggregations, () => watermark!, new Set(live.map((s) => s.id)), emissions, log);
+    await settlePendingWindows(ctx, spec.aggregations, () => watermark, new Set(live.map((s) => s.id)), emissions, log);
   }
 
   if (!(await emitAndMark(store, deps.results, emissions, stats, log))) {

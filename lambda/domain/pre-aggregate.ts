@@ -134,7 +134,7 @@ function windowsOf(
   slices: Map<string, WindowSlice>,
 ): WindowSlice[] {
   const { hopMs, sizeMs, windowsPerEvent } = agg.assigner;
-  const out: WindowSlice[] = new Array(windowsPerEvent);
+  const out = new Array<WindowSlice>(windowsPerEvent);
   for (let w = windowsPerEvent - 1; w >= 0; w--) {
     const start = last - w * hopMs;
     let slice = bucket.byStart.get(start);

@@ -62,7 +62,7 @@ export function serdeMappings(columns: readonly Column[], jsonKeys: readonly str
 /** Top-level JSON keys the spec reads (original case). */
 export function specTopLevelKeys(spec: AggregationSpec): string[] {
   const paths = [spec.eventTime.field, ...spec.aggregations.flatMap((a) => [...a.groupBy, ...a.measures.flatMap((m) => ('field' in m && m.field ? [m.field] : []))])];
-  return [...new Set(paths.map((p) => p.split('.')[0]!))];
+  return [...new Set(paths.map((p) => p.split('.')[0]))];
 }
 
 /** Columns of the errors sink entries (see lambda/app/process-batch.ts). */
@@ -112,7 +112,7 @@ export function rawColumns(spec: AggregationSpec): Column[] {
   const types = new Map<string, string>();
   const add = (path: string, type: string) => {
     const [top, ...rest] = path.split('.');
-    const name = top!.toLowerCase();
+    const name = top.toLowerCase();
     const t = rest.length > 0 ? 'string' : type;
     // A field used both as a measure and elsewhere stays a string, which every JSON scalar can be read as.
     types.set(name, types.has(name) && types.get(name) !== t ? 'string' : t);

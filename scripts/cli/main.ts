@@ -55,6 +55,53 @@ function target(opts: { outputs?: string; endpoint?: string }): { file: string; 
   return { file: LOCAL_OUTPUTS_FILE, aws: { endpoint: opts.endpoint ?? DEFAULT_ENDPOINT } };
 }
 
+// Commander hands each action its parsed options untyped; these name what each command's options declare.
+/** Where a command reads the stack outputs from. */
+interface TargetOptions {
+  readonly outputs?: string;
+  readonly endpoint?: string;
+}
+interface LocalUpOptions {
+  readonly endpoint: string;
+  readonly spec?: string;
+  readonly demo: boolean;
+  readonly rate: number;
+  readonly seed: number;
+  readonly forceDeploy: boolean;
+}
+interface ProduceOptions extends TargetOptions {
+  readonly file?: string;
+  readonly demo?: string | true;
+  readonly rate?: number;
+  readonly count?: number;
+  readonly seed: number;
+  readonly partitionKey?: string;
+  readonly aggregate: boolean;
+  readonly skipInvalid: boolean;
+  readonly maxAttempts: number;
+  readonly failedFile?: string;
+}
+interface QueryOptions extends TargetOptions {
+  readonly aggregation: string;
+  readonly key?: Record<string, string>;
+  readonly from?: number;
+  readonly to?: number;
+  readonly json: boolean;
+  readonly watch?: string | true;
+}
+interface ErrorsOptions extends TargetOptions {
+  readonly errors: boolean;
+  readonly late: boolean;
+  readonly json: boolean;
+  readonly limit: number;
+}
+interface RedriveOptions extends TargetOptions {
+  readonly dryRun: boolean;
+  readonly acceptPartial: boolean;
+  readonly maxMessages?: number;
+  readonly json: boolean;
+}
+
 const program = new Command('pipeline')
   .description('Run, feed and inspect the windowed streaming pipeline, locally or on AWS.')
   .showHelpAfterError();
@@ -69,7 +116,7 @@ local
   .option('--seed <n>', 'demo workload seed', positiveInt('--seed'), 42)
   .option('--force-deploy', 'deploy even if nothing changed', false)
   .option('--endpoint <url>', 'emulator endpoint', DEFAULT_ENDPOINT)
-  .action(async (o) => localUp({ endpoint: o.endpoint, spec: o.spec, demo: o.demo, rate: o.rate, seed: o.seed, forceDeploy: o.forceDeploy }));
+  .action(async (o: LocalUpOptions) => localUp({ endpoint: o.endpoint, spec: o.spec, demo: o.demo, rate: o.rate, seed: o.seed, forceDeploy: o.forceDeploy }));
 local
   .command('down')
   .description('Stop the emulator that "local up" started (never one it did not start).')
@@ -78,7 +125,7 @@ local
   .command('status')
   .description('Show the emulator, the deployment and what the pipeline has processed.')
   .option('--endpoint <url>', 'emulator endpoint', DEFAULT_ENDPOINT)
-  .action(async (o) => localStatus(o.endpoint));
+  .action(async (o: { endpoint: string }) => localStatus(o.endpoint));
 
 program
   .command('produce')
@@ -95,9 +142,9 @@ program
   .option('--failed-file <path>', 'where records that still failed are written (default: .local/failed-records-<timestamp>.ndjson)')
   .option('--outputs <file>', 'stack outputs file of a deployment (default: the local one)')
   .option('--endpoint <url>', 'emulator endpoint (local target)')
-  .action(async (o) => {
+  .action(async (o: ProduceOptions) => {
     if (!o.file && !o.demo) throw new InvalidArgumentError('give --file <ndjson> or --demo [iot|clickstream]');
-    const kind: DemoKind = o.demo === true || o.demo === undefined ? 'iot' : o.demo;
+    const kind = (o.demo === true || o.demo === undefined ? 'iot' : o.demo) as DemoKind;
     if (o.demo && !DEMO_KINDS.includes(kind)) throw new InvalidArgumentError(`unknown demo "${o.demo}"; choose ${DEMO_KINDS.join(' or ')}`);
     const t = target(o);
     const outputs = readStackOutputs(t.file);
@@ -106,7 +153,7 @@ program
     const count: number | undefined = o.demo && !o.rate ? (o.count ?? 1000) : o.count;
     const source = o.demo
       ? withPartitionKey(o.rate ? liveDemoRecords(o.seed, o.rate, kind) : demoRecords(kind, o.seed, count!, Date.now()), o.partitionKey)
-      : ndjsonRecords(o.file, o.partitionKey, o.skipInvalid, (_line, reason) => invalid.push(reason));
+      : ndjsonRecords(o.file!, o.partitionKey, o.skipInvalid, (_line, reason) => invalid.push(reason));
     if (o.demo && o.rate && !o.count) console.error('producing until Ctrl-C');
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
@@ -137,6 +184,8 @@ program
       console.error(`${result.failures.length} record(s) could not be written after ${o.maxAttempts} attempt(s) (${reasons}); they are in ${file}`);
       process.exitCode = 1;
     }
+    // The source's own error (an InvalidInputError or an I/O error), rethrown as it came.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- produce() keeps whatever the source threw
     if (result.sourceError) throw result.sourceError;
   });
 
@@ -151,7 +200,7 @@ program
   .option('--watch [seconds]', 'refresh every N seconds until Ctrl-C (default 2)')
   .option('--outputs <file>', 'stack outputs file of a deployment (default: the local one)')
   .option('--endpoint <url>', 'emulator endpoint (local target)')
-  .action(async (o) => {
+  .action(async (o: QueryOptions) => {
     const t = target(o);
     const outputs = readStackOutputs(t.file);
     const spec = compileSpec(parseAggregationSpecJson(outputs.AggregationSpec, 'deployed AggregationSpec'));
@@ -186,7 +235,7 @@ program
   .option('--limit <n>', 'show at most this many entries, the newest', positiveInt('--limit'), 50)
   .option('--outputs <file>', 'stack outputs file of a deployment (default: the local one)')
   .option('--endpoint <url>', 'emulator endpoint (local target)')
-  .action(async (o) => {
+  .action(async (o: ErrorsOptions) => {
     const t = target(o);
     const outputs = readStackOutputs(t.file);
     const both = !o.errors && !o.late;
@@ -213,7 +262,7 @@ program
   .option('--json', 'print one outcome per message per line', false)
   .option('--outputs <file>', 'stack outputs file of a deployment (default: the local one)')
   .option('--endpoint <url>', 'emulator endpoint (local target)')
-  .action(async (o) => {
+  .action(async (o: RedriveOptions) => {
     const t = target(o);
     const outputs = readStackOutputs(t.file);
     if (!outputs.FailureQueueUrl || !outputs.AggregatorFunctionName) throw new Error(`${t.file} lacks FailureQueueUrl or AggregatorFunctionName; redeploy the stack`);

@@ -125,7 +125,7 @@ export function* liveDemoRecords(seed: number, rate: number, kind: DemoKind = 'i
 export function* withPartitionKey(records: Iterable<GeneratedRecord>, field: string | undefined): Generator<ProducerRecord> {
   for (const r of records) {
     const v = field ? r.event?.[field] : undefined;
-    yield { partitionKey: v === undefined || v === null || typeof v === 'object' ? r.partitionKey : String(v), data: r.data };
+    yield { partitionKey: typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : r.partitionKey, data: r.data };
   }
 }
 
@@ -175,7 +175,7 @@ export async function* ndjsonRecords(
     let pk: string;
     if (partitionKeyField) {
       const v = (event as Record<string, unknown>)[partitionKeyField];
-      if (v === undefined || v === null || typeof v === 'object' || String(v) === '') {
+      if (!(typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') || String(v) === '') {
         bad(`no usable partition key field "${partitionKeyField}"`);
         continue;
       }

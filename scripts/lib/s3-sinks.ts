@@ -49,7 +49,7 @@ export class NdjsonPrefixReader {
           .filter((l) => l.trim())
           .map((l) => {
             try {
-              return JSON.parse(l);
+              return JSON.parse(l) as unknown;
             } catch {
               return { unparsed: l };
             }

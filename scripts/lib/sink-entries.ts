@@ -30,13 +30,14 @@ export interface SinkEntry {
 export function printableUtf8(bytes: Buffer): string | undefined {
   const text = bytes.toString('utf8');
   if (text.includes('\uFFFD') && !bytes.includes(Buffer.from('\uFFFD'))) return undefined;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what makes a payload unprintable
   if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(text)) return undefined;
   return text;
 }
 
 /** Normalises one line of a sink object; the payload is decoded from `payloadBase64` where the sink kept it. */
 export function toSinkEntry(sink: SinkName, raw: Record<string, unknown>): SinkEntry {
-  const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
+  const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
   const b64 = str(raw.payloadBase64);
   const payload = b64 !== undefined ? printableUtf8(Buffer.from(b64, 'base64')) : str(raw.payload);
   return {

@@ -164,7 +164,7 @@ describe('pipeline CLI end to end', () => {
 
   test('query --watch refreshes until Ctrl-C and then exits cleanly', async () => {
     const device = String(viaFile[0].event!.deviceId);
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'pipeline.js'), 'query', '--aggregation', 'device_temp_1m', '--key', `deviceId=${device}`, '--watch', '0.5', '--outputs', outputsFile!], {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'pipeline.js'), 'query', '--aggregation', 'device_temp_1m', '--key', `deviceId=${device}`, '--watch', '0.5', '--outputs', outputsFile], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...(endpoint ? { AWS_ENDPOINT_URL: endpoint } : {}) },
     });
@@ -194,7 +194,7 @@ describe('pipeline CLI end to end', () => {
   });
 
   test('produce writes records it could not deliver to the failed-records file and exits non-zero', async () => {
-    const all = JSON.parse(readFileSync(outputsFile!, 'utf8')) as Record<string, Record<string, string>>;
+    const all = JSON.parse(readFileSync(outputsFile, 'utf8')) as Record<string, Record<string, string>>;
     const stack = Object.keys(all)[0];
     const broken = join(tmp, 'broken-outputs.json');
     writeFileSync(broken, JSON.stringify({ [stack]: { ...all[stack], StreamName: `${runId}no-such-stream` } }));

@@ -52,7 +52,7 @@ const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] });
 function only(t: Template, type: string, filter: (r: Resource) => boolean = () => true): { id: string; resource: Resource } {
   const entries = Object.entries(resources(t)).filter(([, r]) => r.Type === type && filter(r));
   expect(entries.length).toBe(1);
-  return { id: entries[0]![0], resource: entries[0]![1] };
+  return { id: entries[0][0], resource: entries[0][1] };
 }
 
 /** The alarm created by PipelineMonitoring under construct id `id` (logical IDs are `Monitoring<id><hash>`). */
@@ -61,7 +61,7 @@ function alarm(t: Template, id: string): any {
     ([logicalId, r]) => r.Type === 'AWS::CloudWatch::Alarm' && new RegExp(`^Monitoring${id}[0-9A-F]{8}$`).test(logicalId),
   );
   expect(entries.length).toBe(1);
-  return entries[0]![1].Properties;
+  return entries[0][1].Properties;
 }
 
 const aggregatorId = (t: Template) =>
@@ -127,7 +127,7 @@ describe('alarms', () => {
 
   test('the EMF alarm reads the namespace and service the function publishes with', () => {
     for (const s of [dev, prod]) {
-      const fn = resources(s.template)[aggregatorId(s.template)]!.Properties.Environment.Variables;
+      const fn = resources(s.template)[aggregatorId(s.template)].Properties.Environment.Variables;
       const bad = alarm(s.template, 'BadRecords');
       expect(bad.Namespace).toBe(fn.POWERTOOLS_METRICS_NAMESPACE);
       expect(bad.Dimensions).toStrictEqual([{ Name: 'service', Value: fn.POWERTOOLS_SERVICE_NAME }]);
@@ -148,13 +148,13 @@ describe('alarms', () => {
       expect(r.Properties.AlarmActions).toStrictEqual([EXISTING_TOPIC]);
       expect(r.Properties.OKActions).toStrictEqual([EXISTING_TOPIC]);
     }
-    expect((existingTopic.template.toJSON().Outputs as any).AlarmTopicArn.Value).toBe(EXISTING_TOPIC);
+    expect((existingTopic.template.toJSON().Outputs).AlarmTopicArn.Value).toBe(EXISTING_TOPIC);
   });
 
   test('a created topic is KMS-encrypted with a rotated key CloudWatch may use, TLS-only, and subscribed', () => {
     const topic = only(prod.template, 'AWS::SNS::Topic');
     const keyId = topic.resource.Properties.KmsMasterKeyId['Fn::GetAtt'][0] as string;
-    const key = resources(prod.template)[keyId]!;
+    const key = resources(prod.template)[keyId];
     expect(key.Properties.EnableKeyRotation).toBe(true);
     const cwKey = (key.Properties.KeyPolicy.Statement as Statement[]).find((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
     expect(asArray(cwKey!.Action).sort()).toStrictEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
@@ -180,7 +180,7 @@ describe('dashboard', () => {
     for (const metric of [...Object.values(BATCH_METRICS), 'IteratorAge', 'GetRecords.IteratorAgeMilliseconds', 'DeliveryToS3.DataFreshness', 'ThrottledRequests']) {
       expect(body).toContain(metric);
     }
-    expect((dev.template.toJSON().Outputs as any).DashboardName.Value).toStrictEqual({ Ref: id });
+    expect((dev.template.toJSON().Outputs).DashboardName.Value).toStrictEqual({ Ref: id });
   });
 });
 
@@ -194,7 +194,7 @@ describe('encryption keys', () => {
   });
 
   test('customer-managed: one rotated key, pinned, encrypting stream, queue, bucket and table', () => {
-    const key = resources(prod.template)[STABLE_LOGICAL_IDS.dataKey]!;
+    const key = resources(prod.template)[STABLE_LOGICAL_IDS.dataKey];
     expect(key.Type).toBe('AWS::KMS::Key');
     expect(key.Properties.EnableKeyRotation).toBe(true);
     expect(key.DeletionPolicy).toBe('Retain');
@@ -221,11 +221,11 @@ describe('encryption keys', () => {
       for (const s of statements) expect(s.Resource).toStrictEqual(getAtt(STABLE_LOGICAL_IDS.dataKey));
       return [...new Set(statements.flatMap((s) => asArray(s.Action)))].sort();
     };
-    const roleOf = (logicalId: string) => json[logicalId]!.Properties.Role?.['Fn::GetAtt']?.[0] as string;
+    const roleOf = (logicalId: string) => json[logicalId].Properties.Role?.['Fn::GetAtt']?.[0] as string;
     // Stream reads and queue sends (Decrypt, GenerateDataKey), table access (+ Encrypt, DescribeKey), sink writes.
     expect(keyActionsOf(roleOf(aggregatorId(prod.template)))).toStrictEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
     for (const type of ['DirectPut', 'KinesisStreamAsSource'] as const) {
-      const roleId = json[deliveryId(prod.template, type)]!.Properties.ExtendedS3DestinationConfiguration.RoleARN['Fn::GetAtt'][0];
+      const roleId = json[deliveryId(prod.template, type)].Properties.ExtendedS3DestinationConfiguration.RoleARN['Fn::GetAtt'][0];
       expect(keyActionsOf(roleId)).toStrictEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     }
   });
@@ -297,11 +297,11 @@ describe('Glue Data Catalog', () => {
   const bucketLocation = (suffix: string) => ({ 'Fn::Join': ['', ['s3://', { Ref: STABLE_LOGICAL_IDS.bucket }, `/${suffix}`]] });
 
   test('a database named from the stack, pinned, output, and four tables in it', () => {
-    const db = resources(dev.template)[STABLE_LOGICAL_IDS.glueDatabase]!;
+    const db = resources(dev.template)[STABLE_LOGICAL_IDS.glueDatabase];
     expect(db.Type).toBe('AWS::Glue::Database');
     expect(db.Properties.DatabaseInput.Name).toBe('windowedpipeline_dev');
     expect(db.Properties.CatalogId).toStrictEqual({ Ref: 'AWS::AccountId' });
-    expect((dev.template.toJSON().Outputs as any).GlueDatabaseName.Value).toBe('windowedpipeline_dev');
+    expect((dev.template.toJSON().Outputs).GlueDatabaseName.Value).toBe('windowedpipeline_dev');
     expect(tables().map((t) => t.TableInput.Name).sort()).toStrictEqual(Object.values(CATALOG_TABLES).sort());
     for (const t of tables()) {
       expect(t.DatabaseName).toBe('windowedpipeline_dev');
@@ -362,15 +362,15 @@ describe('Glue Data Catalog', () => {
   });
 
   test('the raw archive is newline-delimited (Firehose appends the delimiter); results are already', () => {
-    const raw = resources(dev.template)[deliveryId(dev.template, 'KinesisStreamAsSource')]!.Properties.ExtendedS3DestinationConfiguration;
+    const raw = resources(dev.template)[deliveryId(dev.template, 'KinesisStreamAsSource')].Properties.ExtendedS3DestinationConfiguration;
     expect(raw.ProcessingConfiguration).toStrictEqual({ Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] });
-    const results = resources(dev.template)[deliveryId(dev.template, 'DirectPut')]!.Properties.ExtendedS3DestinationConfiguration;
+    const results = resources(dev.template)[deliveryId(dev.template, 'DirectPut')].Properties.ExtendedS3DestinationConfiguration;
     expect(results.ProcessingConfiguration).toBe(undefined);
   });
 
   test('glueCatalog=false leaves the catalog out', () => {
     existingTopic.template.resourceCountIs('AWS::Glue::Database', 0);
     existingTopic.template.resourceCountIs('AWS::Glue::Table', 0);
-    expect((existingTopic.template.toJSON().Outputs as any).GlueDatabaseName).toBe(undefined);
+    expect((existingTopic.template.toJSON().Outputs).GlueDatabaseName).toBe(undefined);
   });
 });

@@ -63,7 +63,7 @@ function deliveryStreams(template: Template) {
   const find = (type: string) => {
     const entries = Object.entries(all).filter(([, r]) => r.Properties.DeliveryStreamType === type);
     expect(entries.length).toBe(1);
-    return { id: entries[0]![0], props: entries[0]![1].Properties };
+    return { id: entries[0][0], props: entries[0][1].Properties };
   };
   return { results: find('DirectPut'), raw: find('KinesisStreamAsSource') };
 }
@@ -71,7 +71,7 @@ function deliveryStreams(template: Template) {
 function onlyResource(template: Template, type: string): { id: string; resource: Resource } {
   const entries = Object.entries(template.findResources(type) as Record<string, Resource>);
   expect(entries.length).toBe(1);
-  return { id: entries[0]![0], resource: entries[0]![1] };
+  return { id: entries[0][0], resource: entries[0][1] };
 }
 
 function allStatements(template: Template): Statement[] {
@@ -91,7 +91,7 @@ function pipelineFunction(template: Template, service: string): { id: string; re
     ([, r]) => r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service,
   );
   expect(entries.length).toBe(1);
-  return { id: entries[0]![0], resource: entries[0]![1] };
+  return { id: entries[0][0], resource: entries[0][1] };
 }
 const aggregatorFunction = (template: Template) => pipelineFunction(template, 'aggregator');
 
@@ -201,7 +201,7 @@ describe('aggregator function', () => {
       [alt.template, 7],
     ] as const) {
       const logGroupId = aggregatorFunction(template).resource.Properties.LoggingConfig.LogGroup.Ref as string;
-      const logGroup = (template.toJSON() as { Resources: Record<string, Resource> }).Resources[logGroupId]!;
+      const logGroup = (template.toJSON() as { Resources: Record<string, Resource> }).Resources[logGroupId];
       expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
       expect(logGroup.Properties.RetentionInDays).toBe(days);
     }
@@ -209,7 +209,7 @@ describe('aggregator function', () => {
 
   test('its role carries no AWS-managed policy', () => {
     const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
-    const role = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[roleId]!;
+    const role = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[roleId];
     expect(role.Properties.ManagedPolicyArns).toBe(undefined);
   });
 });
@@ -381,7 +381,7 @@ describe('Firehose delivery streams', () => {
     for (const stream of [results, raw]) {
       const logging = stream.props.ExtendedS3DestinationConfiguration.CloudWatchLoggingOptions;
       expect(logging.Enabled).toBe(true);
-      const logGroup = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[logging.LogGroupName.Ref]!;
+      const logGroup = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[logging.LogGroupName.Ref];
       expect(logGroup.Properties.RetentionInDays).toBe(30);
     }
     t.resourceCountIs('AWS::Logs::LogStream', 2);
@@ -411,7 +411,7 @@ describe('Firehose delivery streams', () => {
         (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId),
       );
       expect(policies.length).toBe(1);
-      return policies[0]!.Properties.PolicyDocument.Statement as Statement[];
+      return policies[0].Properties.PolicyDocument.Statement as Statement[];
     };
     const objectResources = (statements: Statement[]) =>
       statements.filter((s) => asArray(s.Action).includes('s3:PutObject')).flatMap((s) => asArray(s.Resource));
@@ -490,23 +490,23 @@ describe('IAM', () => {
 
     const firehose = byAction('firehose:PutRecordBatch');
     expect(firehose.length).toBe(1);
-    expect(asArray(firehose[0]!.Action).sort()).toStrictEqual(['firehose:PutRecord', 'firehose:PutRecordBatch']);
-    expect(firehose[0]!.Resource).toStrictEqual(getAtt(results.id));
+    expect(asArray(firehose[0].Action).sort()).toStrictEqual(['firehose:PutRecord', 'firehose:PutRecordBatch']);
+    expect(firehose[0].Resource).toStrictEqual(getAtt(results.id));
 
     const dynamo = byAction('dynamodb:UpdateItem');
     expect(dynamo.length).toBe(1);
     for (const a of ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem']) {
-      expect(asArray(dynamo[0]!.Action)).toContain(a);
+      expect(asArray(dynamo[0].Action)).toContain(a);
     }
-    expect(asArray(dynamo[0]!.Action).includes('dynamodb:Scan')).toBeFalsy();
-    expect(dynamo[0]!.Resource).toStrictEqual([
+    expect(asArray(dynamo[0].Action).includes('dynamodb:Scan')).toBeFalsy();
+    expect(dynamo[0].Resource).toStrictEqual([
       getAtt(STABLE_LOGICAL_IDS.windowTable),
       { 'Fn::Join': ['', [getAtt(STABLE_LOGICAL_IDS.windowTable), '/index/pending']] },
     ]);
 
     const sqsSend = byAction('sqs:SendMessage');
     expect(sqsSend.length).toBe(1);
-    expect(sqsSend[0]!.Resource).toStrictEqual(getAtt(onlyResource(t, 'AWS::SQS::Queue').id));
+    expect(sqsSend[0].Resource).toStrictEqual(getAtt(onlyResource(t, 'AWS::SQS::Queue').id));
   });
 });
 
@@ -532,20 +532,20 @@ describe('outputs and tags', () => {
       'WindowTableName',
     ]);
     const { results, raw } = deliveryStreams(t);
-    expect(outputs.StreamName!.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.stream });
-    expect(outputs.StreamArn!.Value).toStrictEqual(getAtt(STABLE_LOGICAL_IDS.stream));
-    expect(outputs.WindowTableName!.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.windowTable });
-    expect(outputs.BucketName!.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.bucket });
-    expect(outputs.ResultsDeliveryStreamName!.Value).toStrictEqual({ Ref: results.id });
-    expect(outputs.RawDeliveryStreamName!.Value).toStrictEqual({ Ref: raw.id });
-    expect(outputs.FailureQueueUrl!.Value).toStrictEqual({ Ref: onlyResource(t, 'AWS::SQS::Queue').id });
-    expect(outputs.AggregatorFunctionName!.Value).toStrictEqual({ Ref: aggregatorFunction(t).id });
-    expect(outputs.IdleCloserFunctionName!.Value).toStrictEqual({ Ref: pipelineFunction(t, 'closer').id });
-    expect(outputs.RawPrefix!.Value).toBe('raw/');
-    expect(outputs.ResultsPrefix!.Value).toBe('results/');
-    expect(outputs.ErrorsPrefix!.Value).toBe('errors/');
-    expect(outputs.LatePrefix!.Value).toBe('late/');
-    expect(outputs.AggregationSpec!.Value).toBe(dflt.config.aggregationSpecJson);
+    expect(outputs.StreamName.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.stream });
+    expect(outputs.StreamArn.Value).toStrictEqual(getAtt(STABLE_LOGICAL_IDS.stream));
+    expect(outputs.WindowTableName.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.windowTable });
+    expect(outputs.BucketName.Value).toStrictEqual({ Ref: STABLE_LOGICAL_IDS.bucket });
+    expect(outputs.ResultsDeliveryStreamName.Value).toStrictEqual({ Ref: results.id });
+    expect(outputs.RawDeliveryStreamName.Value).toStrictEqual({ Ref: raw.id });
+    expect(outputs.FailureQueueUrl.Value).toStrictEqual({ Ref: onlyResource(t, 'AWS::SQS::Queue').id });
+    expect(outputs.AggregatorFunctionName.Value).toStrictEqual({ Ref: aggregatorFunction(t).id });
+    expect(outputs.IdleCloserFunctionName.Value).toStrictEqual({ Ref: pipelineFunction(t, 'closer').id });
+    expect(outputs.RawPrefix.Value).toBe('raw/');
+    expect(outputs.ResultsPrefix.Value).toBe('results/');
+    expect(outputs.ErrorsPrefix.Value).toBe('errors/');
+    expect(outputs.LatePrefix.Value).toBe('late/');
+    expect(outputs.AggregationSpec.Value).toBe(dflt.config.aggregationSpecJson);
     expect(Object.values(outputs).every((o) => o.Export === undefined)).toBeTruthy();
   });
 

@@ -19,7 +19,7 @@ async function captureJsonLines(fn: () => unknown): Promise<Record<string, any>[
     s.write = ((chunk: string | Uint8Array) => {
       chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
       return true;
-    }) as typeof s.write;
+    });
   }
   try {
     await fn();
@@ -66,14 +66,14 @@ describe('PowertoolsLog', () => {
       log.info('after');
     });
     expect(lines.length).toBe(2);
-    expect(lines[0]!.level).toBe('WARN');
-    expect(lines[0]!.message).toBe('conflict');
-    expect(lines[0]!.service).toBe('aggregator');
-    expect(lines[0]!.windows).toBe(2);
-    expect(lines[0]!.shardId).toBe('shardId-1');
-    expect(lines[0]!.firstSequenceNumber).toBe(sequenceNumber(1));
-    expect(lines[0]!.lastSequenceNumber).toBe(sequenceNumber(2));
-    expect(lines[1]!.shardId).toBe(undefined);
+    expect(lines[0].level).toBe('WARN');
+    expect(lines[0].message).toBe('conflict');
+    expect(lines[0].service).toBe('aggregator');
+    expect(lines[0].windows).toBe(2);
+    expect(lines[0].shardId).toBe('shardId-1');
+    expect(lines[0].firstSequenceNumber).toBe(sequenceNumber(1));
+    expect(lines[0].lastSequenceNumber).toBe(sequenceNumber(2));
+    expect(lines[1].shardId).toBe(undefined);
   });
 });
 
@@ -87,7 +87,7 @@ describe('BatchMetrics', () => {
       metrics.flush(); // nothing recorded since: no second document
     });
     expect(lines.length).toBe(1);
-    const emf = lines[0]!;
+    const emf = lines[0];
     const directive = emf._aws.CloudWatchMetrics[0];
     expect(directive.Namespace).toBe('Test/Pipeline');
     expect(directive.Dimensions).toStrictEqual([['service']]);

@@ -121,7 +121,7 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
     const distinct = new Set<string>();
     for (const w of workload) {
       for (const agg of compiled.aggregations) {
-        for (const win of agg.assigner.assign(typeof w.event!.ts === 'number' ? (w.event!.ts as number) : Date.parse(w.event!.ts as string))) {
+        for (const win of agg.assigner.assign(typeof w.event!.ts === 'number' ? (w.event!.ts) : Date.parse(w.event!.ts as string))) {
           distinct.add(`${agg.name}|${JSON.stringify(agg.groupBy.map((g) => w.event![g.field]))}|${win.start}`);
         }
       }

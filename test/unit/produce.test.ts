@@ -90,7 +90,7 @@ describe('failed-records file', () => {
 describe('progress line', () => {
   test('a bar when the total is known, counts otherwise', () => {
     const s = { sent: 50, retried: 2, failed: 0, invalidLines: 0, elapsedMs: 1000 };
-    expect(progressLine(s, 100)).toMatch(/^\[#{15}-{15}\]  50%  sent 50  retried 2  failed 0  50 rec\/s$/);
+    expect(progressLine(s, 100)).toMatch(/^\[#{15}-{15}\] {2}50% {2}sent 50 {2}retried 2 {2}failed 0 {2}50 rec\/s$/);
     expect(progressLine(s, undefined)).toBe('sent 50  retried 2  failed 0  50 rec/s');
   });
 });
