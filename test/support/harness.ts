@@ -16,14 +16,23 @@ export class MemoryResultSink implements ResultSink {
   }
 }
 
+/** An entry of the errors or late-data sink, as the tests read it (see lambda/app/process-batch.ts). */
+export interface SunkRecord {
+  readonly reason: string;
+  readonly shardId?: string;
+  readonly sequenceNumber?: string;
+  readonly payload?: string;
+  readonly [field: string]: unknown;
+}
+
 /** A record sink that keeps objects by name (a rewrite replaces, as S3 does). */
 export class MemoryRecordSink implements RecordSink {
   readonly objects = new Map<string, object[]>();
   async write(name: string, entries: readonly object[]) {
     this.objects.set(name, [...entries]);
   }
-  all(): any[] {
-    return [...this.objects.values()].flat();
+  all(): SunkRecord[] {
+    return [...this.objects.values()].flat() as SunkRecord[];
   }
 }
 

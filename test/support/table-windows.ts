@@ -45,7 +45,7 @@ export async function readTableWindows(
       else measures[def.name] = v as number | null;
     }
     const w: TableWindow = {
-      aggregation: String(item.agg),
+      aggregation: item.agg as string,
       key,
       windowStart: String(item.ws),
       windowEnd: String(item.we),

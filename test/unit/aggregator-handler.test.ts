@@ -2,25 +2,16 @@
 import { createKinesisHandler } from '../../lambda/adapters/kinesis-handler';
 import { closeIdleWindows } from '../../lambda/app/close-idle-windows';
 import { DEFAULT_PENDING_STALE_AFTER_MS } from '../../lambda/app/window-settlement';
-import { compileSpec } from '../../lambda/domain/compiled-spec';
-import { parseAggregationSpec } from '../../lambda/domain/spec';
 import { kinesisEvent, MemoryRecordSink, MemoryResultSink, sequenceNumber } from '../support/harness';
 import { MemoryWindowStore } from '../support/memory-window-store';
+import { aggregationFactory, compiledSpecFactory } from '../support/factories';
 
-const spec = compileSpec(
-  parseAggregationSpec({
-    eventTime: { field: 'ts' },
-    aggregations: [
-      {
-        name: 'per_device',
-        groupBy: ['d'],
-        window: { type: 'tumbling', sizeSeconds: 60 },
-        allowedLatenessSeconds: 60,
-        measures: [
-          { name: 'n', op: 'count' },
-          { name: 'total', op: 'sum', field: 'v' },
-        ],
-      },
+const spec = compiledSpecFactory(
+  aggregationFactory({
+    allowedLatenessSeconds: 60,
+    measures: [
+      { name: 'n', op: 'count' },
+      { name: 'total', op: 'sum', field: 'v' },
     ],
   }),
 );
@@ -98,20 +89,7 @@ describe('aggregator handler', () => {
 });
 
 describe('firing across shards and idle closing', () => {
-  const siteSpec = compileSpec(
-    parseAggregationSpec({
-      eventTime: { field: 'ts' },
-      aggregations: [
-        {
-          name: 'per_site',
-          groupBy: ['s'],
-          window: { type: 'tumbling', sizeSeconds: 60 },
-          allowedLatenessSeconds: 30,
-          measures: [{ name: 'n', op: 'count' }],
-        },
-      ],
-    }),
-  );
+  const siteSpec = compiledSpecFactory(aggregationFactory({ name: 'per_site', groupBy: ['s'], allowedLatenessSeconds: 30 }));
 
   function twoShards(now: { t: number }) {
     const store = new MemoryWindowStore();
@@ -143,6 +121,7 @@ describe('firing across shards and idle closing', () => {
     let stats = await closeIdleWindows(deps, 89_999);
     expect(stats.emitted).toBe(0);
     stats = await closeIdleWindows(deps, 90_000);
+    expect(stats.emitted).toBe(1);
     expect(results.emitted.map((r) => [r.key, r.version, r.final, r.measures])).toStrictEqual([[{ s: 'x' }, 1, true, { n: 2 }]]);
     stats = await closeIdleWindows(deps, 200_000);
     expect(stats.emitted + stats.windowWrites).toBe(0);

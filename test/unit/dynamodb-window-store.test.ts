@@ -1,28 +1,21 @@
 
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand, type BatchGetCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore, MAX_BATCH_GET_KEYS } from '../../lambda/adapters/dynamodb-window-store';
 import { emptyState } from '../../lambda/domain/aggregate-state';
-import { compileSpec } from '../../lambda/domain/compiled-spec';
-import { parseAggregationSpec } from '../../lambda/domain/spec';
 import type { WindowRef } from '../../lambda/domain/pre-aggregate';
+import { aggregationFactory, compiledSpecFactory } from '../support/factories';
 
-const spec = compileSpec(
-  parseAggregationSpec({
-    eventTime: { field: 'ts' },
-    aggregations: [
-      {
-        name: 'temp_1m',
-        groupBy: ['deviceId'],
-        window: { type: 'tumbling', sizeSeconds: 60 },
-        allowedLatenessSeconds: 30,
-        measures: [
-          { name: 'n', op: 'count' },
-          { name: 'mean', op: 'avg', field: 't' },
-          { name: 'hi', op: 'max', field: 't' },
-        ],
-      },
+const spec = compiledSpecFactory(
+  aggregationFactory({
+    name: 'temp_1m',
+    groupBy: ['deviceId'],
+    allowedLatenessSeconds: 30,
+    measures: [
+      { name: 'n', op: 'count' },
+      { name: 'mean', op: 'avg', field: 't' },
+      { name: 'hi', op: 'max', field: 't' },
     ],
   }),
 );
@@ -82,9 +75,9 @@ describe('DynamoWindowStore', () => {
   test('reads windows 100 keys a call and retries unprocessed keys', async () => {
     const refs = Array.from({ length: 150 }, (_, i) => ref(`d${i}`));
     let call = 0;
-    ddb.on(BatchGetCommand).callsFake((input) => {
+    ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
       call++;
-      const keys = input.RequestItems.windows.Keys as { pk: string; sk: string }[];
+      const keys = input.RequestItems!.windows.Keys as { pk: string; sk: string }[];
       const unprocessed = call === 1 ? keys.slice(90) : [];
       const served = call === 1 ? keys.slice(0, 90) : keys;
       return {
@@ -97,6 +90,7 @@ describe('DynamoWindowStore', () => {
     const calls = ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems!.windows.Keys!.length);
     expect(calls.every((n) => n <= MAX_BATCH_GET_KEYS)).toBeTruthy();
     expect(calls).toStrictEqual([100, 10, 50]);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest types its asymmetric matchers as any
     expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, { RequestItems: { windows: expect.objectContaining({ ConsistentRead: true }) } });
     const w = [...got.values()][0];
     expect({ version: w.version, pending: w.pending, rev: w.rev, fences: w.fences }).toStrictEqual({ version: 0, pending: true, rev: 3, fences: { s: '1' } });

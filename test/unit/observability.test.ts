@@ -5,48 +5,38 @@ import { BATCH_METRICS, BatchMetrics } from '../../lambda/adapters/batch-metrics
 import { createKinesisHandler, type BatchObserver } from '../../lambda/adapters/kinesis-handler';
 import { PowertoolsLog } from '../../lambda/adapters/powertools-log';
 import type { BatchOutcome } from '../../lambda/app/process-batch';
-import { compileSpec } from '../../lambda/domain/compiled-spec';
-import { parseAggregationSpec } from '../../lambda/domain/spec';
 import { kinesisEvent, MemoryRecordSink, MemoryResultSink, sequenceNumber } from '../support/harness';
 import { MemoryWindowStore } from '../support/memory-window-store';
+import { aggregationFactory, compiledSpecFactory } from '../support/factories';
 
 /** Runs `fn` with stdout and stderr captured (Powertools writes its JSON lines there) and returns the parsed lines. */
-async function captureJsonLines(fn: () => unknown): Promise<Record<string, any>[]> {
+async function captureJsonLines(fn: () => unknown): Promise<Record<string, unknown>[]> {
   const chunks: string[] = [];
-  const streams = [process.stdout, process.stderr];
-  const writes = streams.map((s) => s.write);
-  for (const s of streams) {
-    s.write = ((chunk: string | Uint8Array) => {
-      chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    });
-  }
+  const capture = (chunk: string | Uint8Array) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return true;
+  };
+  const spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
   try {
     await fn();
   } finally {
-    streams.forEach((s, i) => (s.write = writes[i]!));
+    for (const spy of spies) spy.mockRestore();
   }
   return chunks
     .join('')
     .split('\n')
     .filter((l) => l.trim().startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>);
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const spec = compileSpec(
-  parseAggregationSpec({
-    eventTime: { field: 'ts' },
-    aggregations: [
-      {
-        name: 'per_device',
-        groupBy: ['d'],
-        window: { type: 'tumbling', sizeSeconds: 60 },
-        allowedLatenessSeconds: 0,
-        measures: [{ name: 'n', op: 'count' }],
-      },
-    ],
-  }),
-);
+/** The part of an EMF document these tests read. */
+interface EmfDirective {
+  readonly Namespace: string;
+  readonly Dimensions: string[][];
+  readonly Metrics: { readonly Name: string; readonly Unit: string }[];
+}
+
+const spec = compiledSpecFactory(aggregationFactory());
 
 const stats = (over: Partial<BatchOutcome['stats']>): BatchOutcome => ({
   stats: { records: 0, valid: 0, invalid: 0, lateRecords: 0, windowsTouched: 0, windowWrites: 0, conflicts: 0, emitted: 0, ...over },
@@ -66,14 +56,17 @@ describe('PowertoolsLog', () => {
       log.info('after');
     });
     expect(lines.length).toBe(2);
-    expect(lines[0].level).toBe('WARN');
-    expect(lines[0].message).toBe('conflict');
-    expect(lines[0].service).toBe('aggregator');
-    expect(lines[0].windows).toBe(2);
-    expect(lines[0].shardId).toBe('shardId-1');
-    expect(lines[0].firstSequenceNumber).toBe(sequenceNumber(1));
-    expect(lines[0].lastSequenceNumber).toBe(sequenceNumber(2));
-    expect(lines[1].shardId).toBe(undefined);
+    expect(lines[0]).toMatchObject({
+      level: 'WARN',
+      message: 'conflict',
+      service: 'aggregator',
+      windows: 2,
+      shardId: 'shardId-1',
+      firstSequenceNumber: sequenceNumber(1),
+      lastSequenceNumber: sequenceNumber(2),
+    });
+    expect(lines[1]).toMatchObject({ level: 'INFO', message: 'after' });
+    expect(lines[1]).not.toHaveProperty('shardId');
   });
 });
 
@@ -88,11 +81,11 @@ describe('BatchMetrics', () => {
     });
     expect(lines.length).toBe(1);
     const emf = lines[0];
-    const directive = emf._aws.CloudWatchMetrics[0];
+    const directive = (emf as { _aws: { CloudWatchMetrics: EmfDirective[] } })._aws.CloudWatchMetrics[0];
     expect(directive.Namespace).toBe('Test/Pipeline');
     expect(directive.Dimensions).toStrictEqual([['service']]);
     expect(emf.service).toBe('aggregator');
-    expect(directive.Metrics.map((m: { Name: string; Unit: string }) => [m.Name, m.Unit]).sort()).toStrictEqual(Object.values(BATCH_METRICS).map((n) => [n, 'Count']).sort());
+    expect(directive.Metrics.map((m) => [m.Name, m.Unit]).sort()).toStrictEqual(Object.values(BATCH_METRICS).map((n) => [n, 'Count']).sort());
     expect(emf[BATCH_METRICS.recordsIn]).toBe(15);
     expect(emf[BATCH_METRICS.badRecords]).toBe(3);
     expect(emf[BATCH_METRICS.lateRecords]).toBe(1);
@@ -132,11 +125,24 @@ describe('createKinesisHandler observer hooks', () => {
     expect(calls).toStrictEqual(['start:-', 'before:shardId-b:1', 'end']);
   });
 
-  test('without an observer the handler behaves as before', async () => {
-    const deps = { spec, store: new MemoryWindowStore(), results: new MemoryResultSink(), errors: new MemoryRecordSink(), late: new MemoryRecordSink() };
-    const res = await createKinesisHandler(deps, () => 1_000)(
-      kinesisEvent('s', [{ data: JSON.stringify({ d: 'x', ts: 1 }), partitionKey: 'p', sequenceNumber: sequenceNumber(1) }]),
-    );
-    expect(res).toStrictEqual({ batchItemFailures: [] });
+  test('without an observer the handler does the same work as with one', async () => {
+    // The same event, with one record that fails to parse, through a handler with a no-op observer and one without.
+    const event = kinesisEvent('s', [
+      { data: JSON.stringify({ d: 'x', ts: 1 }), partitionKey: 'p', sequenceNumber: sequenceNumber(1) },
+      { data: JSON.stringify({ d: 'x', ts: 2 }), partitionKey: 'p', sequenceNumber: sequenceNumber(2) },
+      { data: 'not json', partitionKey: 'p', sequenceNumber: sequenceNumber(3) },
+    ]);
+    const run = async (observer: BatchObserver | undefined) => {
+      const deps = { spec, store: new MemoryWindowStore(), results: new MemoryResultSink(), errors: new MemoryRecordSink(), late: new MemoryRecordSink() };
+      const res = await createKinesisHandler(deps, () => 1_000, observer)(event);
+      const windows = [...deps.store.windows.values()].map((w) => [w.ref.keyJson, w.ref.start, [...w.stored.state]]);
+      return { res, windows, watermarks: [...deps.store.watermarks], errors: deps.errors.all().map((e) => e.sequenceNumber) };
+    };
+    const without = await run(undefined);
+    // The independent expectation: one window for key "x" at [0, 60 s) that counted the two good records.
+    expect(without.res).toStrictEqual({ batchItemFailures: [] });
+    expect(without.windows).toStrictEqual([[JSON.stringify(['x']), 0, [2]]]);
+    expect(without.errors).toStrictEqual([sequenceNumber(3)]);
+    expect(await run({})).toStrictEqual(without);
   });
 });

@@ -5,35 +5,32 @@ import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { toIsoUtc } from '../../lambda/domain/event-time';
 import { keyRecord, preAggregate, type PositionedEvent } from '../../lambda/domain/pre-aggregate';
 import { positionOf } from '../../lambda/domain/sequence';
-import { parseAggregationSpec } from '../../lambda/domain/spec';
 import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
+import { specFactory } from '../support/factories';
 
-const spec = parseAggregationSpec({
-  eventTime: { field: 'ts' },
-  aggregations: [
-    {
-      name: 'by_device',
-      groupBy: ['d'],
-      window: { type: 'tumbling', sizeSeconds: 10 },
-      measures: [
-        { name: 'n', op: 'count' },
-        { name: 's', op: 'sum', field: 'v' },
-        { name: 'lo', op: 'min', field: 'v' },
-        { name: 'hi', op: 'max', field: 'v' },
-        { name: 'mean', op: 'avg', field: 'v' },
-      ],
-    },
-    {
-      name: 'by_site_zone',
-      groupBy: ['site', 'zone'],
-      window: { type: 'hopping', sizeSeconds: 30, hopSeconds: 10 },
-      measures: [
-        { name: 'n', op: 'count' },
-        { name: 'hi', op: 'max', field: 'v' },
-      ],
-    },
-  ],
-});
+const spec = specFactory(
+  {
+    name: 'by_device',
+    groupBy: ['d'],
+    window: { type: 'tumbling', sizeSeconds: 10 },
+    measures: [
+      { name: 'n', op: 'count' },
+      { name: 's', op: 'sum', field: 'v' },
+      { name: 'lo', op: 'min', field: 'v' },
+      { name: 'hi', op: 'max', field: 'v' },
+      { name: 'mean', op: 'avg', field: 'v' },
+    ],
+  },
+  {
+    name: 'by_site_zone',
+    groupBy: ['site', 'zone'],
+    window: { type: 'hopping', sizeSeconds: 30, hopSeconds: 10 },
+    measures: [
+      { name: 'n', op: 'count' },
+      { name: 'hi', op: 'max', field: 'v' },
+    ],
+  },
+);
 const compiled = compileSpec(spec);
 
 const eventArb = fc.record({

@@ -7,40 +7,37 @@ import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { toIsoUtc } from '../../lambda/domain/event-time';
 import { keyRecord } from '../../lambda/domain/pre-aggregate';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
-import { parseAggregationSpec } from '../../lambda/domain/spec';
 import { generateIotWorkload } from '../../scripts/workload';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
 import { playSchedule, stepArb, type Step } from '../support/redelivery';
+import { specFactory } from '../support/factories';
 
-const spec = parseAggregationSpec({
-  eventTime: { field: 'ts' },
-  aggregations: [
-    {
-      name: 'device_1m',
-      groupBy: ['deviceId'],
-      window: { type: 'tumbling', sizeSeconds: 60 },
-      allowedLatenessSeconds: 3600,
-      measures: [
-        { name: 'events', op: 'count' },
-        { name: 'avg_temp', op: 'avg', field: 'temperature' },
-        { name: 'max_temp', op: 'max', field: 'temperature' },
-        { name: 'min_temp', op: 'min', field: 'temperature' },
-      ],
-    },
-    {
-      name: 'site_5m',
-      groupBy: ['site'],
-      window: { type: 'hopping', sizeSeconds: 300, hopSeconds: 60 },
-      allowedLatenessSeconds: 3600,
-      measures: [
-        { name: 'events', op: 'count' },
-        { name: 'sum_temp', op: 'sum', field: 'temperature' },
-      ],
-    },
-  ],
-});
+const spec = specFactory(
+  {
+    name: 'device_1m',
+    groupBy: ['deviceId'],
+    window: { type: 'tumbling', sizeSeconds: 60 },
+    allowedLatenessSeconds: 3600,
+    measures: [
+      { name: 'events', op: 'count' },
+      { name: 'avg_temp', op: 'avg', field: 'temperature' },
+      { name: 'max_temp', op: 'max', field: 'temperature' },
+      { name: 'min_temp', op: 'min', field: 'temperature' },
+    ],
+  },
+  {
+    name: 'site_5m',
+    groupBy: ['site'],
+    window: { type: 'hopping', sizeSeconds: 300, hopSeconds: 60 },
+    allowedLatenessSeconds: 3600,
+    measures: [
+      { name: 'events', op: 'count' },
+      { name: 'sum_temp', op: 'sum', field: 'temperature' },
+    ],
+  },
+);
 const compiled = compileSpec(spec);
 const LANE = 'shardId-000000000007';
 
@@ -132,22 +129,19 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
   });
 
   test('distinct and percentile sketches merge exactly once under the same schedules', async () => {
-    const sketchSpec = parseAggregationSpec({
-      eventTime: { field: 'ts' },
-      aggregations: [
-        {
-          name: 'site_sketch_1m',
-          groupBy: ['site'],
-          window: { type: 'tumbling', sizeSeconds: 60 },
-          allowedLatenessSeconds: 3600,
-          measures: [
-            { name: 'events', op: 'count' },
-            { name: 'devices', op: 'distinct', field: 'deviceId' },
-            { name: 'p90_temp', op: 'percentile', field: 'temperature', quantile: 0.9 },
-          ],
-        },
-      ],
-    });
+    const sketchSpec = specFactory(
+      {
+        name: 'site_sketch_1m',
+        groupBy: ['site'],
+        window: { type: 'tumbling', sizeSeconds: 60 },
+        allowedLatenessSeconds: 3600,
+        measures: [
+          { name: 'events', op: 'count' },
+          { name: 'devices', op: 'distinct', field: 'deviceId' },
+          { name: 'p90_temp', op: 'percentile', field: 'temperature', quantile: 0.9 },
+        ],
+      },
+    );
     const sketchCompiled = compileSpec(sketchSpec);
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.array(stepArb(), { maxLength: 20 }), async (seed, steps) => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { InvalidInputError, ndjsonRecords, produce, progressLine, writeFailedRecords } from '../../scripts/cli/produce';
 import { generateClickstreamWorkload, generateIotWorkload } from '../../scripts/workload';
@@ -21,9 +21,9 @@ describe('produce', () => {
   test('a run continues past failed batches and hands back every record that still failed', async () => {
     const mock = mockClient(KinesisClient);
     const delivered: string[] = [];
-    mock.on(PutRecordsCommand).callsFake((input) => {
-      const out = input.Records.map((r: { Data: Uint8Array }) => {
-        const data = Buffer.from(r.Data).toString();
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      const out = input.Records!.map((r) => {
+        const data = Buffer.from(r.Data!).toString();
         // Every record whose number ends in 7 always fails.
         if (data.endsWith('7')) return { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' };
         delivered.push(data);
@@ -44,12 +44,13 @@ describe('produce', () => {
 
   test('what was read before a bad input line is still sent, and the error names the line', async () => {
     const mock = mockClient(KinesisClient);
-    mock.on(PutRecordsCommand).callsFake((input) => ({ FailedRecordCount: 0, Records: input.Records.map(() => ({ ShardId: 's', SequenceNumber: '1' })) }));
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: input.Records!.map(() => ({ ShardId: 's', SequenceNumber: '1' })) }));
     const input = Readable.from(['{"a":1}\n{"a":2}\n\n{"a":\n{"a":4}\n']);
     const result = await produce(new KinesisClient({}), ndjsonRecords('events.ndjson', undefined, false, () => {}, input), { streamName: 's', sleep: noSleep });
     expect(result.sent).toBe(2);
     expect(result.sourceError).toBeInstanceOf(InvalidInputError);
-    expect(result.sourceError).toMatchObject({ line: 4, message: expect.stringMatching(/events\.ndjson: line 4: invalid JSON/) });
+    expect(result.sourceError).toHaveProperty('line', 4);
+    expect((result.sourceError as InvalidInputError).message).toMatch(/events\.ndjson: line 4: invalid JSON/);
     mock.restore();
   });
 });
@@ -79,7 +80,7 @@ describe('failed-records file', () => {
       { partitionKey: 'a', data: '{"x":1}', error: 'InternalFailure' },
       { partitionKey: 'b', data: Uint8Array.from([0xff, 0x00]), error: 'RecordTooLarge' },
     ]);
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
     expect(lines).toStrictEqual([
       { partitionKey: 'a', data: '{"x":1}', error: 'InternalFailure' },
       { partitionKey: 'b', dataBase64: '/wA=', error: 'RecordTooLarge' },

@@ -1,5 +1,5 @@
 
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { toSourceRecords } from '../../lambda/adapters/kinesis-records';
@@ -19,12 +19,12 @@ describe('Producer', () => {
           const mock = mockClient(KinesisClient);
           const delivered: string[] = [];
           let call = 0;
-          mock.on(PutRecordsCommand).callsFake((input) => {
+          mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
             const rate = failureRates[call++ % failureRates.length];
-            const out = input.Records.map((r: { Data: Uint8Array }, i: number) => {
+            const out = input.Records!.map((r, i) => {
               // Deterministic choice of failing entries per call.
               if (((i * 2654435761) % 1000) / 1000 < rate) return { ErrorCode: 'ProvisionedThroughputExceededException' };
-              delivered.push(Buffer.from(r.Data).toString());
+              delivered.push(Buffer.from(r.Data!).toString());
               return { ShardId: 'shardId-0', SequenceNumber: String(call * 10_000 + i) };
             });
             return { FailedRecordCount: out.filter((o: { ErrorCode?: string }) => o.ErrorCode).length, Records: out };
@@ -95,9 +95,9 @@ describe('Producer, aggregating and settling', () => {
 
   test('aggregate mode packs records per partition key into KPL records the aggregator de-aggregates, none lost', async () => {
     const mock = mockClient(KinesisClient);
-    mock.on(PutRecordsCommand).callsFake((input) => ({
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
       FailedRecordCount: 0,
-      Records: input.Records.map((_: unknown, i: number) => ({ ShardId: 'shardId-0', SequenceNumber: String(i + 1) })),
+      Records: input.Records!.map((_: unknown, i: number) => ({ ShardId: 'shardId-0', SequenceNumber: String(i + 1) })),
     }));
     const producer = new Producer(new KinesisClient({}), { streamName: 's', aggregate: true, sleep: noSleep });
     const sent = Array.from({ length: 3000 }, (_, i) => ({ partitionKey: `k${i % 7}`, data: JSON.stringify({ i, pad: 'x'.repeat(i % 50) }) }));
@@ -118,9 +118,9 @@ describe('Producer, aggregating and settling', () => {
 
   test('aggregate mode keeps PutRecords within 500 entries and 5 MiB', async () => {
     const mock = mockClient(KinesisClient);
-    mock.on(PutRecordsCommand).callsFake((input) => ({
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
       FailedRecordCount: 0,
-      Records: input.Records.map(() => ({ ShardId: 'shardId-0', SequenceNumber: '1' })),
+      Records: input.Records!.map(() => ({ ShardId: 'shardId-0', SequenceNumber: '1' })),
     }));
     // 600 partition keys → at least 600 aggregates per flush; 300 KiB records → aggregates near 1 MiB.
     const producer = new Producer(new KinesisClient({}), { streamName: 's', aggregate: true, batchSize: 1200, sleep: noSleep });
@@ -138,9 +138,9 @@ describe('Producer, aggregating and settling', () => {
 
   test('a failed aggregate reports every user record in it, with the error; settle does not throw and forgets', async () => {
     const mock = mockClient(KinesisClient);
-    mock.on(PutRecordsCommand).callsFake((input) => ({
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
       FailedRecordCount: 1,
-      Records: input.Records.map((r: { PartitionKey: string }) =>
+      Records: input.Records!.map((r) =>
         r.PartitionKey === 'bad' ? { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal service failure.' } : { ShardId: 'shardId-0', SequenceNumber: '1' },
       ),
     }));
@@ -167,7 +167,10 @@ describe('Producer, aggregating and settling', () => {
       baseDelayMs: 100,
       maxDelayMs: 1000,
       random: () => 0.999,
-      sleep: async (ms) => void delays.push(ms),
+      sleep: (ms) => {
+        delays.push(ms);
+        return Promise.resolve();
+      },
     });
     await producer.put({ partitionKey: 'a', data: 'A' });
     const e = await rejectionOf(producer.close(), UndeliveredRecordsError);

@@ -1,37 +1,31 @@
 
-import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
-import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, type _Record, type GetRecordsCommandInput, type GetShardIteratorCommandInput } from '@aws-sdk/client-kinesis';
+import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, type InvokeCommandOutput, type InvokeCommandInput } from '@aws-sdk/client-lambda';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type DeleteMessageCommandInput } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createKinesisHandler } from '../../lambda/adapters/kinesis-handler';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
-import { parseAggregationSpec } from '../../lambda/domain/spec';
 import { toWindowResult } from '../../lambda/domain/window-result';
 import { invokeChunks, MAX_INVOKE_RECORDS, parseOnFailureMessage, queueUrlFor, readRange, redrive, type KinesisBatchInfo } from '../../scripts/lib/redrive';
 import { kinesisEvent, MemoryRecordSink, MemoryResultSink, sequenceNumber } from '../support/harness';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
+import { aggregationFactory, specFactory } from '../support/factories';
 
 /** A response payload as the SDK types it (a Uint8Array with helpers the code under test does not use). */
 const blob = (text: string) => Buffer.from(text) as unknown as NonNullable<InvokeCommandOutput['Payload']>;
 
-const rawSpec = parseAggregationSpec({
-  eventTime: { field: 'ts' },
-  aggregations: [
-    {
-      name: 'per_device',
-      groupBy: ['d'],
-      window: { type: 'tumbling', sizeSeconds: 60 },
-      allowedLatenessSeconds: 3600,
-      measures: [
-        { name: 'n', op: 'count' },
-        { name: 'total', op: 'sum', field: 'v' },
-        { name: 'top', op: 'max', field: 'v' },
-      ],
-    },
-  ],
-});
+const rawSpec = specFactory(
+  aggregationFactory({
+    allowedLatenessSeconds: 3600,
+    measures: [
+      { name: 'n', op: 'count' },
+      { name: 'total', op: 'sum', field: 'v' },
+      { name: 'top', op: 'max', field: 'v' },
+    ],
+  }),
+);
 const spec = compileSpec(rawSpec);
 const SHARD = 'shardId-000000000001';
 const STREAM_ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/events';
@@ -63,14 +57,14 @@ function onFailureBody(info: KinesisBatchInfo): string {
 /** A Kinesis mock serving `records` of SHARD from an AT_SEQUENCE_NUMBER iterator, `pageSize` at a time. */
 function mockStream(records: readonly _Record[], pageSize = 250) {
   const kinesis = mockClient(KinesisClient);
-  kinesis.on(GetShardIteratorCommand).callsFake((input) => {
+  kinesis.on(GetShardIteratorCommand).callsFake((input: GetShardIteratorCommandInput) => {
     if (input.ShardId !== SHARD) throw Object.assign(new Error(`Shard ${input.ShardId} not found`), { name: 'ResourceNotFoundException' });
-    const at = records.findIndex((r) => BigInt(r.SequenceNumber!) >= BigInt(input.StartingSequenceNumber));
+    const at = records.findIndex((r) => BigInt(r.SequenceNumber!) >= BigInt(input.StartingSequenceNumber!));
     return { ShardIterator: `it:${at < 0 ? records.length : at}` };
   });
-  kinesis.on(GetRecordsCommand).callsFake((input) => {
+  kinesis.on(GetRecordsCommand).callsFake((input: GetRecordsCommandInput) => {
     const at = Number(String(input.ShardIterator).slice(3));
-    const page = records.slice(at, at + Math.min(pageSize, input.Limit));
+    const page = records.slice(at, at + Math.min(pageSize, input.Limit!));
     return { Records: page, NextShardIterator: `it:${at + page.length}`, MillisBehindLatest: at + page.length >= records.length ? 0 : 1000 };
   });
   return kinesis;
@@ -82,8 +76,8 @@ function mockAggregator(store: MemoryWindowStore) {
   const lambda = mockClient(LambdaClient);
   const invoked: KinesisStreamEvent[] = [];
   lambda.on(GetFunctionConfigurationCommand).resolves({ Role: 'arn:aws:iam::000000000000:role/agg' });
-  lambda.on(InvokeCommand).callsFake(async (input) => {
-    const event = JSON.parse(Buffer.from(input.Payload).toString()) as KinesisStreamEvent;
+  lambda.on(InvokeCommand).callsFake(async (input: InvokeCommandInput) => {
+    const event = JSON.parse(Buffer.from(input.Payload as Uint8Array).toString()) as KinesisStreamEvent;
     invoked.push(event);
     return { StatusCode: 200, Payload: blob(JSON.stringify(await handler(event))) };
   });
@@ -99,7 +93,7 @@ function mockQueue(bodies: string[]) {
     delivered = true;
     return { Messages: [...live].map(([h, b]) => ({ MessageId: `m-${h}`, ReceiptHandle: h, Body: b })) };
   });
-  sqs.on(DeleteMessageCommand).callsFake((input) => void live.delete(input.ReceiptHandle));
+  sqs.on(DeleteMessageCommand).callsFake((input: DeleteMessageCommandInput) => void live.delete(input.ReceiptHandle!));
   sqs.on(ChangeMessageVisibilityCommand).resolves({});
   return { sqs, live };
 }
