@@ -27,4 +27,17 @@ export default tseslint.config(
     files: ['bench/lib/memory-ports.ts', 'test/support/memory-window-store.ts', 'test/support/harness.ts'],
     rules: { '@typescript-eslint/require-await': 'off' },
   },
+  {
+    // Infra tests walk synthesized CloudFormation, which aws-cdk-lib's Template API hands out as `any` JSON
+    // (toJSON, findResources). The expectations themselves check every shape these walks rely on.
+    files: ['test/infra/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
 );

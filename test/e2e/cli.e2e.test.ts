@@ -14,6 +14,7 @@ import { join } from 'node:path';
 
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
+import type { WindowResult } from '../../lambda/domain/window-result';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { REPO_ROOT } from '../../scripts/lib/local-stack';
 import { Producer, type PutReceipt } from '../../scripts/lib/producer';
@@ -129,13 +130,13 @@ describe('pipeline CLI end to end', () => {
     expect(wanted.length).toBeGreaterThan(0);
     const json = await cli(['query', '--aggregation', 'device_temp_1m', '--key', `deviceId=${device}`, '--from', new Date(startMs - 3_600_000).toISOString(), '--json']);
     expect(json.code).toBe(0);
-    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as WindowResult);
     expect(lines.map((l) => l.windowStart).sort()).toStrictEqual(wanted.map((w) => w.windowStart).sort());
     for (const l of lines) {
       expect(Object.keys(l).sort()).toStrictEqual(['aggregation', 'final', 'id', 'key', 'measures', 'version', 'windowEnd', 'windowStart']);
       expect(l.key).toStrictEqual({ deviceId: device });
       const ref = wanted.find((w) => w.windowStart === l.windowStart)!;
-      expect(measuresClose(l.measures, ref.measures)).toBeTruthy();
+      expect(measuresClose(l.measures, ref.measures)).toBe(true);
     }
     const site = String(viaFile[0].event!.site);
     const table = await cli(['query', '--aggregation', 'site_events_5m', '--key', `site=${site}`]);
@@ -149,7 +150,7 @@ describe('pipeline CLI end to end', () => {
     for (const w of siteWindows) {
       const row = rows.find((r) => r.startsWith(w.windowStart.replace('.000Z', 'Z')));
       expect(row).toBeTruthy();
-      expect(row).toMatch(new RegExp(`site=${site}\\s+${w.measures.events}\\s`));
+      expect(row).toMatch(new RegExp(`site=${site}\\s+${w.measures.events as number}\\s`));
     }
   });
 
@@ -172,7 +173,7 @@ describe('pipeline CLI end to end', () => {
     child.stdout.on('data', (d) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const frames = () => stdout.split('(Ctrl-C exits)').length - 1;
-    await pollUntil(async () => frames(), (n) => n >= 2, { timeoutMs: 30_000, intervalMs: 200, describe: (n) => `${n} frame(s) of query --watch` });
+    await pollUntil(() => Promise.resolve(frames()), (n) => n >= 2, { timeoutMs: 30_000, intervalMs: 200, describe: (n) => `${n} frame(s) of query --watch` });
     expect(stdout).toMatch(new RegExp(`deviceId=${device}`));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
@@ -203,7 +204,10 @@ describe('pipeline CLI end to end', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^sent 0, retried 25, failed 25/m);
     expect(run.stderr).toMatch(new RegExp(`25 record\\(s\\) could not be written after 2 attempt\\(s\\).*${failedFile.replace(/[/.]/g, '\\$&')}`));
-    const lines = readFileSync(failedFile, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(failedFile, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBe(25);
     for (const l of lines) {
       expect(typeof l.partitionKey).toBe('string');

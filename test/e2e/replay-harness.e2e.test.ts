@@ -45,11 +45,12 @@ for (const a of SPEC.aggregations) (a as { allowedLatenessSeconds: number }).all
 
 /** The bundled aggregator asset of the deployed stack, found through its template in cdk.out. */
 function bundledAggregator(): string {
-  const template = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.out', `${outputs.stackName}.template.json`), 'utf8'));
-  const fn = Object.values(template.Resources as Record<string, { Type: string; Properties: any }>).find(
+  type LambdaResource = { Type: string; Properties: { Environment?: { Variables?: Record<string, string> }; Code: { S3Key?: string } } };
+  const template = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.out', `${outputs.stackName}.template.json`), 'utf8')) as { Resources: Record<string, LambdaResource> };
+  const fn = Object.values(template.Resources).find(
     (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'aggregator',
   );
-  const key = String(fn?.Properties.Code.S3Key ?? '');
+  const key = fn?.Properties.Code.S3Key ?? '';
   const file = join(REPO_ROOT, 'cdk.out', `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
   if (!existsSync(file)) throw new Error(`no bundled aggregator at ${file}: deploy the stack first`);
   return file;
@@ -74,7 +75,7 @@ beforeAll(async () => {
     PENDING_STALE_AFTER_MS: '0',
   });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  handler = require(bundledAggregator()).handler;
+  handler = (require(bundledAggregator()) as { handler: typeof handler }).handler;
 });
 afterAll(async () => proxy?.stop());
 
@@ -161,7 +162,7 @@ describe('replay harness: the bundled handler under redelivery', () => {
       const writes: string[] = proxy.calls
         .slice(from)
         .filter((c) => c.target.endsWith('.UpdateItem') && c.body.includes('"UpdateExpression":"SET #m'))
-        .map((c) => JSON.stringify(JSON.parse(c.body).Key));
+        .map((c) => JSON.stringify((JSON.parse(c.body) as { Key: unknown }).Key));
       const touched = referenceAggregate(SPEC, batch.flatMap((r) => r.events));
       expect(new Set(writes).size).toBe(writes.length);
       expect(writes.length).toBeGreaterThanOrEqual(touched.size);
