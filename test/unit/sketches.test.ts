@@ -1,5 +1,5 @@
 
-import fc from 'fast-check';
+import { fc, test } from '@fast-check/jest';
 import { HyperLogLog, hllStandardError } from '../../lambda/domain/hyperloglog';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import { seededRandom } from '../../scripts/workload';
@@ -10,31 +10,33 @@ describe('HyperLogLog (distinct)', () => {
       test(`precision ${precision}: ${n} distinct values within 4 standard errors`, () => {
         const hll = new HyperLogLog(precision);
         const rnd = seededRandom(n * 31 + precision);
-        // Each value twice, in a seeded order, under ids that look like real keys.
-        for (let i = 0; i < n; i++) hll.add(`user-${i}-${Math.floor(rnd() * 1e9)}`);
-        const exact = n;
+        // n distinct ids that look like real keys, each added twice (the second pass in a seeded shuffled order, as a
+        // redelivery would): duplicates must not count.
+        const ids = Array.from({ length: n }, (_, i) => `user-${i}-${Math.floor(rnd() * 1e9)}`);
+        const shuffled = ids.map((id) => [rnd(), id] as const).sort((x, y) => x[0] - y[0]).map(([, id]) => id);
+        for (const id of [...ids, ...shuffled]) hll.add(id);
+        const exact = new Set(ids).size;
         const error = Math.abs(hll.estimate() - exact) / exact;
         expect(error).toBeLessThanOrEqual(4 * hllStandardError(precision));
       });
     }
   }
 
-  test('adding a value again, or merging a sketch twice, changes nothing (idempotent, so redeliveries cannot inflate it)', () => {
-    fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), fc.integer(), fc.boolean()), { maxLength: 300 }), fc.nat(300), (values, cut) => {
-        const all = new HyperLogLog(10);
-        for (const v of values) all.add(v);
-        const left = new HyperLogLog(10);
-        const right = new HyperLogLog(10);
-        values.slice(0, cut).forEach((v) => left.add(v));
-        values.slice(cut).forEach((v) => right.add(v));
-        left.merge(right);
-        left.merge(right);
-        for (const v of values.slice(0, 10)) left.add(v);
-        expect(left.registers).toStrictEqual(all.registers);
-      }),
-    );
-  });
+  test.prop([fc.array(fc.oneof(fc.string(), fc.integer(), fc.boolean()), { maxLength: 300 }), fc.nat(300)])(
+    'adding a value again, or merging a sketch twice, changes nothing (idempotent, so redeliveries cannot inflate it)',
+    (values, cut) => {
+      const all = new HyperLogLog(10);
+      for (const v of values) all.add(v);
+      const left = new HyperLogLog(10);
+      const right = new HyperLogLog(10);
+      values.slice(0, cut).forEach((v) => left.add(v));
+      values.slice(cut).forEach((v) => right.add(v));
+      left.merge(right);
+      left.merge(right);
+      for (const v of values.slice(0, 10)) left.add(v);
+      expect(left.registers).toStrictEqual(all.registers);
+    },
+  );
 
   test('1 and "1" are different values', () => {
     const hll = new HyperLogLog(11);
@@ -80,24 +82,23 @@ describe('DDSketch (percentile)', () => {
     });
   }
 
-  test('merging partial sketches equals one sketch of everything; encoding round-trips', () => {
-    fc.assert(
-      fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((v) => (Math.abs(v) < 1e-9 ? 0 : v)), { minLength: 1, maxLength: 300 }), fc.nat(300), (values, cut) => {
-        const all = new QuantileSketch(0.01);
-        values.forEach((v) => all.add(v));
-        const left = new QuantileSketch(0.01);
-        const right = new QuantileSketch(0.01);
-        values.slice(0, cut).forEach((v) => left.add(v));
-        values.slice(cut).forEach((v) => right.add(v));
-        left.merge(right);
-        const decoded = QuantileSketch.decode(left.encode(), 0.01);
-        expect(decoded.count).toBe(values.length);
-        // Stored sketches are always read back from their encoded form, which keeps the bins (not min and max).
-        const allDecoded = QuantileSketch.decode(all.encode(), 0.01);
-        for (const q of [0, 0.5, 0.95, 1]) expect(decoded.quantile(q)).toBe(allDecoded.quantile(q));
-      }),
-    );
-  });
+  test.prop([fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((v) => (Math.abs(v) < 1e-9 ? 0 : v)), { minLength: 1, maxLength: 300 }), fc.nat(300)])(
+    'merging partial sketches equals one sketch of everything; encoding round-trips',
+    (values, cut) => {
+      const all = new QuantileSketch(0.01);
+      values.forEach((v) => all.add(v));
+      const left = new QuantileSketch(0.01);
+      const right = new QuantileSketch(0.01);
+      values.slice(0, cut).forEach((v) => left.add(v));
+      values.slice(cut).forEach((v) => right.add(v));
+      left.merge(right);
+      const decoded = QuantileSketch.decode(left.encode(), 0.01);
+      expect(decoded.count).toBe(values.length);
+      // Stored sketches are always read back from their encoded form, which keeps the bins (not min and max).
+      const allDecoded = QuantileSketch.decode(all.encode(), 0.01);
+      for (const q of [0, 0.5, 0.95, 1]) expect(decoded.quantile(q)).toBe(allDecoded.quantile(q));
+    },
+  );
 
   test('an empty sketch reports no value', () => expect(new QuantileSketch().quantile(0.5)).toBe(null));
 });
