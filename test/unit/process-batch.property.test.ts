@@ -1,5 +1,5 @@
 
-import fc from 'fast-check';
+import { fc, test } from '@fast-check/jest';
 import { processBatch, type BatchDeps } from '../../lambda/app/process-batch';
 import type { SourceRecord } from '../../lambda/app/ports';
 import { toMeasureValues } from '../../lambda/domain/aggregate-state';
@@ -66,48 +66,43 @@ async function play(records: SourceRecord[], steps: Step[], deps: BatchDeps, sto
 }
 
 describe('exactly-once effect under redelivery (in-memory store)', () => {
-  test('the window state equals the reference fold of the distinct records, and result ids never change content', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.array(stepArb(), { maxLength: 30 }), async (seed, steps) => {
-        const workload = generateIotWorkload({ seed, count: 150, startMs: 1_700_000_000_000, devices: 6, sites: 2, stepMs: 2000 });
-        const records = sourceRecords(workload.map((w) => w.data), workload.map((w) => w.partitionKey));
-        const { store, results, deps, errors } = setup();
-        await play(records, steps, deps, store, results);
-        // One clean redelivery of the last record: whatever a failed attempt left pending must now be emitted.
-        await processBatch(deps, { lane: LANE, records: records.slice(-1) }, 9_000_000);
-        for (const { stored } of store.windows.values()) {
-          expect((stored.version > 0 && stored.pending)).toBeFalsy();
-        }
+  test.prop([fc.integer({ min: 1, max: 1_000_000 }), fc.array(stepArb(), { maxLength: 30 })], { numRuns: 60 })('the window state equals the reference fold of the distinct records, and result ids never change content', async (seed, steps) => {
+    const workload = generateIotWorkload({ seed, count: 150, startMs: 1_700_000_000_000, devices: 6, sites: 2, stepMs: 2000 });
+    const records = sourceRecords(workload.map((w) => w.data), workload.map((w) => w.partitionKey));
+    const { store, results, deps, errors } = setup();
+    await play(records, steps, deps, store, results);
+    // One clean redelivery of the last record: whatever a failed attempt left pending must now be emitted.
+    await processBatch(deps, { lane: LANE, records: records.slice(-1) }, 9_000_000);
+    for (const { stored } of store.windows.values()) {
+      expect((stored.version > 0 && stored.pending)).toBeFalsy();
+    }
 
-        const expected = referenceAggregate(spec, workload.filter((w) => w.event).map((w) => w.event!));
-        const actual = new Map(
-          [...store.windows.values()].map(({ ref, stored }) => [
-            windowIdentity({ aggregation: ref.aggregation.name, key: keyRecord(ref.aggregation, ref.keyJson), windowStart: toIsoUtc(ref.start) }),
-            { ref, stored },
-          ]),
-        );
-        expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());
-        for (const [id, { ref, stored }] of actual) {
-          expect(measuresClose(toMeasureValues(ref.aggregation.layout, stored.state), expected.get(id)!.measures)).toBeTruthy();
-        }
-
-        const byId = new Map<string, string>();
-        for (const r of results.emitted) {
-          const body = JSON.stringify(r);
-          expect(byId.get(r.id) ?? body).toBe(body);
-          byId.set(r.id, body);
-        }
-        for (const { ref, stored } of store.windows.values()) {
-          if (stored.version > 0 && !stored.pending) {
-            const last = results.emitted.filter((r) => r.windowStart === toIsoUtc(ref.start) && r.aggregation === ref.aggregation.name && JSON.stringify(r.key) === JSON.stringify(keyRecord(ref.aggregation, ref.keyJson)));
-            expect(last.some((r) => r.version === stored.version)).toBeTruthy();
-          }
-        }
-        const malformed = workload.filter((w) => w.malformation).length;
-        expect(new Set(errors.all().map((e) => e.sequenceNumber)).size).toBe(malformed);
-      }),
-      { numRuns: 60 },
+    const expected = referenceAggregate(spec, workload.filter((w) => w.event).map((w) => w.event!));
+    const actual = new Map(
+      [...store.windows.values()].map(({ ref, stored }) => [
+        windowIdentity({ aggregation: ref.aggregation.name, key: keyRecord(ref.aggregation, ref.keyJson), windowStart: toIsoUtc(ref.start) }),
+        { ref, stored },
+      ]),
     );
+    expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());
+    for (const [id, { ref, stored }] of actual) {
+      expect(measuresClose(toMeasureValues(ref.aggregation.layout, stored.state), expected.get(id)!.measures)).toBeTruthy();
+    }
+
+    const byId = new Map<string, string>();
+    for (const r of results.emitted) {
+      const body = JSON.stringify(r);
+      expect(byId.get(r.id) ?? body).toBe(body);
+      byId.set(r.id, body);
+    }
+    for (const { ref, stored } of store.windows.values()) {
+      if (stored.version > 0 && !stored.pending) {
+        const last = results.emitted.filter((r) => r.windowStart === toIsoUtc(ref.start) && r.aggregation === ref.aggregation.name && JSON.stringify(r.key) === JSON.stringify(keyRecord(ref.aggregation, ref.keyJson)));
+        expect(last.some((r) => r.version === stored.version)).toBeTruthy();
+      }
+    }
+    const malformed = workload.filter((w) => w.malformation).length;
+    expect(new Set(errors.all().map((e) => e.sequenceNumber)).size).toBe(malformed);
   });
 
   test('the common path writes each touched window once per batch', async () => {

@@ -1,7 +1,7 @@
 
 import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
-import fc from 'fast-check';
+import { fc, test } from '@fast-check/jest';
 import { toSourceRecords } from '../../lambda/adapters/kinesis-records';
 import { MAX_PUT_RECORDS_BYTES, MAX_PUT_RECORDS_ENTRIES, MAX_RECORD_BYTES, Producer, UndeliveredRecordsError } from '../../scripts/lib/producer';
 import { rejectionOf } from '../support/expect-error';
@@ -10,49 +10,40 @@ import { kinesisEvent } from '../support/harness';
 const noSleep = async () => {};
 
 describe('Producer', () => {
-  test('nothing is lost and attempts stay bounded when chosen entries fail', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 1, max: 1200 }),
-        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 8 }),
-        async (count, failureRates) => {
-          const mock = mockClient(KinesisClient);
-          const delivered: string[] = [];
-          let call = 0;
-          mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
-            const rate = failureRates[call++ % failureRates.length];
-            const out = input.Records!.map((r, i) => {
-              // Deterministic choice of failing entries per call.
-              if (((i * 2654435761) % 1000) / 1000 < rate) return { ErrorCode: 'ProvisionedThroughputExceededException' };
-              delivered.push(Buffer.from(r.Data!).toString());
-              return { ShardId: 'shardId-0', SequenceNumber: String(call * 10_000 + i) };
-            });
-            return { FailedRecordCount: out.filter((o: { ErrorCode?: string }) => o.ErrorCode).length, Records: out };
-          });
-          const maxAttempts = 4;
-          const producer = new Producer(new KinesisClient({}), { streamName: 's', maxAttempts, sleep: noSleep });
-          const sent = Array.from({ length: count }, (_, i) => `r${i}`);
-          for (const data of sent) await producer.put({ partitionKey: data, data });
-          let failed: readonly { data: string | Uint8Array }[] = [];
-          try {
-            await producer.close();
-          } catch (e) {
-            expect(e).toBeInstanceOf(UndeliveredRecordsError);
-            failed = (e as UndeliveredRecordsError).failed;
-          }
-          // Every record is either delivered exactly once or reported as failed.
-          const accounted = [...delivered, ...failed.map((f) => String(f.data))].sort();
-          expect(accounted).toStrictEqual([...sent].sort());
-          expect(producer.stats.sent).toBe(delivered.length);
-          expect(producer.stats.failed).toBe(failed.length);
-          const batches = Math.ceil(count / MAX_PUT_RECORDS_ENTRIES);
-          expect(mock.commandCalls(PutRecordsCommand).length).toBeLessThanOrEqual(batches * maxAttempts);
-          for (const c of mock.commandCalls(PutRecordsCommand)) expect(c.args[0].input.Records!.length).toBeLessThanOrEqual(MAX_PUT_RECORDS_ENTRIES);
-          mock.restore();
-        },
-      ),
-      { numRuns: 40 },
-    );
+  test.prop([fc.integer({ min: 1, max: 1200 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 8 })], { numRuns: 40 })('nothing is lost and attempts stay bounded when chosen entries fail', async (count, failureRates) => {
+    const mock = mockClient(KinesisClient);
+    const delivered: string[] = [];
+    let call = 0;
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      const rate = failureRates[call++ % failureRates.length];
+      const out = input.Records!.map((r, i) => {
+        // Deterministic choice of failing entries per call.
+        if (((i * 2654435761) % 1000) / 1000 < rate) return { ErrorCode: 'ProvisionedThroughputExceededException' };
+        delivered.push(Buffer.from(r.Data!).toString());
+        return { ShardId: 'shardId-0', SequenceNumber: String(call * 10_000 + i) };
+      });
+      return { FailedRecordCount: out.filter((o: { ErrorCode?: string }) => o.ErrorCode).length, Records: out };
+    });
+    const maxAttempts = 4;
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', maxAttempts, sleep: noSleep });
+    const sent = Array.from({ length: count }, (_, i) => `r${i}`);
+    for (const data of sent) await producer.put({ partitionKey: data, data });
+    let failed: readonly { data: string | Uint8Array }[] = [];
+    try {
+      await producer.close();
+    } catch (e) {
+      expect(e).toBeInstanceOf(UndeliveredRecordsError);
+      failed = (e as UndeliveredRecordsError).failed;
+    }
+    // Every record is either delivered exactly once or reported as failed.
+    const accounted = [...delivered, ...failed.map((f) => String(f.data))].sort();
+    expect(accounted).toStrictEqual([...sent].sort());
+    expect(producer.stats.sent).toBe(delivered.length);
+    expect(producer.stats.failed).toBe(failed.length);
+    const batches = Math.ceil(count / MAX_PUT_RECORDS_ENTRIES);
+    expect(mock.commandCalls(PutRecordsCommand).length).toBeLessThanOrEqual(batches * maxAttempts);
+    for (const c of mock.commandCalls(PutRecordsCommand)) expect(c.args[0].input.Records!.length).toBeLessThanOrEqual(MAX_PUT_RECORDS_ENTRIES);
+    mock.restore();
   });
 
   test('only the failed entries are sent again', async () => {
