@@ -149,7 +149,7 @@ describe('pipeline CLI end to end', () => {
     expect(rows.length).toBe(siteWindows.length);
     for (const w of siteWindows) {
       const row = rows.find((r) => r.startsWith(w.windowStart.replace('.000Z', 'Z')));
-      expect(row).toBeTruthy();
+      expect(row).toBeDefined();
       expect(row).toMatch(new RegExp(`site=${site}\\s+${w.measures.events as number}\\s`));
     }
   });
@@ -254,13 +254,13 @@ describe('pipeline CLI end to end', () => {
     expect(found.malformed!.sequenceNumber!).toMatch(/^\d+$/);
     expect(found.binary!.sink).toBe('errors');
     expect(found.binary!.payload).toBe(undefined);
-    expect(found.late.every((e) => e.sink === 'late' && /too late/.test(e.reason))).toBeTruthy();
+    expect(found.late.every((e) => e.sink === 'late' && /too late/.test(e.reason))).toBe(true);
 
     const onlyLate = await entries(['--late']);
-    expect(onlyLate.length > 0 && onlyLate.every((e) => e.sink === 'late')).toBeTruthy();
-    expect(onlyLate.some((e) => e.payload === tooLate)).toBeTruthy();
+    expect(onlyLate.length > 0 && onlyLate.every((e) => e.sink === 'late')).toBe(true);
+    expect(onlyLate.some((e) => e.payload === tooLate)).toBe(true);
     const onlyErrors = await entries(['--errors']);
-    expect(onlyErrors.every((e) => e.sink === 'errors') && onlyErrors.some((e) => e.payload === malformed)).toBeTruthy();
+    expect(onlyErrors.every((e) => e.sink === 'errors') && onlyErrors.some((e) => e.payload === malformed)).toBe(true);
     const limited = await entries(['--limit', '1']);
     expect(limited.length).toBe(1);
     const table = await cli(['errors', '--limit', '3']);
@@ -293,14 +293,14 @@ describe('pipeline CLI end to end', () => {
     const dryGood = outcomesOf(dry).find((o) => o.messageId === good.MessageId)!;
     expect(dryGood.outcome).toBe('would-redrive');
     const previewed = new Set(dryGood.preview!.map((p) => p.sequenceNumber));
-    for (const s of seqs) expect(previewed.has(s)).toBeTruthy();
+    for (const s of seqs) expect(previewed).toContain(s);
 
     const run = await cli(['redrive', '--json']);
     expect(run.code).toBe(1);
     const outcomes = outcomesOf(run);
     const ok = outcomes.find((o) => o.messageId === good.MessageId)!;
     expect([ok.outcome, ok.deleted]).toStrictEqual(['redriven', true]);
-    expect(ok.records >= seqs.length && ok.invocations >= 1).toBeTruthy();
+    expect(ok.records >= seqs.length && ok.invocations >= 1).toBe(true);
     const kept = outcomes.find((o) => o.messageId === gone.MessageId)!;
     expect([kept.outcome, kept.deleted]).toStrictEqual(['unrecoverable', false]);
     expect(kept.detail!).toMatch(/shardId-000000009999/);
@@ -316,8 +316,8 @@ describe('pipeline CLI end to end', () => {
       for (const m of res.Messages ?? []) seen.set(m.MessageId!, m.ReceiptHandle!);
       if (seen.has(gone.MessageId!)) break;
     }
-    expect(seen.has(good.MessageId!)).toBeFalsy();
-    expect(seen.has(gone.MessageId!)).toBeTruthy();
+    expect(seen.has(good.MessageId!)).toBe(false);
+    expect(seen.has(gone.MessageId!)).toBe(true);
     await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: seen.get(gone.MessageId!) }));
   });
 });

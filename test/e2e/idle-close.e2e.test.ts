@@ -53,7 +53,7 @@ describe('idle shards', () => {
     const expected = referenceAggregate(spec, events);
     const before = await ourWindows();
     expect([...before.keys()].sort()).toStrictEqual([...expected.keys()].sort());
-    expect([...before.values()].every((w) => w.version === 0)).toBeTruthy();
+    expect([...before.values()].every((w) => w.version === 0)).toBe(true);
 
     const fired = await pollUntil(ourWindows, (ws) => [...ws.values()].every((w) => w.version > 0), {
       timeoutMs: TIMEOUT_MS,
@@ -62,7 +62,7 @@ describe('idle shards', () => {
     });
     for (const [id, w] of fired) {
       expect(w.version).toBe(1);
-      expect(measuresClose(w.measures, expected.get(id)!.measures)).toBeTruthy();
+      expect(measuresClose(w.measures, expected.get(id)!.measures)).toBe(true);
     }
 
     const results = new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ResultsPrefix);
@@ -77,7 +77,7 @@ describe('idle shards', () => {
     for (const r of ours(emitted)) {
       expect(r.version).toBe(1);
       expect(r.final).toBe(true);
-      expect(measuresClose(r.measures, expected.get(windowIdentity(r))!.measures)).toBeTruthy();
+      expect(measuresClose(r.measures, expected.get(windowIdentity(r))!.measures)).toBe(true);
     }
   });
 });

@@ -117,7 +117,7 @@ describe('pipeline end to end', () => {
     const finalWms = await watermarks();
     const closedUpTo = Math.min(...[...ourShards].map((s) => finalWms.get(s) ?? -Infinity));
     for (const [, w] of state) {
-      if (Date.parse(w.windowEnd) <= closedUpTo) expect(w.final).toBeTruthy();
+      if (Date.parse(w.windowEnd) <= closedUpTo) expect(w.final).toBe(true);
     }
     const fired = [...state].filter(([, w]) => w.final);
     expect(fired.length).toBeGreaterThan(0);
@@ -139,7 +139,7 @@ describe('pipeline end to end', () => {
       describe: (l) => `${l ? missingResults(l).length : fired.length} of ${fired.length} final windows missing or wrong in s3://${outputs.BucketName}/${outputs.ResultsPrefix}`,
     });
     if (corrections.length > 0) {
-      expect(fired.some(([, w]) => w.version > 1)).toBeTruthy();
+      expect(fired.some(([, w]) => w.version > 1)).toBe(true);
     }
 
     // Every malformed record is in the errors sink with its payload and a reason.

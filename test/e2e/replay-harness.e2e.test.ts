@@ -135,8 +135,8 @@ async function assertExactlyOnce(runId: string, recs: readonly Rec[]): Promise<v
   const actual = await readTableWindows(clients.doc, outputs.WindowTableName, SPEC, runId);
   expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());
   for (const [id, w] of actual) {
-    expect(measuresClose(w.measures, expected.get(id)!.measures)).toBeTruthy();
-    expect((w.version > 0 && w.pending)).toBeFalsy();
+    expect(measuresClose(w.measures, expected.get(id)!.measures)).toBe(true);
+    expect((w.version > 0 && w.pending)).toBe(false);
   }
   const lines = (await new NdjsonPrefixReader(clients.s3, outputs.BucketName, outputs.ResultsPrefix).readAll()) as { id: string; key?: Record<string, unknown> }[];
   const byId = new Map<string, string>();

@@ -308,7 +308,7 @@ describe('spec validation', () => {
     expect(config.spec).toBe(DEFAULT_SPEC_PATH);
     expect(config.aggregationSpec.aggregations.length).toBeGreaterThan(0);
     expect(config.aggregationSpecJson).toBe(JSON.stringify(config.aggregationSpec));
-    expect(config.aggregationSpecJson.includes('\n')).toBeFalsy();
+    expect(config.aggregationSpecJson.includes('\n')).toBe(false);
   });
 
   test('a missing spec file names the spec field and the path', () => {

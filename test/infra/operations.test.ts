@@ -109,7 +109,7 @@ describe('alarms', () => {
       const expected = expectedAlarms(s.template, s.config);
       for (const [id, props] of Object.entries(expected)) {
         const actual = alarm(s.template, id);
-        expect(Match.objectLike(props).test(actual).isSuccess).toBeTruthy();
+        expect(Match.objectLike(props).test(actual).isSuccess).toBe(true);
         expect(actual.TreatMissingData).toBe('notBreaching');
         expect(actual.AlarmDescription).toMatch(/Runbook: docs\/operations\.md#/);
       }
@@ -121,7 +121,7 @@ describe('alarms', () => {
     for (const r of Object.values(resources(dev.template)).filter((x) => x.Type === 'AWS::CloudWatch::Alarm')) {
       expect(r.Properties.Metrics).toBe(undefined);
       expect(r.Properties.MetricName && r.Properties.Namespace).toBeTruthy();
-      expect(Array.isArray(r.Properties.Dimensions) && r.Properties.Dimensions.length > 0).toBeTruthy();
+      expect(Array.isArray(r.Properties.Dimensions) && r.Properties.Dimensions.length > 0).toBe(true);
     }
   });
 
@@ -160,7 +160,7 @@ describe('alarms', () => {
     expect(asArray(cwKey!.Action).sort()).toStrictEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     prod.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: topic.id } });
     const policy = only(prod.template, 'AWS::SNS::TopicPolicy').resource.Properties.PolicyDocument.Statement as Statement[];
-    expect(policy.some((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBeTruthy();
+    expect(policy.some((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBe(true);
     const publish = policy.find((s) => s.Effect === 'Allow' && s.Principal?.Service === 'cloudwatch.amazonaws.com');
     expect(publish?.Action).toStrictEqual('sns:Publish');
     expect(publish?.Resource).toStrictEqual({ Ref: topic.id });
@@ -190,7 +190,7 @@ describe('encryption keys', () => {
     const statements = Object.values(resources(dev.template))
       .filter((r) => r.Type === 'AWS::IAM::Policy')
       .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[]);
-    expect(statements.some((s) => asArray(s.Action).some((a) => a.startsWith('kms:')))).toBeFalsy();
+    expect(statements.some((s) => asArray(s.Action).some((a) => a.startsWith('kms:')))).toBe(false);
   });
 
   test('customer-managed: one rotated key, pinned, encrypting stream, queue, bucket and table', () => {
@@ -234,7 +234,7 @@ describe('encryption keys', () => {
     for (const s of [dev, prod, existingTopic]) {
       for (const r of Object.values(resources(s.template)).filter((x) => x.Type === 'AWS::IAM::Policy')) {
         for (const st of r.Properties.PolicyDocument.Statement as Statement[]) {
-          for (const a of asArray(st.Action)) expect(a.includes('*')).toBeFalsy();
+          for (const a of asArray(st.Action)) expect(a.includes('*')).toBe(false);
         }
       }
     }
@@ -278,8 +278,8 @@ describe('S3 lifecycle', () => {
       expect(byPrefix(dev.template, prefix)?.ExpirationInDays).toBe(90);
     }
     expect(byPrefix(dev.template, 'results/')).toBe(undefined);
-    expect(rules(dev.template).some((r) => (r.AbortIncompleteMultipartUpload as any)?.DaysAfterInitiation === 1)).toBeTruthy();
-    expect(rules(dev.template).some((r) => r.NoncurrentVersionExpiration)).toBeFalsy();
+    expect(rules(dev.template).some((r) => (r.AbortIncompleteMultipartUpload as any)?.DaysAfterInitiation === 1)).toBe(true);
+    expect(rules(dev.template).filter((r) => r.NoncurrentVersionExpiration !== undefined)).toStrictEqual([]);
   });
 
   test('configured expiry days, and noncurrent versions expire when versioned', () => {
@@ -287,7 +287,7 @@ describe('S3 lifecycle', () => {
     expect(byPrefix(prod.template, 'results/')?.ExpirationInDays).toBe(730);
     expect(byPrefix(prod.template, 'errors/')?.ExpirationInDays).toBe(30);
     expect(byPrefix(prod.template, 'late/')?.ExpirationInDays).toBe(60);
-    expect(rules(prod.template).some((r) => (r.NoncurrentVersionExpiration as any)?.NoncurrentDays === 30)).toBeTruthy();
+    expect(rules(prod.template).some((r) => (r.NoncurrentVersionExpiration as any)?.NoncurrentDays === 30)).toBe(true);
   });
 });
 

@@ -257,9 +257,9 @@ describe('idle window closer', () => {
       .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId))
       .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[])
       .flatMap((st) => asArray(st.Action));
-    expect(actions.includes('dynamodb:UpdateItem') && actions.includes('dynamodb:Query')).toBeTruthy();
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:UpdateItem', 'dynamodb:Query']));
     expect(actions).toContain('firehose:PutRecordBatch');
-    expect(actions.some((a) => a.startsWith('s3:') || a.startsWith('sqs:'))).toBeFalsy();
+    expect(actions.some((a) => a.startsWith('s3:') || a.startsWith('sqs:'))).toBe(false);
   });
 });
 
@@ -420,10 +420,10 @@ describe('Firehose delivery streams', () => {
     expect(new Set(objectResources(resultsStatements).map((r) => JSON.stringify(r)))).toStrictEqual(new Set([objectArn('/results/*'), objectArn('/results-errors/*')].map((r) => JSON.stringify(r))));
     const rawStatements = policyOf(raw.props.ExtendedS3DestinationConfiguration.RoleARN);
     expect(new Set(objectResources(rawStatements).map((r) => JSON.stringify(r)))).toStrictEqual(new Set([objectArn('/raw/*'), objectArn('/raw-errors/*')].map((r) => JSON.stringify(r))));
-    expect(rawStatements.some((s) => asArray(s.Action).includes('kinesis:GetRecords'))).toBeTruthy();
-    expect(resultsStatements.some((s) => asArray(s.Action).some((a) => a.startsWith('kinesis:')))).toBeFalsy();
+    expect(rawStatements.some((s) => asArray(s.Action).includes('kinesis:GetRecords'))).toBe(true);
+    expect(resultsStatements.some((s) => asArray(s.Action).some((a) => a.startsWith('kinesis:')))).toBe(false);
     for (const s of [...resultsStatements, ...rawStatements]) {
-      expect(asArray(s.Action).includes('s3:DeleteObject')).toBeFalsy();
+      expect(asArray(s.Action).includes('s3:DeleteObject')).toBe(false);
     }
   });
 
@@ -462,9 +462,9 @@ describe('IAM', () => {
       expect(statements.length).toBeGreaterThan(5);
       for (const s of statements.filter((x) => x.Effect === 'Allow')) {
         for (const action of asArray(s.Action)) {
-          expect(action !== '*' && !/^[\w-]+:\*$/.test(action)).toBeTruthy();
+          expect(action !== '*' && !/^[\w-]+:\*$/.test(action)).toBe(true);
         }
-        expect(asArray(s.Resource).includes('*')).toBeFalsy();
+        expect(asArray(s.Resource).includes('*')).toBe(false);
       }
     });
   }
@@ -477,7 +477,7 @@ describe('IAM', () => {
       (r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId),
     )!;
     const own: Statement[] = policy.Properties.PolicyDocument.Statement;
-    expect(own.every((s) => s.Effect === 'Allow')).toBeTruthy();
+    expect(own.every((s) => s.Effect === 'Allow')).toBe(true);
 
     const byAction = (action: string) => own.filter((s) => asArray(s.Action).includes(action));
     const { results } = deliveryStreams(t);
@@ -486,7 +486,7 @@ describe('IAM', () => {
       objectArn('/errors/*'),
       objectArn('/late/*'),
     ]);
-    expect(own.some((s) => asArray(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:PutObject'))).toBeFalsy();
+    expect(own.some((s) => asArray(s.Action).some((a) => a.startsWith('s3:') && a !== 's3:PutObject'))).toBe(false);
 
     const firehose = byAction('firehose:PutRecordBatch');
     expect(firehose.length).toBe(1);
@@ -498,7 +498,7 @@ describe('IAM', () => {
     for (const a of ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem']) {
       expect(asArray(dynamo[0].Action)).toContain(a);
     }
-    expect(asArray(dynamo[0].Action).includes('dynamodb:Scan')).toBeFalsy();
+    expect(asArray(dynamo[0].Action).includes('dynamodb:Scan')).toBe(false);
     expect(dynamo[0].Resource).toStrictEqual([
       getAtt(STABLE_LOGICAL_IDS.windowTable),
       { 'Fn::Join': ['', [getAtt(STABLE_LOGICAL_IDS.windowTable), '/index/pending']] },
@@ -546,7 +546,7 @@ describe('outputs and tags', () => {
     expect(outputs.ErrorsPrefix.Value).toBe('errors/');
     expect(outputs.LatePrefix.Value).toBe('late/');
     expect(outputs.AggregationSpec.Value).toBe(dflt.config.aggregationSpecJson);
-    expect(Object.values(outputs).every((o) => o.Export === undefined)).toBeTruthy();
+    expect(Object.values(outputs).every((o) => o.Export === undefined)).toBe(true);
   });
 
   test('resources are tagged with the stage', () => {

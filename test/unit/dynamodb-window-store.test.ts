@@ -88,7 +88,7 @@ describe('DynamoWindowStore', () => {
     const got = await store.getWindows(refs, true);
     expect(got.size).toBe(150);
     const calls = ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems!.windows.Keys!.length);
-    expect(calls.every((n) => n <= MAX_BATCH_GET_KEYS)).toBeTruthy();
+    expect(calls.every((n) => n <= MAX_BATCH_GET_KEYS)).toBe(true);
     expect(calls).toStrictEqual([100, 10, 50]);
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest types its asymmetric matchers as any
     expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, { RequestItems: { windows: expect.objectContaining({ ConsistentRead: true }) } });

@@ -29,7 +29,7 @@ describe('packing and chunking', () => {
   test('packs newline-terminated lines up to the cap, never splitting a line', () => {
     const lines = Array.from({ length: 50 }, (_, i) => 'x'.repeat(10 + i));
     const records = packLines(lines, 200);
-    expect(records.every((r) => r.length <= 200)).toBeTruthy();
+    expect(records.every((r) => r.length <= 200)).toBe(true);
     expect(Buffer.concat(records).toString()).toBe(lines.map((l) => l + '\n').join(''));
   });
   test('a line larger than the cap is an error, not a split', () => {
@@ -42,7 +42,7 @@ describe('packing and chunking', () => {
   test('calls hold at most 4 MiB', () => {
     const big = Buffer.alloc(1000 * 1024);
     const calls = chunkForPutBatch(Array.from({ length: 9 }, () => big));
-    expect(calls.every((c) => c.reduce((n, b) => n + b.length, 0) <= MAX_BYTES_PER_PUT_BATCH)).toBeTruthy();
+    expect(calls.every((c) => c.reduce((n, b) => n + b.length, 0) <= MAX_BYTES_PER_PUT_BATCH)).toBe(true);
     expect(calls.map((c) => c.length)).toStrictEqual([4, 4, 1]);
   });
 });

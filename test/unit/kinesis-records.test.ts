@@ -28,8 +28,8 @@ describe('Kinesis record decoding', () => {
     expect(users.map((u) => u.payload)).toStrictEqual(payloads);
     expect(users.map((u) => u.partitionKey)).toStrictEqual(['k0', 'k1', 'k2']);
     expect(users.map((u) => u.subSequenceNumber)).toStrictEqual([0, 1, 2]);
-    expect(users.every((u) => u.sequenceNumber === sequenceNumber(9))).toBeTruthy();
-    expect(users[0].position < users[1].position && users[1].position < users[2].position).toBeTruthy();
+    expect(users.every((u) => u.sequenceNumber === sequenceNumber(9))).toBe(true);
+    expect(users[0].position < users[1].position && users[1].position < users[2].position).toBe(true);
   });
 
   test('a corrupt KPL aggregate becomes one record with a decode error, keeping the raw bytes', () => {

@@ -74,7 +74,7 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
     // One clean redelivery of the last record: whatever a failed attempt left pending must now be emitted.
     await processBatch(deps, { lane: LANE, records: records.slice(-1) }, 9_000_000);
     for (const { stored } of store.windows.values()) {
-      expect((stored.version > 0 && stored.pending)).toBeFalsy();
+      expect((stored.version > 0 && stored.pending)).toBe(false);
     }
 
     const expected = referenceAggregate(spec, workload.filter((w) => w.event).map((w) => w.event!));
@@ -86,7 +86,7 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
     );
     expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());
     for (const [id, { ref, stored }] of actual) {
-      expect(measuresClose(toMeasureValues(ref.aggregation.layout, stored.state), expected.get(id)!.measures)).toBeTruthy();
+      expect(measuresClose(toMeasureValues(ref.aggregation.layout, stored.state), expected.get(id)!.measures)).toBe(true);
     }
 
     const byId = new Map<string, string>();
@@ -98,7 +98,7 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
     for (const { ref, stored } of store.windows.values()) {
       if (stored.version > 0 && !stored.pending) {
         const last = results.emitted.filter((r) => r.windowStart === toIsoUtc(ref.start) && r.aggregation === ref.aggregation.name && JSON.stringify(r.key) === JSON.stringify(keyRecord(ref.aggregation, ref.keyJson)));
-        expect(last.some((r) => r.version === stored.version)).toBeTruthy();
+        expect(last.some((r) => r.version === stored.version)).toBe(true);
       }
     }
     const malformed = workload.filter((w) => w.malformation).length;
@@ -153,7 +153,7 @@ describe('exactly-once effect under redelivery (in-memory store)', () => {
           const quantiles = stored.state[2] as QuantileSketch;
           // The sketch holds each record once: its count is the exact count, under every redelivery.
           expect(quantiles.count).toBe(want.events);
-          expect(measuresClose(got, want)).toBeTruthy();
+          expect(measuresClose(got, want)).toBe(true);
         }
       }),
       { numRuns: 30 },

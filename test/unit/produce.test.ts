@@ -37,7 +37,7 @@ describe('produce', () => {
     expect(result.failed).toBe(source.filter((r) => r.data.endsWith('7')).length);
     expect([...delivered, ...failedData].sort()).toStrictEqual(source.map((r) => r.data).sort());
     expect(result.sent).toBe(delivered.length);
-    expect(result.failures.every((f) => f.error === 'ProvisionedThroughputExceededException: Rate exceeded')).toBeTruthy();
+    expect(result.failures.every((f) => f.error === 'ProvisionedThroughputExceededException: Rate exceeded')).toBe(true);
     expect(result.sourceError).toBe(undefined);
     mock.restore();
   });
@@ -107,14 +107,14 @@ describe('workloads', () => {
       const e = r.event!;
       expect(JSON.parse(r.data)).toStrictEqual(e);
       expect(r.partitionKey).toBe(e.sessionId);
-      expect(String(e.userId).startsWith('t-user-') && String(e.sessionId).startsWith('t-sess-')).toBeTruthy();
+      expect(String(e.userId).startsWith('t-user-') && String(e.sessionId).startsWith('t-sess-')).toBe(true);
       expect(typeof e.ts).toBe('number');
       expect(['page_view', 'click', 'add_to_cart', 'purchase']).toContain(String(e.eventType));
       expect(e.eventType === 'purchase').toBe(typeof e.amount === 'number');
       if (!sessionsPerUser.has(String(e.userId))) sessionsPerUser.set(String(e.userId), new Set());
       sessionsPerUser.get(String(e.userId))!.add(String(e.sessionId));
     }
-    expect([...sessionsPerUser.values()].some((s) => s.size > 1)).toBeTruthy();
+    expect([...sessionsPerUser.values()].some((s) => s.size > 1)).toBe(true);
     expect(new Set(a.map((r) => r.event!.eventType)).size).toBeGreaterThanOrEqual(3);
   });
 

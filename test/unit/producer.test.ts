@@ -73,7 +73,7 @@ describe('Producer, aggregating and settling', () => {
     for (const c of calls) {
       for (const r of (c.args[0].input as { Records: { PartitionKey: string; Data: Uint8Array }[] }).Records) {
         const data = Buffer.from(r.Data);
-        expect(data.subarray(0, 4).equals(KPL_MAGIC)).toBeTruthy();
+        expect(data.subarray(0, 4).equals(KPL_MAGIC)).toBe(true);
         const event = kinesisEvent('shardId-0', [{ data, partitionKey: r.PartitionKey, sequenceNumber: '1' }]);
         for (const u of toSourceRecords(event.Records[0])) {
           expect(u.partitionKey).toBe(r.PartitionKey);

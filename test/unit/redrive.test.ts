@@ -109,7 +109,7 @@ function assertEqualsReference(store: MemoryWindowStore, applied: readonly Recor
   const expected = referenceAggregate(rawSpec, applied);
   const actual = windowsOf(store);
   expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());
-  for (const [id, w] of expected) expect(measuresClose(actual.get(id)!, w.measures)).toBeTruthy();
+  for (const [id, w] of expected) expect(measuresClose(actual.get(id)!, w.measures)).toBe(true);
 }
 
 describe('on-failure messages', () => {
@@ -132,7 +132,7 @@ describe('on-failure messages', () => {
   test('invocations stay within the record and payload limits', () => {
     const big = Array.from({ length: 30 }, (_, i) => ({ SequenceNumber: String(i), PartitionKey: 'k', Data: new Uint8Array(400 * 1024) }));
     for (const c of invokeChunks(big)) expect(JSON.stringify(kinesisEvent(SHARD, c.map((r) => ({ data: Buffer.from(r.Data!), partitionKey: 'k', sequenceNumber: r.SequenceNumber! })))).length).toBeLessThan(6 * 1024 * 1024);
-    expect(invokeChunks(shard).every((c) => c.length <= MAX_INVOKE_RECORDS)).toBeTruthy();
+    expect(invokeChunks(shard).every((c) => c.length <= MAX_INVOKE_RECORDS)).toBe(true);
     expect(invokeChunks(shard).flat().length).toBe(shard.length);
   });
 });

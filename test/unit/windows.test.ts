@@ -18,7 +18,7 @@ describe('window assignment', () => {
       expect(windows.map((w) => w.start)).toStrictEqual(c.starts);
       for (const w of windows) {
         expect(w.end - w.start).toBe(c.def.sizeSeconds * 1000);
-        expect(w.start <= c.ts && c.ts < w.end).toBeTruthy();
+        expect(w.start <= c.ts && c.ts < w.end).toBe(true);
       }
     });
   }
