@@ -73,6 +73,12 @@ beforeAll(async () => {
     LATE_PREFIX: outputs.LatePrefix,
     // Every delivery may emit what a crashed one left pending, so a schedule's end shows all that was left.
     PENDING_STALE_AFTER_MS: '0',
+    // The handler runs in this process: keep its per-batch log lines and EMF documents (and the injected faults'
+    // error lines) out of the test output. Jest gives each test file its own process.env.
+    POWERTOOLS_SERVICE_NAME: 'aggregator',
+    POWERTOOLS_METRICS_NAMESPACE: 'ReplayHarness',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   handler = (require(bundledAggregator()) as { handler: typeof handler }).handler;
