@@ -29,10 +29,14 @@ interface CfnLintFinding {
   readonly Filename: string;
 }
 
+/** How long a first install of the venv may take (creating it, then pip over the network). */
+const INSTALL_TIMEOUT_MS = 600_000;
+
+/** The cfn-lint executable, set once the venv is installed. */
+let executable: string;
+
 /** Runs cfn-lint on template files and returns its findings (it exits non-zero whenever it finds something). */
 function cfnLint(files: readonly string[]): CfnLintFinding[] {
-  // The infra suite must run on a fresh clone: install the venv (ministack and cfn-lint) on first use.
-  const { cfnLint: executable } = ensureMinistackInstalled(REPO_ROOT);
   const r = spawnSync(executable, ['--format', 'json', '--', ...files], { encoding: 'utf8', timeout: 120_000 });
   if (r.error) throw r.error;
   // Exit codes are a bitmask of levels found (2 error, 4 warning, 8 informational); 1 is cfn-lint failing itself.
@@ -46,7 +50,9 @@ describe('cfn-lint', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cfn-lint-'));
-  });
+    // The infra suite must run on a fresh clone: install the venv (ministack and cfn-lint) on first use.
+    executable = ensureMinistackInstalled(REPO_ROOT, { log: (line) => process.stderr.write(`# ${line}\n`) }).cfnLint;
+  }, INSTALL_TIMEOUT_MS);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('every stage passes, with only the accepted warnings', () => {
