@@ -1,6 +1,5 @@
 
 import { groupByShard, toSourceRecords } from '../../lambda/adapters/kinesis-records';
-import { positionOf } from '../../lambda/domain/sequence';
 import { aggregateKpl } from '../../scripts/lib/kpl-aggregate';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 
@@ -11,7 +10,8 @@ describe('Kinesis record decoding', () => {
       {
         sequenceNumber: sequenceNumber(3),
         subSequenceNumber: 0,
-        position: positionOf(sequenceNumber(3), 0),
+        // Digit count (56), the digits, then a 10-digit sub-sequence number: see lambda/domain/sequence.ts.
+        position: `056${sequenceNumber(3)}.0000000000`,
         partitionKey: 'pk',
         payload: '{"a":1}',
         payloadBase64: Buffer.from('{"a":1}').toString('base64'),
@@ -40,13 +40,20 @@ describe('Kinesis record decoding', () => {
     expect(u.payloadBase64).toBe(bytes.toString('base64'));
   });
 
-  test('records are grouped by shard in delivery order', () => {
+  test('records are grouped by shard, each lane in delivery order', () => {
     const ev = kinesisEvent('shardId-a', [
       { data: '1', partitionKey: 'p', sequenceNumber: '10' },
       { data: '2', partitionKey: 'p', sequenceNumber: '11' },
+      { data: '3', partitionKey: 'p', sequenceNumber: '12' },
+      { data: '4', partitionKey: 'p', sequenceNumber: '13' },
     ]);
+    // Interleaved lanes: a, b, a, b.
     ev.Records[1].eventID = 'shardId-b:11';
+    ev.Records[3].eventID = 'shardId-b:13';
     const lanes = groupByShard(ev.Records);
-    expect([...lanes.keys()]).toStrictEqual(['shardId-a', 'shardId-b']);
+    expect([...lanes].map(([lane, rs]) => [lane, rs.map((r) => r.payload)])).toStrictEqual([
+      ['shardId-a', ['1', '3']],
+      ['shardId-b', ['2', '4']],
+    ]);
   });
 });
