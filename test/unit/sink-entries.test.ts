@@ -15,6 +15,11 @@ describe('sink entries', () => {
     expect([late.sink, late.payload, late.aggregation, late.windowEnd]).toStrictEqual(['late', '{"ts":1}', 'a', 'y']);
   });
 
+  test('fields of another JSON type are shown as text, objects as JSON (not "[object Object]")', () => {
+    const e = toSinkEntry('errors', { reason: { code: 'E1' }, shardId: 7, sequenceNumber: true, partitionKey: null });
+    expect([e.reason, e.shardId, e.sequenceNumber, e.partitionKey]).toStrictEqual(['{"code":"E1"}', '7', 'true', undefined]);
+  });
+
   test('the table shows sink, reason, shard, sequence number and payload', () => {
     const table = formatSinkTable([toSinkEntry('errors', { reason: 'missing field', shardId: 'shardId-1', sequenceNumber: '7', subSequenceNumber: 2, payload: '{"a":\n1}' })]);
     const [header, , row] = table.split('\n');
