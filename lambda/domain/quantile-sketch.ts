@@ -1,21 +1,46 @@
-import { DDSketch } from '@datadog/sketches-js';
+import { DDSketch, LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
+// The stores are not re-exported from the package root.
+import { CollapsingLowestDenseStore } from '@datadog/sketches-js/dist/ddsketch/store';
 
 /** Default DDSketch relative accuracy: a reported quantile is within 1 % of the true value. */
 export const DEFAULT_RELATIVE_ACCURACY = 0.01;
 
 /**
+ * Bins per store (one store for positive values, one for negative ones). Beyond it the bins nearest zero collapse
+ * into one, so the quantiles of the largest magnitudes keep their accuracy and the sketch's size stays bounded
+ * whatever the values' range: 1,024 bins span 9 decades at 1 % accuracy. DDSketch's reference implementations use
+ * 2,048; half keeps a percentile measure's worst case at about 22 KB of item (see {@link MAX_QUANTILE_SKETCH_BYTES}).
+ */
+export const MAX_SKETCH_BINS = 1_024;
+/**
+ * Values of a smaller magnitude are counted as zero (DDSketch's zero bucket). Indexing them would spend bins on
+ * magnitudes no measurement means (the index of 1e-300 at 0.1 % accuracy is about −345,000).
+ */
+export const MIN_INDEXABLE_VALUE = 1e-9;
+/**
+ * Upper bound of a percentile measure's stored size, in bytes of base64 text: two full stores of
+ * {@link MAX_SKETCH_BINS} 8-byte counts, plus protobuf framing and the index mapping, times 4/3 for base64.
+ */
+export const MAX_QUANTILE_SKETCH_BYTES = Math.ceil(((2 * (MAX_SKETCH_BINS * 8 + 16) + 64) * 4) / 3);
+
+function newSketch(relativeAccuracy: number): DDSketch {
+  return new LogCollapsingLowestDenseDDSketch({ relativeAccuracy, binLimit: MAX_SKETCH_BINS }) as unknown as DDSketch;
+}
+
+/**
  * A mergeable quantile sketch (DDSketch, from @datadog/sketches-js): every quantile it reports is within
  * `relativeAccuracy` of the true value at that rank, and two sketches merge by adding bin counts, so a batch's partial
- * sketch merges into the stored one. Its size grows with the logarithm of the value range, not with the count.
+ * sketch merges into the stored one. Its stores collapse their lowest bins beyond {@link MAX_SKETCH_BINS}, and values
+ * below {@link MIN_INDEXABLE_VALUE} in magnitude count as zero, so no value can grow it without bound.
  */
 export class QuantileSketch {
   constructor(
     readonly relativeAccuracy: number = DEFAULT_RELATIVE_ACCURACY,
-    readonly sketch: DDSketch = new DDSketch({ relativeAccuracy }),
+    readonly sketch: DDSketch = newSketch(relativeAccuracy),
   ) {}
 
   add(value: number): void {
-    this.sketch.accept(value);
+    this.sketch.accept(value < MIN_INDEXABLE_VALUE && value > -MIN_INDEXABLE_VALUE ? 0 : value);
   }
 
   merge(other: QuantileSketch): void {
@@ -46,7 +71,27 @@ export class QuantileSketch {
     return Buffer.from(this.sketch.toProto()).toString('base64');
   }
 
+  /** Reads {@link encode}'s form back into collapsing stores (the protobuf form does not say which store it was). */
   static decode(text: string, relativeAccuracy: number): QuantileSketch {
-    return new QuantileSketch(relativeAccuracy, DDSketch.fromProto(Buffer.from(text, 'base64')));
+    const decoded = DDSketch.fromProto(Buffer.from(text, 'base64'));
+    const out = new QuantileSketch(relativeAccuracy);
+    const s = out.sketch;
+    s.mapping = decoded.mapping;
+    s.zeroCount = decoded.zeroCount;
+    s.store = collapsing(decoded.store);
+    s.negativeStore = collapsing(decoded.negativeStore);
+    s.count = decoded.count;
+    return out;
   }
+}
+
+/** A collapsing copy of a decoded store: folds its lowest bins if it holds more than {@link MAX_SKETCH_BINS}. */
+function collapsing(store: DDSketch['store']): DDSketch['store'] {
+  const out = new CollapsingLowestDenseStore(MAX_SKETCH_BINS);
+  if (store.count === 0) return out;
+  for (let key = store.minKey; key <= store.maxKey; key++) {
+    const c = store.bins[key - store.offset];
+    if (c) out.add(key, c);
+  }
+  return out;
 }
