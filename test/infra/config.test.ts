@@ -36,6 +36,7 @@ describe('parseSettings defaults', () => {
       streamMode: 'on-demand',
       shardCount: 1,
       retentionHours: 24,
+      windowRetentionSeconds: 7 * 86_400,
       batchSize: 500,
       maxBatchingWindowSeconds: 1,
       parallelizationFactor: 1,
