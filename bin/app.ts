@@ -19,11 +19,8 @@ const app = new App();
 
 let config: PipelineConfig;
 try {
-  // Every context key shaped like a setting (camelCase) is passed, so that a misspelt one fails with a hint instead of
-  // being ignored; CDK's own keys (`@aws-cdk/…`, `aws:cdk:…`, `acknowledged-issue-numbers`) are not settings.
-  const context = app.node.getAllContext();
-  const raw: Record<string, unknown> = Object.fromEntries(CONFIG_KEYS.map((key) => [key, context[key]]));
-  for (const key of Object.keys(context)) if (/^[a-z][A-Za-z0-9]*$/.test(key) && !(key in raw)) raw[key] = context[key];
+  // All of the context, so that a misspelt setting fails with a hint instead of being ignored.
+  const raw: Record<string, unknown> = { ...Object.fromEntries(CONFIG_KEYS.map((key) => [key, undefined])), ...app.node.getAllContext() };
   config = loadConfig(raw, (specPath) => readFileSync(path.resolve(REPO_ROOT, specPath), 'utf8'));
 } catch (e) {
   if (!(e instanceof ConfigError)) throw e;

@@ -440,15 +440,28 @@ function fieldError(field: string, message: string, got: unknown): string {
   return `Invalid config "${field}": ${message} (got ${show(got)})`;
 }
 
-/** The config without the spec contents: everything that can be checked from the raw values alone. */
-export type PipelineSettings = Omit<PipelineConfig, 'aggregationSpec' | 'aggregationSpecJson'>;
+/** The config without the spec contents and derived values: everything that can be checked from the raw values alone. */
+export type PipelineSettings = Omit<PipelineConfig, 'aggregationSpec' | 'aggregationSpecJson' | 'windowRetentionSeconds'>;
+
+/** A context key that looks like a setting name (see {@link parseSettings}). */
+const SETTING_SHAPED = /^[a-z][A-Za-z0-9]*$/;
+
+/**
+ * How long window items are kept after their end plus allowed lateness: at least a week, and always a day longer than
+ * the stream keeps records, so that no redelivery the stream can still make finds its window's fences gone.
+ */
+export function windowRetentionSecondsFor(retentionHours: number): number {
+  return Math.max(MIN_WINDOW_RETENTION_SECONDS, retentionHours * 3600 + WINDOW_RETENTION_MARGIN_SECONDS);
+}
 
 /**
  * Validates raw settings (strings from `-c`, or JSON values from cdk.json) and applies defaults.
  * @throws ConfigError naming every invalid field with its allowed range
  */
 export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
-  const unknown = Object.keys(raw).filter((k) => !(CONFIG_KEYS as readonly string[]).includes(k));
+  // CDK's own context keys (`@aws-cdk/…`, `aws:cdk:…`, `acknowledged-issue-numbers`) are not settings; any other
+  // key shaped like one (camelCase) is a misspelt or removed setting, which would otherwise be silently ignored.
+  const unknown = Object.keys(raw).filter((k) => SETTING_SHAPED.test(k) && !(CONFIG_KEYS as readonly string[]).includes(k));
   if (unknown.length > 0) {
     throw new ConfigError(
       unknown
@@ -544,7 +557,6 @@ export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
     streamMode: s.streamMode,
     shardCount: s.shardCount ?? 1,
     retentionHours: s.retentionHours,
-    windowRetentionSeconds: Math.max(MIN_WINDOW_RETENTION_SECONDS, s.retentionHours * 3600 + WINDOW_RETENTION_MARGIN_SECONDS),
     batchSize: s.batchSize,
     maxBatchingWindowSeconds: s.maxBatchingWindowSeconds,
     parallelizationFactor: s.parallelizationFactor,
@@ -657,5 +669,5 @@ export function loadConfig(raw: Record<string, unknown>, readSpec: (specPath: st
       );
     }
   }
-  return { ...settings, aggregationSpec: spec, aggregationSpecJson: json };
+  return { ...settings, windowRetentionSeconds: windowRetentionSecondsFor(settings.retentionHours), aggregationSpec: spec, aggregationSpecJson: json };
 }

@@ -46,6 +46,9 @@ export const DYNAMODB_MIN_NUMBER_MAGNITUDE = 1e-130;
 // every unit escaped as \uXXXX), so only longer strings need their JSON measured.
 const SHORT_STRING_UNITS = Math.floor((MAX_GROUP_BY_VALUE_BYTES - 2) / 6);
 
+/** `String.prototype.isWellFormed` (ES2024, Node ≥ 20), not yet in the TypeScript lib this project targets. */
+type WellFormed = { isWellFormed(): boolean };
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
@@ -88,6 +91,11 @@ export function parseEvent(spec: CompiledSpec, text: string, clock: RecordClock 
     if (v === undefined || v === null) return { ok: false, reason: `missing group-by field "${field}"` };
     const t = typeof v;
     if (t === 'string') {
+      // A lone surrogate has no UTF-8 form: DynamoDB, S3 and Athena would each store a replacement character, so two
+      // different keys would read back as the same one.
+      if (!(v as WellFormed).isWellFormed()) {
+        return { ok: false, reason: `invalid group-by field "${field}": not well-formed Unicode (a lone surrogate)` };
+      }
       if ((v as string).length > SHORT_STRING_UNITS) {
         longKey = true;
         const bytes = Buffer.byteLength(JSON.stringify(v), 'utf8');

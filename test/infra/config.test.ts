@@ -36,7 +36,6 @@ describe('parseSettings defaults', () => {
       streamMode: 'on-demand',
       shardCount: 1,
       retentionHours: 24,
-      windowRetentionSeconds: 7 * 86_400,
       batchSize: 500,
       maxBatchingWindowSeconds: 1,
       parallelizationFactor: 1,

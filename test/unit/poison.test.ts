@@ -309,6 +309,7 @@ function referenceValid(e: Record<string, unknown>): boolean {
   const key = own('deviceId');
   if (typeof key === 'string') {
     if (Buffer.byteLength(JSON.stringify(key)) > 512) return false;
+    if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(key)) return false;
   } else if (typeof key === 'number') {
     if (!(key === 0 || (Math.abs(key) >= 1e-130 && Math.abs(key) <= Number.MAX_SAFE_INTEGER))) return false;
   } else if (typeof key !== 'boolean') return false;
@@ -322,6 +323,7 @@ describe('config (issue #12)', () => {
   test('an unknown setting fails, naming the nearest valid one', () => {
     expect(() => parseSettings({ batchsize: '100' })).toThrow(/Invalid config "batchsize": unknown setting \(did you mean "batchSize"\?\)/);
     expect(() => parseSettings({ retentionHour: '48' })).toThrow(/did you mean "retentionHours"/);
+    expect(parseSettings({ '@aws-cdk/core:flag': true, 'aws:cdk:enable-path-metadata': true }).stage).toBe('dev');
   });
 
   test('an unknown spec field fails, naming the nearest valid one', () => {
@@ -340,8 +342,9 @@ describe('config (issue #12)', () => {
   });
 
   test('window items outlive the stream retention', () => {
-    expect(parseSettings({}).windowRetentionSeconds).toBe(7 * 86_400);
-    expect(parseSettings({ retentionHours: '8760' }).windowRetentionSeconds).toBe(8760 * 3600 + 86_400);
+    const text = JSON.stringify(SPEC);
+    expect(loadConfig({}, () => text).windowRetentionSeconds).toBe(7 * 86_400);
+    expect(loadConfig({ retentionHours: '8760' }, () => text).windowRetentionSeconds).toBe(8760 * 3600 + 86_400);
   });
 });
 
