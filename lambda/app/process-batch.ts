@@ -76,7 +76,7 @@ function prepare(spec: CompiledSpec, lane: string, records: readonly SourceRecor
   const invalid: object[] = [];
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
-    const parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload, { arrivalMs: r.arrivalMs });
+    const parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload, r.arrivalMs);
     if (parsed.ok) {
       aggregator.add(ts.length, parsed.event, parsed.ts, r.position);
       ts.push(parsed.ts);
@@ -132,7 +132,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   /** A valid event again, re-parsed from its record (see {@link prepare}). */
   const eventAt = (i: number): PositionedEvent => {
     const r = records[sourceIndex[i]];
-    const parsed = parseEvent(spec, r.payload, { arrivalMs: r.arrivalMs });
+    const parsed = parseEvent(spec, r.payload, r.arrivalMs);
     if (!parsed.ok) throw new Error(`record ${r.sequenceNumber} no longer parses: ${parsed.reason}`);
     return { event: parsed.event, ts: parsed.ts, position: r.position };
   };

@@ -1,5 +1,5 @@
 import type { CompiledSpec } from './compiled-spec';
-import { parseEventTime } from './event-time';
+import { readEventTime } from './event-time';
 import { keyJsonOf } from './pre-aggregate';
 
 /** An event that passed validation: every field the spec needs is present and well typed. */
@@ -11,12 +11,6 @@ export interface ValidEvent {
 
 /** The outcome of parsing one record's payload. */
 export type ParseResult = ({ ok: true } & ValidEvent) | { ok: false; reason: string };
-
-/** What a record's time is checked against: its arrival on the stream, epoch ms. */
-export interface RecordClock {
-  /** Kinesis ApproximateArrivalTimestamp; the time bounds are only checked when it is known. */
-  readonly arrivalMs?: number;
-}
 
 /**
  * Largest magnitude of a numeric measure value. With it, no sum can overflow to Infinity before 10^208 records, so
@@ -65,8 +59,10 @@ function keyNumberOk(v: number): boolean {
  * Parses a record payload (UTF-8 JSON text) and checks it against the spec. A record is rejected as a whole when any
  * aggregation could not use it, so that every aggregate counts the same events; the reason names the first failing
  * field and the limit it breaks.
+ * @param arrivalMs when the record reached the stream (Kinesis ApproximateArrivalTimestamp), epoch ms: the reference of
+ *   the event-time bounds, which are not checked without it
  */
-export function parseEvent(spec: CompiledSpec, text: string, clock: RecordClock = {}): ParseResult {
+export function parseEvent(spec: CompiledSpec, text: string, arrivalMs?: number): ParseResult {
   let event: unknown;
   try {
     event = JSON.parse(text);
@@ -78,12 +74,7 @@ export function parseEvent(spec: CompiledSpec, text: string, clock: RecordClock 
   }
   const obj = event as Record<string, unknown>;
   const et = spec.eventTime;
-  const time = parseEventTime(spec.getEventTime(obj), spec.eventTimeField, {
-    format: et.format,
-    arrivalMs: clock.arrivalMs,
-    maxFutureMs: et.maxFutureMs,
-    maxPastMs: et.maxPastMs,
-  });
+  const time = readEventTime(spec.getEventTime(obj), spec.eventTimeField, et.format, arrivalMs, et.maxFutureMs, et.maxPastMs);
   if (!time.ok) return time;
   let longKey = false;
   for (const { field, get } of spec.keyFields) {

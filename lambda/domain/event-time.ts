@@ -67,11 +67,10 @@ function parseIso(value: string, field: string): EventTimeResult {
 }
 
 /** Which reading of a number `auto` takes: milliseconds or seconds, whichever alone is plausible (see {@link parseEventTime}). */
-function autoNumber(n: number, field: string, opts: EventTimeOptions): EventTimeResult {
-  const ref = opts.arrivalMs;
-  if (ref === undefined) return { ok: true, ms: n };
-  const lo = ref - (opts.maxPastMs ?? AUTO_PLAUSIBLE_PAST_MS);
-  const hi = ref + (opts.maxFutureMs ?? 0);
+function autoNumber(n: number, field: string, arrivalMs: number | undefined, maxFutureMs: number | undefined, maxPastMs: number | undefined): EventTimeResult {
+  if (arrivalMs === undefined) return { ok: true, ms: n };
+  const lo = arrivalMs - (maxPastMs ?? AUTO_PLAUSIBLE_PAST_MS);
+  const hi = arrivalMs + (maxFutureMs ?? 0);
   const asMs = n >= lo && n <= hi;
   const asS = n * 1000 >= lo && n * 1000 <= hi;
   if (asMs && asS) {
@@ -100,7 +99,20 @@ function autoNumber(n: number, field: string, opts: EventTimeOptions): EventTime
  * `[start, end)` boundaries stay exact integers.
  */
 export function parseEventTime(value: unknown, field: string, opts: EventTimeOptions = {}): EventTimeResult {
-  const format = opts.format ?? 'auto';
+  return readEventTime(value, field, opts.format ?? 'auto', opts.arrivalMs, opts.maxFutureMs, opts.maxPastMs);
+}
+
+/**
+ * {@link parseEventTime} with positional arguments: the per-record path, which then allocates no options object.
+ */
+export function readEventTime(
+  value: unknown,
+  field: string,
+  format: EventTimeFormat,
+  arrivalMs: number | undefined,
+  maxFutureMs: number | undefined,
+  maxPastMs: number | undefined,
+): EventTimeResult {
   let ms: number;
   if (typeof value === 'number') {
     if (format === 'iso') {
@@ -110,7 +122,7 @@ export function parseEventTime(value: unknown, field: string, opts: EventTimeOpt
     if (format === 'epoch-s') ms = value * 1000;
     else if (format === 'epoch-ms') ms = value;
     else {
-      const r = autoNumber(value, field, opts);
+      const r = autoNumber(value, field, arrivalMs, maxFutureMs, maxPastMs);
       if (!r.ok) return r;
       ms = r.ms;
     }
@@ -131,17 +143,16 @@ export function parseEventTime(value: unknown, field: string, opts: EventTimeOpt
   if (ms < 0 || ms > MAX_EVENT_TIME_MS) {
     return { ok: false, reason: `invalid timestamp in "${field}": out of range 1970-01-01..9999-12-31` };
   }
-  if (opts.arrivalMs !== undefined && opts.maxFutureMs !== undefined && ms > opts.arrivalMs + opts.maxFutureMs) {
+  if (arrivalMs !== undefined && maxFutureMs !== undefined && ms > arrivalMs + maxFutureMs) {
     return {
       ok: false,
-      reason: `event time in "${field}" (${toIsoUtc(ms)}) is more than eventTime.maxFutureSeconds (${opts.maxFutureMs / 1000}) after the record's arrival (${toIsoUtc(opts.arrivalMs)})`,
+      reason: `event time in "${field}" (${toIsoUtc(ms)}) is more than eventTime.maxFutureSeconds (${maxFutureMs / 1000}) after the record's arrival (${toIsoUtc(arrivalMs)})`,
     };
   }
-  const ref = opts.arrivalMs;
-  if (opts.maxPastMs !== undefined && ref !== undefined && ms < ref - opts.maxPastMs) {
+  if (maxPastMs !== undefined && arrivalMs !== undefined && ms < arrivalMs - maxPastMs) {
     return {
       ok: false,
-      reason: `event time in "${field}" (${toIsoUtc(ms)}) is more than eventTime.maxPastSeconds (${opts.maxPastMs / 1000}) before the record's arrival (${toIsoUtc(ref)})`,
+      reason: `event time in "${field}" (${toIsoUtc(ms)}) is more than eventTime.maxPastSeconds (${maxPastMs / 1000}) before the record's arrival (${toIsoUtc(arrivalMs)})`,
     };
   }
   return { ok: true, ms };
