@@ -1,6 +1,6 @@
-import { DDSketch, LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
+import { DDSketch } from '@datadog/sketches-js';
 // The stores are not re-exported from the package root.
-import { CollapsingLowestDenseStore } from '@datadog/sketches-js/dist/ddsketch/store';
+import { DenseStore } from '@datadog/sketches-js/dist/ddsketch/store';
 
 /** Default DDSketch relative accuracy: a reported quantile is within 1 % of the true value. */
 export const DEFAULT_RELATIVE_ACCURACY = 0.01;
@@ -23,10 +23,53 @@ export const MIN_INDEXABLE_VALUE = 1e-9;
  * {@link MAX_SKETCH_BINS} 8-byte counts (about 44 KB), plus protobuf framing and the index mapping, times 4/3 for
  * base64.
  */
-export const MAX_QUANTILE_SKETCH_BYTES = Math.ceil(((2 * (MAX_SKETCH_BINS * 8 + 16) + 64) * 4) / 3);
+export const MAX_QUANTILE_SKETCH_BYTES = Math.ceil(((2 * (MAX_SKETCH_BINS * 8 + 16) + 256) * 4) / 3);
+
+/**
+ * A dense store that never spans more than {@link MAX_SKETCH_BINS} keys: a key below the range counts in the lowest
+ * kept bin, and a key above it first folds the lowest bins into the new lowest one. The library's own collapsing
+ * store (2.1.1) is not used because it miscounts when it collapses (its bins came to 20,329 for 19,999 values), and
+ * its plain store grows with `push(...array)`, which overflows the stack for a range of ~10^5 keys (1e-300 at 0.1 %).
+ */
+class BoundedStore extends DenseStore {
+  override add(key: number, weight = 1): void {
+    if (this.count > 0) {
+      const lowest = this.maxKey - (MAX_SKETCH_BINS - 1);
+      if (key < lowest) key = lowest;
+      else if (key - this.minKey >= MAX_SKETCH_BINS) this.foldBelow(key - (MAX_SKETCH_BINS - 1));
+    }
+    super.add(key, weight);
+  }
+
+  override merge(store: DenseStore): void {
+    for (let key = store.minKey; key <= store.maxKey; key++) {
+      const c = store.bins[key - store.offset];
+      if (c) this.add(key, c);
+    }
+  }
+
+  /** Rebuilds the store with every bin below `newMin` counted in `newMin`. */
+  private foldBelow(newMin: number): void {
+    const bins = this.bins;
+    const offset = this.offset;
+    const [min, max] = [this.minKey, this.maxKey];
+    this.bins = [];
+    this.count = 0;
+    this.minKey = Infinity;
+    this.maxKey = -Infinity;
+    this.offset = 0;
+    for (let key = min; key <= max; key++) {
+      const c = bins[key - offset];
+      if (c) super.add(key < newMin ? newMin : key, c);
+    }
+  }
+}
 
 function newSketch(relativeAccuracy: number): DDSketch {
-  return new LogCollapsingLowestDenseDDSketch({ relativeAccuracy, binLimit: MAX_SKETCH_BINS }) as unknown as DDSketch;
+  const sketch = new DDSketch({ relativeAccuracy });
+  sketch.store = new BoundedStore();
+  sketch.negativeStore = new BoundedStore();
+  return sketch;
 }
 
 /**
@@ -73,27 +116,23 @@ export class QuantileSketch {
     return Buffer.from(this.sketch.toProto()).toString('base64');
   }
 
-  /** Reads {@link encode}'s form back into collapsing stores (the protobuf form does not say which store it was). */
+  /** Reads {@link encode}'s form back into bounded stores (the protobuf form does not say which store it was). */
   static decode(text: string, relativeAccuracy: number): QuantileSketch {
     const decoded = DDSketch.fromProto(Buffer.from(text, 'base64'));
     const out = new QuantileSketch(relativeAccuracy);
     const s = out.sketch;
     s.mapping = decoded.mapping;
     s.zeroCount = decoded.zeroCount;
-    s.store = collapsing(decoded.store);
-    s.negativeStore = collapsing(decoded.negativeStore);
+    s.store = bounded(decoded.store);
+    s.negativeStore = bounded(decoded.negativeStore);
     s.count = decoded.count;
     return out;
   }
 }
 
-/** A collapsing copy of a decoded store: folds its lowest bins if it holds more than {@link MAX_SKETCH_BINS}. */
-function collapsing(store: DDSketch['store']): DDSketch['store'] {
-  const out = new CollapsingLowestDenseStore(MAX_SKETCH_BINS);
-  if (store.count === 0) return out;
-  for (let key = store.minKey; key <= store.maxKey; key++) {
-    const c = store.bins[key - store.offset];
-    if (c) out.add(key, c);
-  }
+/** A bounded copy of a decoded store (folding its lowest bins if it spans more than {@link MAX_SKETCH_BINS}). */
+function bounded(store: DenseStore): DenseStore {
+  const out = new BoundedStore();
+  out.merge(store);
   return out;
 }

@@ -218,6 +218,17 @@ describe('sketches (issue #12, cases 3 and 5)', () => {
     }
   });
 
+  test('a sketch that folds its lowest bins keeps its count, in memory and through its stored form', () => {
+    const q = new QuantileSketch(0.001);
+    for (let i = 0; i < 20_000; i++) q.add(i);
+    const bins = (q.sketch.store as unknown as { bins: number[] }).bins.reduce((a, b) => a + b, 0);
+    expect(bins + q.sketch.zeroCount).toBe(20_000);
+    const back = QuantileSketch.decode(q.encode(), 0.001);
+    expect(back.count).toBe(20_000);
+    // The top of the range keeps its accuracy: the reference p99.9 is 19,979 (rank 0.999 × 19,999).
+    expect(Math.abs(back.quantile(0.999)! / 19_979 - 1)).toBeLessThanOrEqual(0.001 * 1.01);
+  });
+
   test('five distinct measures at precision 16 fail validation naming the measures', () => {
     const measures = Array.from({ length: 5 }, (_, i) => ({ name: `d${i}`, op: 'distinct', field: 'user', precision: 16 }));
     expect(() => parseAggregationSpec({ ...SPEC, aggregations: [{ ...SPEC.aggregations[0], measures }] })).toThrow(
