@@ -211,8 +211,11 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
       // A window that cannot grow any more keeps its state; its new records are accounted for in the errors sink
       // instead of failing the batch on every retry.
       const slice = live[i];
+      // A record under the window's fence was counted by an earlier delivery, before the window filled up.
+      const fence = all.get(slice.id)?.fences[lane];
       for (const m of slice.members) {
         const rec = records[sourceIndex[m]];
+        if (!isAfter(rec.position, fence)) continue;
         overBudget.push({
           reason: `window item over budget: aggregation "${slice.aggregation.name}" window ${toIsoUtc(slice.start)} ${r.reason.message}`,
           aggregation: slice.aggregation.name,
