@@ -121,6 +121,21 @@ describe('strict dates and formats (issue #12, case 6)', () => {
     (s) => expect(parseEventTime(s, 'ts')).toEqual({ ok: false, reason: expect.stringMatching(/not a valid date/) }),
   );
 
+  test.each([
+    ['2024-01-01T00:00:00+24:00', false],
+    ['2024-01-01T00:00:00+0060', false],
+    ['2024-01-01T05:30:00+05:30', true],
+    ['2024-01-01T05:30+0530', true],
+    ['2024-01-01T12:00Z', true],
+    ['2024-01-01T12:00:00.123456789-23:59', true],
+    ['2000-02-29', true],
+    ['1900-02-29', false],
+  ])('zone and calendar rules: %s is valid: %s', (s, valid) => {
+    const r = parseEventTime(s, 'ts');
+    expect(r.ok).toBe(valid);
+    if (valid) expect(r).toEqual({ ok: true, ms: Date.parse(s) });
+  });
+
   test('accepts 2024-02-29 (a leap day)', () => expect(parseEventTime('2024-02-29T00:00:00Z', 'ts')).toEqual({ ok: true, ms: Date.UTC(2024, 1, 29) }));
 
   test('auto reads current epoch seconds as seconds', () => {
