@@ -19,7 +19,8 @@ const app = new App();
 
 let config: PipelineConfig;
 try {
-  const raw = Object.fromEntries(CONFIG_KEYS.map((key) => [key, app.node.tryGetContext(key)]));
+  // All of the context, so that a misspelt setting fails with a hint instead of being ignored.
+  const raw: Record<string, unknown> = { ...Object.fromEntries(CONFIG_KEYS.map((key) => [key, undefined])), ...app.node.getAllContext() };
   config = loadConfig(raw, (specPath) => readFileSync(path.resolve(REPO_ROOT, specPath), 'utf8'));
 } catch (e) {
   if (!(e instanceof ConfigError)) throw e;

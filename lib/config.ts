@@ -1,6 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
-import { type AggregationSpec, nonCoPartitioned, parseAggregationSpecJson, SpecValidationError } from '../lambda/domain/spec';
+import { type AggregationSpec, nearest, nonCoPartitioned, parseAggregationSpecJson, SpecValidationError } from '../lambda/domain/spec';
+import { GLUE_PARTITION_COLUMNS } from './constructs/data-lake-catalog';
 
 /*
  * Typed, validated pipeline configuration.
@@ -96,6 +97,11 @@ const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256
 /** Deliberately loose: SNS validates the address; this catches obvious typos at synth time. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
+/** Least time window items are kept after their end plus allowed lateness: a week. */
+export const MIN_WINDOW_RETENTION_SECONDS = 7 * 86_400;
+/** Window items outlive the stream's retention by this much, so that a redelivery never finds its window gone. */
+export const WINDOW_RETENTION_MARGIN_SECONDS = 86_400;
+
 /** The stack-name prefix when namePrefix is not set. */
 export const DEFAULT_NAME_PREFIX = 'WindowedPipeline';
 
@@ -143,6 +149,12 @@ export interface PipelineConfig {
    * @default 24
    */
   readonly retentionHours: number;
+  /**
+   * How long window items are kept after their end plus allowed lateness before DynamoDB's TTL removes them, in
+   * seconds. Derived, not set: the larger of 7 days and the stream retention plus a day, so that no redelivery the
+   * stream can still make reaches a window whose fences are gone.
+   */
+  readonly windowRetentionSeconds: number;
   /**
    * ESM BatchSize (1–10000).
    * @default 500
@@ -428,14 +440,39 @@ function fieldError(field: string, message: string, got: unknown): string {
   return `Invalid config "${field}": ${message} (got ${show(got)})`;
 }
 
-/** The config without the spec contents: everything that can be checked from the raw values alone. */
-export type PipelineSettings = Omit<PipelineConfig, 'aggregationSpec' | 'aggregationSpecJson'>;
+/** The config without the spec contents and derived values: everything that can be checked from the raw values alone. */
+export type PipelineSettings = Omit<PipelineConfig, 'aggregationSpec' | 'aggregationSpecJson' | 'windowRetentionSeconds'>;
+
+/** A context key that looks like a setting name (see {@link parseSettings}). */
+const SETTING_SHAPED = /^[a-z][A-Za-z0-9]*$/;
+
+/**
+ * How long window items are kept after their end plus allowed lateness: at least a week, and always a day longer than
+ * the stream keeps records, so that no redelivery the stream can still make finds its window's fences gone.
+ */
+export function windowRetentionSecondsFor(retentionHours: number): number {
+  return Math.max(MIN_WINDOW_RETENTION_SECONDS, retentionHours * 3600 + WINDOW_RETENTION_MARGIN_SECONDS);
+}
 
 /**
  * Validates raw settings (strings from `-c`, or JSON values from cdk.json) and applies defaults.
  * @throws ConfigError naming every invalid field with its allowed range
  */
 export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
+  // CDK's own context keys (`@aws-cdk/…`, `aws:cdk:…`, `acknowledged-issue-numbers`) are not settings; any other
+  // key shaped like one (camelCase) is a misspelt or removed setting, which would otherwise be silently ignored.
+  const unknown = Object.keys(raw).filter((k) => SETTING_SHAPED.test(k) && !(CONFIG_KEYS as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      unknown
+        .map((k) => {
+          const near = nearest(k, CONFIG_KEYS);
+          return `Invalid config "${k}": unknown setting${near ? ` (did you mean "${near}"?)` : ''}`;
+        })
+        .join('\n'),
+      unknown,
+    );
+  }
   const result = settingsSchema.safeParse(raw);
   if (!result.success) {
     const seen = new Map<string, string>();
@@ -572,6 +609,20 @@ export function parseSpec(text: string, specPath: string): { spec: AggregationSp
       ['spec'],
     );
   }
+  const fields = [
+    spec.eventTime.field,
+    ...(spec.partitionKey ?? []),
+    ...spec.aggregations.flatMap((a) => [...a.groupBy, ...a.measures.flatMap((m) => ('field' in m ? [m.field] : []))]),
+  ];
+  // The raw-events table has a column per top-level field (lower-cased) next to its partition columns.
+  const clashes = [...new Set(fields.filter((f) => GLUE_PARTITION_COLUMNS.includes(f.split('.')[0].toLowerCase())))];
+  if (clashes.length > 0) {
+    throw new ConfigError(
+      `Invalid config "spec": ${JSON.stringify(specPath)} reads the field${clashes.length > 1 ? 's' : ''} ${clashes.map((c) => `"${c}"`).join(', ')}, ` +
+        `whose name collides with a partition column of the Glue raw-events table (${GLUE_PARTITION_COLUMNS.join(', ')}); rename the field`,
+      ['spec'],
+    );
+  }
   const json = JSON.stringify(spec);
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > MAX_SPEC_ENV_BYTES) {
@@ -587,7 +638,7 @@ export function parseSpec(text: string, specPath: string): { spec: AggregationSp
 
 /**
  * Builds the validated pipeline config from raw settings.
- * @param raw values by config key (see CONFIG_KEYS); unknown keys are ignored
+ * @param raw values by config key (see CONFIG_KEYS); an unknown key fails, naming the nearest valid one
  * @param readSpec returns the text of the spec file at the configured path (injected so this stays pure)
  * @throws ConfigError naming the field at fault
  */
@@ -618,5 +669,5 @@ export function loadConfig(raw: Record<string, unknown>, readSpec: (specPath: st
       );
     }
   }
-  return { ...settings, aggregationSpec: spec, aggregationSpecJson: json };
+  return { ...settings, windowRetentionSeconds: windowRetentionSecondsFor(settings.retentionHours), aggregationSpec: spec, aggregationSpecJson: json };
 }

@@ -5,7 +5,8 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { WindowStore, WriteOutcome } from '../app/ports';
+import { ItemBudgetExceededError, type WindowStore, type WriteOutcome } from '../app/ports';
+import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
 import { fromStoredMeasures, toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
@@ -224,11 +225,18 @@ export class DynamoWindowStore implements WindowStore {
       condition = '#rev = :expectedRev';
       values[':expectedRev'] = expectedRev;
     }
+    const key = { pk: windowPk(agg.name, ref.keyJson), sk: windowSk(ref.start) };
+    // Every attribute the item keeps is SET by this update, so the item after the write is exactly this.
+    const item: Record<string, unknown> = { ...key };
+    for (const [ph, attr] of Object.entries(names)) if (ph !== '#pk' && ph !== '#p') item[attr] = values[`:${ph.slice(1)}`];
+    if (next.pending) item[ATTR.pending] = agg.name;
+    const bytes = itemBytes(item);
+    if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.opts.tableName,
-          Key: { pk: windowPk(agg.name, ref.keyJson), sk: windowSk(ref.start) },
+          Key: key,
           UpdateExpression: update,
           ConditionExpression: condition,
           ExpressionAttributeNames: names,

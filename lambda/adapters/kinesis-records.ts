@@ -12,8 +12,14 @@ export function shardIdOf(record: KinesisStreamRecord): string {
   return i > 0 ? record.eventID.slice(0, i) : record.eventID;
 }
 
-function plain(seq: string, position: string, partitionKey: string, data: string, payload: string): SourceRecord {
-  return { sequenceNumber: seq, subSequenceNumber: 0, position, partitionKey, payload, payloadBase64: data };
+function plain(seq: string, position: string, partitionKey: string, data: string, payload: string, arrivalMs: number | undefined): SourceRecord {
+  return { sequenceNumber: seq, subSequenceNumber: 0, position, partitionKey, payload, payloadBase64: data, arrivalMs };
+}
+
+/** The record's arrival time in epoch ms (Lambda delivers ApproximateArrivalTimestamp in epoch seconds). */
+function arrivalOf(record: KinesisStreamRecord): number | undefined {
+  const t = record.kinesis.approximateArrivalTimestamp;
+  return typeof t === 'number' && Number.isFinite(t) ? Math.round(t * 1000) : undefined;
 }
 
 /**
@@ -62,11 +68,12 @@ function isKplAggregate(bytes: Buffer): boolean {
  */
 export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
   const { data, sequenceNumber: seq, partitionKey } = record.kinesis;
+  const arrivalMs = arrivalOf(record);
   const ascii = asciiPayload(data);
-  if (ascii !== undefined) return [plain(seq, positionOf(seq, 0), partitionKey, data, ascii)];
+  if (ascii !== undefined) return [plain(seq, positionOf(seq, 0), partitionKey, data, ascii, arrivalMs)];
   const bytes = Buffer.from(data, 'base64');
   if (!isKplAggregate(bytes)) {
-    return [plain(seq, positionOf(seq, 0), partitionKey, data, bytes.toString('utf8'))];
+    return [plain(seq, positionOf(seq, 0), partitionKey, data, bytes.toString('utf8'), arrivalMs)];
   }
   let users: UserRecord[] = [];
   let failure: Error | undefined;
@@ -83,6 +90,7 @@ export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
         partitionKey,
         payload: '',
         payloadBase64: data,
+        arrivalMs,
         decodeError: `invalid KPL aggregated record: ${failure.message}`,
       },
     ];
@@ -96,6 +104,7 @@ export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
       partitionKey: u.partitionKey,
       payload: userBytes.toString('utf8'),
       payloadBase64: u.data,
+      arrivalMs,
     };
   });
 }
@@ -127,7 +136,7 @@ export function groupByShard(records: readonly KinesisStreamRecord[]): Map<strin
     const ascii = asciiPayload(r.kinesis.data);
     if (ascii !== undefined) {
       const seq = r.kinesis.sequenceNumber;
-      list.push(plain(seq, positionOf(seq, 0), r.kinesis.partitionKey, r.kinesis.data, ascii));
+      list.push(plain(seq, positionOf(seq, 0), r.kinesis.partitionKey, r.kinesis.data, ascii, arrivalOf(r)));
     } else {
       for (const s of toSourceRecords(r)) list.push(s);
     }

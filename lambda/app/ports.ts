@@ -16,8 +16,29 @@ export interface SourceRecord {
   readonly payload: string;
   /** The payload as delivered, base64, kept for the errors sink so that nothing is lost to a decoding problem. */
   readonly payloadBase64: string;
+  /**
+   * When the record reached the stream (Kinesis ApproximateArrivalTimestamp), epoch ms: the reference of the
+   * event-time future bound. Absent when unknown (the bound is then not checked).
+   */
+  readonly arrivalMs?: number;
   /** Set when the record could not be decoded (for example a corrupt KPL aggregate). */
   readonly decodeError?: string;
+}
+
+/**
+ * Thrown by {@link WindowStore.writeWindow} when the window's next version would not fit its item budget: nothing was
+ * written, and the records that would have grown it go to the errors sink rather than fail the batch for ever.
+ */
+export class ItemBudgetExceededError extends Error {
+  constructor(
+    /** The estimated size of the item that was not written, in bytes. */
+    readonly bytes: number,
+    /** The budget, in bytes. */
+    readonly budget: number,
+  ) {
+    super(`window item would be ${bytes} bytes, over its ${budget}-byte budget (DynamoDB items are at most 400 KB)`);
+    this.name = 'ItemBudgetExceededError';
+  }
 }
 
 /** The outcome of a conditional window write. */

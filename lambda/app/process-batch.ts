@@ -5,7 +5,7 @@ import { PreAggregator, type PositionedEvent, type WindowSlice } from '../domain
 import { isAfter } from '../domain/sequence';
 import { eventTimeFiring, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
 import { mapSettled } from './concurrency';
-import type { LogPort, RecordSink, ResultSink, SourceRecord, WindowStore } from './ports';
+import { ItemBudgetExceededError, type LogPort, type RecordSink, type ResultSink, type SourceRecord, type WindowStore } from './ports';
 import {
   DEFAULT_PENDING_STALE_AFTER_MS,
   emitAndMark,
@@ -76,7 +76,7 @@ function prepare(spec: CompiledSpec, lane: string, records: readonly SourceRecor
   const invalid: object[] = [];
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
-    const parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload);
+    const parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload, r.arrivalMs);
     if (parsed.ok) {
       aggregator.add(ts.length, parsed.event, parsed.ts, r.position);
       ts.push(parsed.ts);
@@ -132,7 +132,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   /** A valid event again, re-parsed from its record (see {@link prepare}). */
   const eventAt = (i: number): PositionedEvent => {
     const r = records[sourceIndex[i]];
-    const parsed = parseEvent(spec, r.payload);
+    const parsed = parseEvent(spec, r.payload, r.arrivalMs);
     if (!parsed.ok) throw new Error(`record ${r.sequenceNumber} no longer parses: ${parsed.reason}`);
     return { event: parsed.event, ts: parsed.ts, position: r.position };
   };
@@ -204,12 +204,43 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
     ),
   );
   let failedAt: number | undefined;
+  const overBudget: object[] = [];
   written.forEach((r, i) => {
     if (r.status === 'fulfilled') return;
+    if (r.reason instanceof ItemBudgetExceededError) {
+      // A window that cannot grow any more keeps its state; its new records are accounted for in the errors sink
+      // instead of failing the batch on every retry.
+      const slice = live[i];
+      // A record under the window's fence was counted by an earlier delivery, before the window filled up.
+      const fence = all.get(slice.id)?.fences[lane];
+      for (const m of slice.members) {
+        const rec = records[sourceIndex[m]];
+        if (!isAfter(rec.position, fence)) continue;
+        overBudget.push({
+          reason: `window item over budget: aggregation "${slice.aggregation.name}" window ${toIsoUtc(slice.start)} ${r.reason.message}`,
+          aggregation: slice.aggregation.name,
+          windowStart: toIsoUtc(slice.start),
+          windowEnd: toIsoUtc(slice.end),
+          shardId: lane,
+          sequenceNumber: rec.sequenceNumber,
+          subSequenceNumber: rec.subSequenceNumber,
+          partitionKey: rec.partitionKey,
+          payload: rec.payload,
+          payloadBase64: rec.payloadBase64,
+        });
+      }
+      log?.warn('window item over budget', { window: live[i].id, error: r.reason.message });
+      return;
+    }
     const first = Math.min(...live[i].members.map((m) => sourceIndex[m]));
     if (failedAt === undefined || first < failedAt) failedAt = first;
     log?.error('window write failed', { window: live[i].id, error: String(r.reason) });
   });
+
+  if (overBudget.length > 0) {
+    stats.invalid += overBudget.length;
+    await deps.errors.write(`${objectName}-over-budget`, overBudget);
+  }
 
   // Windows this batch did not touch that its watermark may have closed, and versions left unemitted by a failed
   // attempt.

@@ -23,7 +23,10 @@ const deps = {
   spec,
   store: new DynamoWindowStore(
     DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-    { tableName: required('WINDOW_TABLE_NAME') },
+    {
+      tableName: required('WINDOW_TABLE_NAME'),
+      retentionAfterCloseSeconds: process.env.WINDOW_RETENTION_SECONDS ? Number(process.env.WINDOW_RETENTION_SECONDS) : undefined,
+    },
   ),
   results: new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: required('RESULTS_DELIVERY_STREAM') }),
   log,

@@ -21,7 +21,27 @@ export type MeasureValue = number | null;
  * A measure's stored form: avg as sum and count so that it merges; min and max null while empty; distinct as an
  * encoded HyperLogLog (`{hll}`), percentile as a base64 DDSketch (`{dd}`).
  */
-export type StoredMeasure = number | null | { s: number; c: number } | { hll: string } | { dd: string };
+export type StoredMeasure = StoredNumber | null | { s: StoredNumber; c: number } | { hll: string } | { dd: string };
+
+/**
+ * A number as stored in a window item: a DynamoDB number when the document client and DynamoDB both take it as is
+ * (0, or a magnitude from 1E-130 to 2^53), otherwise its shortest round-trip decimal text (`String(v)`), which
+ * `Number()` reads back exactly. Doubles carry at most 17 significant digits, within DynamoDB's 38, but the document
+ * client refuses numbers beyond ±2^53 and DynamoDB magnitudes below 1E-130; the text form keeps every finite double
+ * storable and exact.
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html#HowItWorks.DataTypes.Number
+ */
+export type StoredNumber = number | string;
+
+/** Smallest non-zero magnitude of a DynamoDB number. */
+const DYNAMODB_MIN_MAGNITUDE = 1e-130;
+
+/** The stored form of a finite number (see {@link StoredNumber}); -0 is stored as 0. */
+export function toStoredNumber(v: number): StoredNumber {
+  if (v === 0) return 0;
+  const a = v < 0 ? -v : v;
+  return a >= DYNAMODB_MIN_MAGNITUDE && a <= Number.MAX_SAFE_INTEGER ? v : String(v);
+}
 
 interface CompiledMeasure {
   readonly name: string;
@@ -199,11 +219,11 @@ export function toStoredMeasures(layout: MeasureLayout, state: AggregateState): 
   const out: Record<string, StoredMeasure> = {};
   for (const m of layout.measures) {
     const v = state[m.slot];
-    if (m.op === 'avg') out[m.name] = { s: v as number, c: state[m.slot + 1] as number };
-    else if (m.op === 'min' || m.op === 'max') out[m.name] = Number.isFinite(v) ? (v as number) : null;
+    if (m.op === 'avg') out[m.name] = { s: toStoredNumber(v as number), c: state[m.slot + 1] as number };
+    else if (m.op === 'min' || m.op === 'max') out[m.name] = Number.isFinite(v) ? toStoredNumber(v as number) : null;
     else if (m.op === 'distinct') out[m.name] = { hll: (v as HyperLogLog).encode() };
     else if (m.op === 'percentile') out[m.name] = { dd: (v as QuantileSketch).encode() };
-    else out[m.name] = v as number;
+    else out[m.name] = toStoredNumber(v as number);
   }
   return out;
 }
@@ -219,7 +239,7 @@ export function fromStoredMeasures(layout: MeasureLayout, stored: Record<string,
     const v = stored[m.name];
     if (v === undefined || v === null) continue;
     if (m.op === 'avg') {
-      const { s, c } = v as { s: number; c: number };
+      const { s, c } = v as { s: StoredNumber; c: number };
       state[m.slot] = Number(s);
       state[m.slot + 1] = Number(c);
     } else if (m.op === 'distinct') {

@@ -1,6 +1,7 @@
 import { compileMeasureLayout, type MeasureLayout } from './aggregate-state';
+import type { EventTimeFormat } from './event-time';
 import { compileFieldGetter, type FieldGetter } from './fields';
-import type { Aggregation, AggregationSpec } from './spec';
+import { DEFAULT_MAX_FUTURE_SECONDS, type Aggregation, type AggregationSpec } from './spec';
 import { compileWindowAssigner, type WindowAssigner } from './windows';
 
 /** A group-by value: what a key field may hold. */
@@ -21,6 +22,8 @@ export interface CompiledSpec {
   readonly spec: AggregationSpec;
   readonly eventTimeField: string;
   readonly getEventTime: FieldGetter;
+  /** The spec's event-time format and bounds, in milliseconds. */
+  readonly eventTime: { readonly format: EventTimeFormat; readonly maxFutureMs: number; readonly maxPastMs?: number };
   readonly aggregations: readonly CompiledAggregation[];
   readonly byName: ReadonlyMap<string, CompiledAggregation>;
   /** Every field that must be a finite number, across aggregations, each checked once per event. */
@@ -55,6 +58,11 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
     spec,
     eventTimeField: spec.eventTime.field,
     getEventTime: compileFieldGetter(spec.eventTime.field),
+    eventTime: {
+      format: spec.eventTime.format ?? 'auto',
+      maxFutureMs: (spec.eventTime.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS) * 1000,
+      ...(spec.eventTime.maxPastSeconds !== undefined ? { maxPastMs: spec.eventTime.maxPastSeconds * 1000 } : {}),
+    },
     aggregations,
     byName: new Map(aggregations.map((a) => [a.name, a])),
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),

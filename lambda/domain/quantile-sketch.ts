@@ -1,21 +1,95 @@
 import { DDSketch } from '@datadog/sketches-js';
+// The stores are not re-exported from the package root.
+import { DenseStore } from '@datadog/sketches-js/dist/ddsketch/store';
 
 /** Default DDSketch relative accuracy: a reported quantile is within 1 % of the true value. */
 export const DEFAULT_RELATIVE_ACCURACY = 0.01;
 
 /**
+ * Bins per store (one store for positive values, one for negative ones), DDSketch's reference default. Beyond it the
+ * bins nearest zero collapse into one, so the sketch's size stays bounded whatever the values' range, and the
+ * accuracy guarantee holds for every quantile whose value is within a factor e^(2 · relativeAccuracy · 1,920) of the
+ * largest magnitude (at least 1,920 bins stay after a fold): 16.7 decades at 1 % accuracy, 1.7 decades at 0.1 %, a
+ * factor of 1.5 at 0.01 %. Lower quantiles of a wider range read as the smallest kept bin.
+ */
+export const MAX_SKETCH_BINS = 2_048;
+/**
+ * Values of a smaller magnitude are counted as zero (DDSketch's zero bucket). Indexing them would spend bins on
+ * magnitudes no measurement means (the index of 1e-300 at 0.1 % accuracy is about −345,000).
+ */
+export const MIN_INDEXABLE_VALUE = 1e-9;
+/**
+ * Upper bound of a percentile measure's stored size, in bytes of base64 text: two full stores of
+ * {@link MAX_SKETCH_BINS} 8-byte counts (about 44 KB), plus protobuf framing and the index mapping, times 4/3 for
+ * base64.
+ */
+export const MAX_QUANTILE_SKETCH_BYTES = Math.ceil(((2 * (MAX_SKETCH_BINS * 8 + 16) + 256) * 4) / 3);
+
+/** Bins folded beyond the strict minimum when the range must move up (the library's growth chunk). */
+const FOLD_SLACK_BINS = 128;
+
+/**
+ * A dense store that never spans more than {@link MAX_SKETCH_BINS} keys: a key below the range counts in the lowest
+ * kept bin, and a key above it first folds the lowest bins into the new lowest one. The library's own collapsing
+ * store (2.1.1) is not used because it miscounts when it collapses (its bins came to 20,329 for 19,999 values), and
+ * its plain store grows with `push(...array)`, which overflows the stack for a range of ~10^5 keys (1e-300 at 0.1 %).
+ */
+class BoundedStore extends DenseStore {
+  override add(key: number, weight = 1): void {
+    if (this.count > 0) {
+      const lowest = this.maxKey - (MAX_SKETCH_BINS - 1);
+      if (key < lowest) key = lowest;
+      // Folding an extra chunk at once keeps an ever-growing series from refolding the whole store at every record.
+      else if (key - this.minKey >= MAX_SKETCH_BINS) this.foldBelow(key - (MAX_SKETCH_BINS - 1) + FOLD_SLACK_BINS);
+    }
+    super.add(key, weight);
+  }
+
+  override merge(store: DenseStore): void {
+    for (let key = store.minKey; key <= store.maxKey; key++) {
+      const c = store.bins[key - store.offset];
+      if (c) this.add(key, c);
+    }
+  }
+
+  /** Rebuilds the store with every bin below `newMin` counted in `newMin`. */
+  private foldBelow(newMin: number): void {
+    const bins = this.bins;
+    const offset = this.offset;
+    const [min, max] = [this.minKey, this.maxKey];
+    this.bins = [];
+    this.count = 0;
+    this.minKey = Infinity;
+    this.maxKey = -Infinity;
+    this.offset = 0;
+    for (let key = min; key <= max; key++) {
+      const c = bins[key - offset];
+      if (c) super.add(key < newMin ? newMin : key, c);
+    }
+  }
+}
+
+function newSketch(relativeAccuracy: number): DDSketch {
+  const sketch = new DDSketch({ relativeAccuracy });
+  sketch.store = new BoundedStore();
+  sketch.negativeStore = new BoundedStore();
+  return sketch;
+}
+
+/**
  * A mergeable quantile sketch (DDSketch, from @datadog/sketches-js): every quantile it reports is within
  * `relativeAccuracy` of the true value at that rank, and two sketches merge by adding bin counts, so a batch's partial
- * sketch merges into the stored one. Its size grows with the logarithm of the value range, not with the count.
+ * sketch merges into the stored one. Its stores collapse their lowest bins beyond {@link MAX_SKETCH_BINS}, and values
+ * below {@link MIN_INDEXABLE_VALUE} in magnitude count as zero, so no value can grow it without bound.
  */
 export class QuantileSketch {
   constructor(
     readonly relativeAccuracy: number = DEFAULT_RELATIVE_ACCURACY,
-    readonly sketch: DDSketch = new DDSketch({ relativeAccuracy }),
+    readonly sketch: DDSketch = newSketch(relativeAccuracy),
   ) {}
 
   add(value: number): void {
-    this.sketch.accept(value);
+    this.sketch.accept(value < MIN_INDEXABLE_VALUE && value > -MIN_INDEXABLE_VALUE ? 0 : value);
   }
 
   merge(other: QuantileSketch): void {
@@ -46,7 +120,23 @@ export class QuantileSketch {
     return Buffer.from(this.sketch.toProto()).toString('base64');
   }
 
+  /** Reads {@link encode}'s form back into bounded stores (the protobuf form does not say which store it was). */
   static decode(text: string, relativeAccuracy: number): QuantileSketch {
-    return new QuantileSketch(relativeAccuracy, DDSketch.fromProto(Buffer.from(text, 'base64')));
+    const decoded = DDSketch.fromProto(Buffer.from(text, 'base64'));
+    const out = new QuantileSketch(relativeAccuracy);
+    const s = out.sketch;
+    s.mapping = decoded.mapping;
+    s.zeroCount = decoded.zeroCount;
+    s.store = bounded(decoded.store);
+    s.negativeStore = bounded(decoded.negativeStore);
+    s.count = decoded.count;
+    return out;
   }
+}
+
+/** A bounded copy of a decoded store (folding its lowest bins if it spans more than {@link MAX_SKETCH_BINS}). */
+function bounded(store: DenseStore): DenseStore {
+  const out = new BoundedStore();
+  out.merge(store);
+  return out;
 }

@@ -1,5 +1,7 @@
 import * as z from 'zod';
+import { EVENT_TIME_FORMATS } from './event-time';
 import { DEFAULT_HLL_PRECISION, MAX_HLL_PRECISION, MIN_HLL_PRECISION } from './hyperloglog';
+import { MEASURES_BUDGET_BYTES, worstCaseMeasuresBytes } from './item-budget';
 
 /**
  * The aggregation spec: which windows to keep over which events.
@@ -11,9 +13,19 @@ import { DEFAULT_HLL_PRECISION, MAX_HLL_PRECISION, MIN_HLL_PRECISION } from './h
 const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
+/**
+ * Names no field path may use: every property of `Object.prototype` (`__proto__`, `constructor`, `toString`, …). An
+ * event that lacks such a field would still yield the inherited property (a function), and a producer could not tell
+ * why its record was refused.
+ */
+export const RESERVED_FIELD_NAMES: readonly string[] = Object.getOwnPropertyNames(Object.prototype);
+
 const fieldPath = z
   .string()
-  .regex(FIELD_PATH, 'must be a field name or a dotted path such as "payload.temperature"');
+  .regex(FIELD_PATH, 'must be a field name or a dotted path such as "payload.temperature"')
+  .refine((p) => !p.split('.').some((part) => RESERVED_FIELD_NAMES.includes(part)), {
+    message: `must not use a reserved name (${RESERVED_FIELD_NAMES.join(', ')})`,
+  });
 
 const measureName = z.string().regex(NAME, 'must be lower_snake_case, 1-63 characters, starting with a letter');
 
@@ -23,6 +35,13 @@ export const MAX_WINDOW_SECONDS = 86_400;
 export const MAX_WINDOWS_PER_EVENT = 60;
 /** Upper bound on allowed lateness: a week, beyond which window state would be kept longer than is sensible. */
 export const MAX_ALLOWED_LATENESS_SECONDS = 7 * 86_400;
+
+/** Default `eventTime.maxFutureSeconds`: an hour of clock skew or buffering ahead of the stream's arrival time. */
+export const DEFAULT_MAX_FUTURE_SECONDS = 3_600;
+/** Upper bound of `eventTime.maxFutureSeconds`: a week, beyond which one record could hold a shard's windows for longer. */
+export const MAX_FUTURE_SECONDS = 7 * 86_400;
+/** Upper bound of `eventTime.maxPastSeconds`: 100 years. */
+export const MAX_PAST_SECONDS = 100 * 365 * 86_400;
 
 const countMeasure = z.object({ name: measureName, op: z.literal('count') }).strict();
 const fieldMeasure = z
@@ -107,12 +126,42 @@ export const aggregationSchema = z
     if (new Set(a.groupBy).size !== a.groupBy.length) {
       ctx.addIssue({ code: 'custom', path: ['groupBy'], message: 'must not repeat a field' });
     }
+    const worst = worstCaseMeasuresBytes(a);
+    if (worst > MEASURES_BUDGET_BYTES) {
+      const distinct = a.measures.filter((m) => m.op === 'distinct');
+      const percentile = a.measures.filter((m) => m.op === 'percentile').length;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['measures'],
+        message:
+          `need up to ${Math.ceil(worst / 1024)} KB per window item once their sketches fill ` +
+          `(${distinct.length} distinct at precision ${distinct.map((m) => m.precision).join('/') || '-'}, ${percentile} percentile), ` +
+          `over the ${MEASURES_BUDGET_BYTES / 1024} KB measures budget of a window item (DynamoDB items are at most 400 KB): ` +
+          'lower the HyperLogLog precision or split the measures across aggregations',
+      });
+    }
   });
 
 /** The whole spec. */
 export const aggregationSpecSchema = z
   .object({
-    eventTime: z.object({ field: fieldPath }).strict(),
+    eventTime: z
+      .object({
+        field: fieldPath,
+        /**
+         * How the event time is written: `iso`, `epoch-ms`, `epoch-s`, or `auto` (ISO strings, and numbers read as
+         * milliseconds or seconds, whichever alone is plausible; ambiguous numbers are refused). @default "auto"
+         */
+        format: z.enum(EVENT_TIME_FORMATS).default('auto'),
+        /**
+         * Latest accepted event time, in seconds after the record's arrival on the stream. A record beyond goes to the
+         * errors sink and never moves the watermark (the bound of Flink's bounded out-of-orderness). @default 3600
+         */
+        maxFutureSeconds: z.number().int().min(0).max(MAX_FUTURE_SECONDS).default(DEFAULT_MAX_FUTURE_SECONDS),
+        /** Earliest accepted event time, in seconds before the record's arrival. @default unbounded (back to 1970) */
+        maxPastSeconds: z.number().int().min(1).max(MAX_PAST_SECONDS).optional(),
+      })
+      .strict(),
     /**
      * The event fields producers build the partition key from, when they do. Declaring them lets the deployment
      * check co-partitioning, which a parallelization factor above 1 needs.
@@ -136,6 +185,39 @@ export type MeasureOp = Measure['op'];
 export type WindowDef = z.infer<typeof windowSchema>;
 export type Aggregation = z.infer<typeof aggregationSchema>;
 export type AggregationSpec = z.infer<typeof aggregationSpecSchema>;
+
+/** Every field name a spec may hold, at any level, for "did you mean" hints. */
+const SPEC_FIELD_NAMES = [
+  'eventTime', 'field', 'format', 'maxFutureSeconds', 'maxPastSeconds', 'partitionKey', 'aggregations', 'name',
+  'groupBy', 'window', 'type', 'sizeSeconds', 'hopSeconds', 'allowedLatenessSeconds', 'measures', 'op', 'precision',
+  'quantile', 'relativeAccuracy',
+];
+
+/** Levenshtein distance, for "did you mean" hints. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length];
+}
+
+/** The candidate nearest to `name`, if it is near enough to be a typo (at most a third of its length away). */
+export function nearest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= Math.max(2, Math.ceil(name.length / 3)) ? best : undefined;
+}
 
 /** Thrown when a spec does not validate; the message names every failing field by its path. */
 export class SpecValidationError extends Error {
@@ -164,7 +246,15 @@ function formatPath(path: readonly PropertyKey[]): string {
 export function parseAggregationSpec(input: unknown, source = 'aggregation spec'): AggregationSpec {
   const result = aggregationSpecSchema.safeParse(input);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`);
+  const issues = result.error.issues.map((i) => {
+    const where = formatPath(i.path) || '(root)';
+    if (i.code !== 'unrecognized_keys') return `${where}: ${i.message}`;
+    const hints = i.keys.map((k) => {
+      const near = nearest(k, SPEC_FIELD_NAMES);
+      return near ? `"${k}" (did you mean "${near}"?)` : `"${k}"`;
+    });
+    return `${where}: unknown field${hints.length > 1 ? 's' : ''} ${hints.join(', ')}`;
+  });
   throw new SpecValidationError(`Invalid ${source}:\n  - ${issues.join('\n  - ')}`, issues);
 }
 

@@ -48,6 +48,9 @@ type Column = glue.CfnTable.ColumnProperty;
  */
 const CAMEL_CASE_KEYS = ['windowStart', 'windowEnd', 'eventTime', 'shardId', 'sequenceNumber', 'subSequenceNumber', 'partitionKey', 'payloadBase64'];
 
+/** The hourly tables' partition columns, after Firehose's `year=/month=/day=/hour=` prefixes; no column may share a name. */
+export const GLUE_PARTITION_COLUMNS: readonly string[] = ['year', 'month', 'day', 'hour'];
+
 /** SerDe `mapping.*` properties for columns whose JSON key differs from the (lower-case) column name. */
 export function serdeMappings(columns: readonly Column[], jsonKeys: readonly string[]): Record<string, string> {
   const byLower = new Map(jsonKeys.map((k) => [k.toLowerCase(), k]));
@@ -157,7 +160,7 @@ export class DataLakeCatalog extends Construct {
 
     const location = (prefix: string) => `s3://${props.bucket.bucketName}/${prefix}`;
     const hourly = (prefix: string) => ({
-      partitionKeys: ['year', 'month', 'day', 'hour'].map((name) => ({ name, type: 'string' })),
+      partitionKeys: GLUE_PARTITION_COLUMNS.map((name) => ({ name, type: 'string' })),
       parameters: {
         'projection.enabled': 'true',
         'projection.year.type': 'integer',

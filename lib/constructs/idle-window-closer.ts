@@ -21,6 +21,8 @@ export interface IdleWindowCloserProps {
   readonly resultsStream: firehose.IDeliveryStream;
   /** The validated aggregation spec as compact JSON (AGGREGATION_SPEC). */
   readonly aggregationSpecJson: string;
+  /** How long window items outlive their end plus allowed lateness (their TTL). @default 7 days */
+  readonly windowRetention?: Duration;
   /**
    * How often windows whose end plus allowed lateness has passed in processing time are fired.
    * @default Duration.minutes(1)
@@ -82,6 +84,7 @@ export class IdleWindowCloser extends Construct {
       environment: {
         AGGREGATION_SPEC: props.aggregationSpecJson,
         WINDOW_TABLE_NAME: props.windowTable.table.tableName,
+        ...(props.windowRetention ? { WINDOW_RETENTION_SECONDS: String(props.windowRetention.toSeconds()) } : {}),
         RESULTS_DELIVERY_STREAM: props.resultsStream.deliveryStreamName,
         PENDING_STALE_AFTER_MS: String(PENDING_STALE_AFTER.toMilliseconds()),
         NODE_OPTIONS: '--enable-source-maps',

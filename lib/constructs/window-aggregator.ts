@@ -74,6 +74,8 @@ export interface WindowAggregatorProps extends AggregatorEventSourceSettings {
   readonly sinkBucket: s3.IBucket;
   /** The validated aggregation spec as compact JSON (AGGREGATION_SPEC). */
   readonly aggregationSpecJson: string;
+  /** How long window items outlive their end plus allowed lateness (their TTL). @default 7 days */
+  readonly windowRetention?: Duration;
   /**
    * Key prefix of the errors sink (records that cannot be parsed or aggregated).
    * @default "errors/"
@@ -180,6 +182,7 @@ export class WindowAggregator extends Construct {
       environment: {
         AGGREGATION_SPEC: props.aggregationSpecJson,
         WINDOW_TABLE_NAME: props.windowTable.table.tableName,
+        ...(props.windowRetention ? { WINDOW_RETENTION_SECONDS: String(props.windowRetention.toSeconds()) } : {}),
         RESULTS_DELIVERY_STREAM: props.resultsStream.deliveryStreamName,
         SINK_BUCKET_NAME: props.sinkBucket.bucketName,
         ERRORS_PREFIX: this.errorsPrefix,

@@ -10,6 +10,11 @@ export const MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024;
 /** A record's data blob plus partition key is at most 1 MiB by default. @see https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 /**
+ * A partition key is 1 to 256 Unicode characters; one outside that range fails the whole PutRecords call.
+ * @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html
+ */
+export const MAX_PARTITION_KEY_CHARS = 256;
+/**
  * User records buffered before an aggregating producer flushes on its own. KPL aggregation only pays off when many
  * records share a call, and a flush of this many small records still fits a few PutRecords calls.
  */
@@ -107,14 +112,24 @@ export class Producer {
   ) {}
 
   /**
-   * Buffers a record, sending a batch when the buffer is full. A record over the 1 MiB Kinesis limit is not sent: it
-   * is reported as undelivered like any other failure.
+   * Buffers a record, sending a batch when the buffer is full. A record over the 1 MiB Kinesis limit, or whose
+   * partition key is empty or over 256 characters, is not sent (it would fail the whole PutRecords call): it is
+   * reported as undelivered like any other failure, with its reason.
    *
    * Not an `async` function on purpose: most calls only buffer, and returning one shared settled promise for them
    * saves a promise per record, which measurably slowed the producer against a plain PutRecords loop (P6 in
    * docs/performance.md).
    */
   put(record: ProducerRecord): Promise<void> {
+    const chars = typeof record.partitionKey === 'string' ? [...record.partitionKey].length : 0;
+    if (chars < 1 || chars > MAX_PARTITION_KEY_CHARS) {
+      this.stats.failed++;
+      this.undelivered.push({
+        ...record,
+        error: `InvalidPartitionKey: ${chars} characters, outside the 1–${MAX_PARTITION_KEY_CHARS} Kinesis allows`,
+      });
+      return BUFFERED;
+    }
     const data = bytesOf(record.data);
     const size = Buffer.byteLength(record.partitionKey) + data.byteLength;
     if (size > MAX_RECORD_BYTES) {

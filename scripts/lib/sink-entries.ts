@@ -84,7 +84,8 @@ export function formatSinkTable(entries: readonly SinkEntry[]): string {
   const header = ['sink', 'reason', 'shard', 'sequence number', 'payload'];
   const rows = entries.map((e) => [
     e.sink,
-    clip(e.reason, 60),
+    // The reason is the point of the command (it names the field and the limit), so it is never clipped.
+    e.reason.replace(/\s+/g, ' '),
     e.shardId ?? '-',
     e.sequenceNumber ? `${e.sequenceNumber}${e.subSequenceNumber ? `/${e.subSequenceNumber}` : ''}` : '-',
     clip(e.payload !== undefined ? e.payload.replace(/\s+/g, ' ') : e.payloadBase64 ? `base64:${e.payloadBase64}` : '-', PAYLOAD_COLUMN),

@@ -185,6 +185,7 @@ describe('aggregator function', () => {
     expect(fn.Properties.Environment.Variables).toStrictEqual({
       AGGREGATION_SPEC: dflt.config.aggregationSpecJson,
       WINDOW_TABLE_NAME: { Ref: STABLE_LOGICAL_IDS.windowTable },
+      WINDOW_RETENTION_SECONDS: String(7 * 86_400),
       RESULTS_DELIVERY_STREAM: { Ref: results.id },
       SINK_BUCKET_NAME: { Ref: STABLE_LOGICAL_IDS.bucket },
       ERRORS_PREFIX: 'errors/',
@@ -225,6 +226,7 @@ describe('idle window closer', () => {
     expect(fn.Properties.Environment.Variables).toStrictEqual({
       AGGREGATION_SPEC: dflt.config.aggregationSpecJson,
       WINDOW_TABLE_NAME: { Ref: STABLE_LOGICAL_IDS.windowTable },
+      WINDOW_RETENTION_SECONDS: String(7 * 86_400),
       RESULTS_DELIVERY_STREAM: { Ref: results.id },
       PENDING_STALE_AFTER_MS: String(2 * aggregatorFunction(t).resource.Properties.Timeout * 1000),
       NODE_OPTIONS: '--enable-source-maps',

@@ -75,7 +75,7 @@ export function kinesisEvent(
           kinesisSchemaVersion: '1.0',
           partitionKey: r.partitionKey,
           sequenceNumber: r.sequenceNumber,
-          approximateArrivalTimestamp: 1,
+          approximateArrivalTimestamp: Date.now() / 1000,
           data: Buffer.isBuffer(r.data) ? r.data.toString('base64') : Buffer.from(r.data).toString('base64'),
         },
       }),

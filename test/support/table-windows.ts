@@ -39,10 +39,11 @@ export async function readTableWindows(
     const measures: Record<string, number | null> = {};
     for (const def of agg.measures) {
       const v = m[def.name] as number | { s: number; c: number } | { hll: string } | { dd: string } | null;
-      if (def.op === 'avg') measures[def.name] = (v as { s: number; c: number }).s / (v as { s: number; c: number }).c;
+      // Numbers a DynamoDB number cannot hold exactly are stored as their decimal text (see StoredNumber).
+      if (def.op === 'avg') measures[def.name] = Number((v as { s: number; c: number }).s) / Number((v as { s: number; c: number }).c);
       else if (def.op === 'distinct') measures[def.name] = Math.round(HyperLogLog.decode((v as { hll: string }).hll).estimate());
       else if (def.op === 'percentile') measures[def.name] = QuantileSketch.decode((v as { dd: string }).dd, def.relativeAccuracy).quantile(def.quantile);
-      else measures[def.name] = v as number | null;
+      else measures[def.name] = v === null ? null : Number(v);
     }
     const w: TableWindow = {
       aggregation: item.agg as string,

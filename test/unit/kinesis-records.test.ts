@@ -15,6 +15,7 @@ describe('Kinesis record decoding', () => {
         partitionKey: 'pk',
         payload: '{"a":1}',
         payloadBase64: Buffer.from('{"a":1}').toString('base64'),
+        arrivalMs: Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
       },
     ]);
   });
