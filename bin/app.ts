@@ -20,7 +20,7 @@ const app = new App();
 let config: PipelineConfig;
 try {
   // All of the context, so that a misspelt setting fails with a hint instead of being ignored.
-  const raw: Record<string, unknown> = { ...Object.fromEntries(CONFIG_KEYS.map((key) => [key, undefined])), ...app.node.getAllContext() };
+  const raw: Record<string, unknown> = { ...Object.fromEntries(CONFIG_KEYS.map((key) => [key, undefined])), ...(app.node.getAllContext() as Record<string, unknown>) };
   config = loadConfig(raw, (specPath) => readFileSync(path.resolve(REPO_ROOT, specPath), 'utf8'));
 } catch (e) {
   if (!(e instanceof ConfigError)) throw e;

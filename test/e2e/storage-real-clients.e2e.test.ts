@@ -160,6 +160,6 @@ describe('DynamoWindowStore and the sinks with the real SDK clients', () => {
     ];
     await sink.write(`${runId}sink-check`, entries);
     const text = (await readObject(clients.s3, outputs.BucketName, `${outputs.ErrorsPrefix}${runId}sink-check.ndjson`)).toString('utf8');
-    expect(text.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual(entries);
+    expect(text.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(entries);
   });
 });

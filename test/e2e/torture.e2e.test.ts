@@ -61,7 +61,7 @@ beforeAll(() => {
   });
   if (process.env.E2E_ENDPOINT) process.env.AWS_ENDPOINT_URL = process.env.E2E_ENDPOINT;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  handler = require(bundledAggregatorPath(outputs.stackName)).handler;
+  handler = (require(bundledAggregatorPath(outputs.stackName)) as { handler: typeof handler }).handler;
 });
 
 /** One record of a torture run: its payload text and what must become of it. */

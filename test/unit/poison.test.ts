@@ -2,7 +2,8 @@
  * Issue #12: no value a producer can send blocks a shard, breaks a window or disappears. Each case of the issue, at
  * unit level, against independent expectations; the representation is checked with the real DynamoDB marshaller.
  */
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { expect } from '@jest/globals';
+import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
@@ -189,7 +190,7 @@ describe('numbers (issue #12, case 2)', () => {
     const state = fromStoredMeasures(layout, undefined);
     state[1] = 1e-300;
     const back = unmarshall(marshall({ m: toStoredMeasures(layout, state) }));
-    expect(fromStoredMeasures(layout, back.m)[1]).toBe(1e-300);
+    expect(fromStoredMeasures(layout, back.m as Record<string, unknown>)[1]).toBe(1e-300);
   });
 });
 
@@ -256,7 +257,7 @@ describe('sketches (issue #12, cases 3 and 5)', () => {
   test('a window that would pass its item budget sends its records to the errors sink, and the batch goes on', async () => {
     class Full extends MarshallingStore {
       override async writeWindow(ref: WindowRef, next: StoredWindow, rev: number | undefined, now: number): Promise<WriteOutcome> {
-        if (JSON.parse(ref.keyJson)[0] === 'full') throw new ItemBudgetExceededError(WINDOW_ITEM_BUDGET_BYTES + 1, WINDOW_ITEM_BUDGET_BYTES);
+        if ((JSON.parse(ref.keyJson) as unknown[])[0] === 'full') throw new ItemBudgetExceededError(WINDOW_ITEM_BUDGET_BYTES + 1, WINDOW_ITEM_BUDGET_BYTES);
         return super.writeWindow(ref, next, rev, now);
       }
     }
@@ -299,7 +300,7 @@ describe('arbitrary JSON in every field never fails a batch', () => {
         // Independent reference: what a valid record looks like, by the documented rules.
         const accepted = new Set(
           payloads
-            .map((p, i) => [i, JSON.parse(p)] as const)
+            .map((p, i) => [i, JSON.parse(p) as Record<string, unknown>] as const)
             .filter(([, e]) => referenceValid(e))
             .map(([i]) => sequenceNumber(i)),
         );
@@ -377,9 +378,9 @@ describe('config (issue #12)', () => {
 describe('producer partition keys (issue #12, case 6)', () => {
   test('a partition key over 256 characters fails that record only, with its reason', async () => {
     const mock = mockClient(KinesisClient);
-    mock.on(PutRecordsCommand).callsFake((input) => {
-      for (const r of input.Records) if ([...r.PartitionKey].length > 256) throw new Error('ValidationException: the whole call fails');
-      return { FailedRecordCount: 0, Records: input.Records.map((_: unknown, i: number) => ({ ShardId: 's', SequenceNumber: String(i) })) };
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      for (const r of input.Records ?? []) if ([...(r.PartitionKey ?? '')].length > 256) throw new Error('ValidationException: the whole call fails');
+      return { FailedRecordCount: 0, Records: (input.Records ?? []).map((_, i) => ({ ShardId: 's', SequenceNumber: String(i) })) };
     });
     const producer = new Producer(new KinesisClient({}), { streamName: 's', maxAttempts: 1 });
     await producer.put({ partitionKey: 'a', data: '1' });
