@@ -13,5 +13,4 @@ export const SKIP_DETECTION_ENV = 'SKIP_DETECTION';
 /** Milliseconds without a batch after which the idle closer takes a shard (lane) for idle. */
 export const LANE_IDLE_TIMEOUT_MS_ENV = 'LANE_IDLE_TIMEOUT_MS';
 
-/** The lane idle timeout when none is configured. @default 60000 */
-export const DEFAULT_LANE_IDLE_TIMEOUT_MS = 60_000;
+export { DEFAULT_LANE_IDLE_TIMEOUT_MS } from '../app/close-idle-windows';
