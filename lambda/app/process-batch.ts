@@ -2,7 +2,7 @@ import type { CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import { parseEvent } from '../domain/event-parser';
 import { PreAggregator, type PositionedEvent, type WindowSlice } from '../domain/pre-aggregate';
-import { EMPTY_LANE, redriveVerdict, skippedBefore, withRange, type InFlight, type LaneRange, type LaneState } from '../domain/lane';
+import { EMPTY_LANE, justAfter, redriveVerdict, skippedBefore, withRange, type InFlight, type LaneRange, type LaneState } from '../domain/lane';
 import { compilePartitionKey, partitionKeyMismatch, type PartitionKeyRule } from '../domain/partition-key';
 import { isAfter } from '../domain/sequence';
 import { eventTimeFiring, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
@@ -212,7 +212,9 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
     if (skipped) {
       const gap = await readSkipped(deps, input, skipped);
       stats.repairedRecords = gap.records.length;
-      if (gap.records.length > 0) repaired = { from: gap.records[0].position, before: first.position };
+      // Everything after the applied mark up to this batch is applied once the batch succeeds: the records before the
+      // in-flight mark by the attempt that got that far, the rest by this re-read.
+      if (gap.records.length > 0) repaired = { from: gap.trimmed ? gap.records[0].position : justAfter(state.applied), before: first.position };
       if (gap.trimmed || !deps.streamReader) {
         lost = { from: skipped.position, before: gap.records[0]?.position ?? first.position };
         stats.lostRanges = 1;

@@ -43,6 +43,15 @@ export const MAX_LANE_RANGES = 32;
 /** A lane never written. */
 export const EMPTY_LANE: LaneState = { repaired: [], lost: [], rev: 0 };
 
+/**
+ * A position just after `p` and before every later position: positions are fixed-format strings of which none is a
+ * prefix of another, so any later position differs from `p` at a character where it is greater. Before any position
+ * when `p` is undefined.
+ */
+export function justAfter(p: Position | undefined): Position {
+  return p === undefined ? '' : `${p}!`;
+}
+
 /** Appends a range to a bounded list, dropping the oldest. */
 export function withRange(list: readonly LaneRange[], range: LaneRange): LaneRange[] {
   return [...list, range].slice(-MAX_LANE_RANGES);
