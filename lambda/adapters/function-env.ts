@@ -4,11 +4,16 @@
  */
 
 /**
- * Set to "1" on the aggregator when the event source mapping may give up a batch (bounded retries or record age):
- * the aggregator then records each batch in flight on its shard's lane item, detects a range the mapping skipped, and
- * re-reads it from the stream before it moves any fence.
+ * Set on the aggregator when the event source mapping may give up a batch: the aggregator then records each batch in
+ * flight on its shard's lane item, detects a range the mapping skipped, and re-reads it from the stream before it
+ * moves any fence. {@link SKIP_DETECTION_RETRIES}: only a retry bound is set, so only attempted batches can be
+ * skipped; {@link SKIP_DETECTION_AGE}: a record-age bound is set, so records can also be skipped unseen.
  */
 export const SKIP_DETECTION_ENV = 'SKIP_DETECTION';
+/** @see SKIP_DETECTION_ENV */
+export const SKIP_DETECTION_RETRIES = 'retries';
+/** @see SKIP_DETECTION_ENV */
+export const SKIP_DETECTION_AGE = 'age';
 
 /** Milliseconds without a batch after which the idle closer takes a shard (lane) for idle. */
 export const LANE_IDLE_TIMEOUT_MS_ENV = 'LANE_IDLE_TIMEOUT_MS';

@@ -9,7 +9,7 @@ import { BatchMetrics } from '../adapters/batch-metrics';
 import { DynamoWindowStore } from '../adapters/dynamodb-window-store';
 import { FirehoseResultSink } from '../adapters/firehose-result-sink';
 import { realSleep } from '../adapters/backoff';
-import { SKIP_DETECTION_ENV } from '../adapters/function-env';
+import { SKIP_DETECTION_AGE, SKIP_DETECTION_ENV, SKIP_DETECTION_RETRIES } from '../adapters/function-env';
 import { createKinesisHandler } from '../adapters/kinesis-handler';
 import { KinesisStreamReader } from '../adapters/kinesis-stream-reader';
 import { PowertoolsLog } from '../adapters/powertools-log';
@@ -49,7 +49,8 @@ export const handler = createKinesisHandler(
     log,
     pendingStaleAfterMs: process.env.PENDING_STALE_AFTER_MS ? Number(process.env.PENDING_STALE_AFTER_MS) : undefined,
     time: { now: Date.now, sleep: realSleep, random: Math.random },
-    skipDetection: process.env[SKIP_DETECTION_ENV] === '1',
+    skipDetection: process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_RETRIES || process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_AGE,
+    unseenSkipsPossible: process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_AGE,
     streamReader: new KinesisStreamReader(new KinesisClient({})),
   },
   Date.now,

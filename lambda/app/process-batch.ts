@@ -44,6 +44,12 @@ export interface BatchDeps {
   readonly skipDetection?: boolean;
   /** Re-reads a skipped range from the stream; without one, a skipped range is recorded as lost. */
   readonly streamReader?: StreamReader;
+  /**
+   * The event source mapping may skip records it never delivered (a bounded record age): a redrive of a range behind
+   * the shard's applied mark that the aggregator did not repair is then refused, since it may never have been counted.
+   * @default false
+   */
+  readonly unseenSkipsPossible?: boolean;
 }
 
 /** One delivery of the stream: records of one shard (the lane), in order. */
@@ -197,7 +203,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   let state = lanes.get(lane) ?? EMPTY_LANE;
 
   if (input.redrive) {
-    const verdict = redriveVerdict(state, first.position, last.position);
+    const verdict = redriveVerdict(state, first.position, last.position, deps.unseenSkipsPossible ?? false);
     if (!verdict.ok) {
       log?.error('redrive refused', { shardId: lane, from: first.sequenceNumber, to: last.sequenceNumber, reason: verdict.reason });
       return { failedSequenceNumber: first.sequenceNumber, refused: verdict.reason, stats };

@@ -72,13 +72,15 @@ export type RedriveVerdict = { ok: true } | { ok: false; reason: string };
 /**
  * Whether records `[from, to]` of a lane may be re-fed by a redrive. Records past the lane's applied mark were never
  * applied in order, so re-feeding them is what the event source mapping would have done. Records at or below it were
- * applied, unless the mapping skipped them unseen; only a range the aggregator itself repaired is known to be counted.
+ * applied (re-feeding them changes nothing), unless the mapping skipped them unseen, which only a record-age bound
+ * can do (`unseenSkipsPossible`): then only a range the aggregator itself repaired is known to be counted.
  */
-export function redriveVerdict(lane: LaneState, from: Position, to: Position): RedriveVerdict {
-  if (lane.applied === undefined || from > lane.applied) return { ok: true };
-  if (lane.repaired.some((r) => r.from <= from && to < r.before)) return { ok: true };
+export function redriveVerdict(lane: LaneState, from: Position, to: Position, unseenSkipsPossible: boolean): RedriveVerdict {
   const lost = lane.lost.find((r) => r.from <= to && from < r.before);
   if (lost) return { ok: false, reason: `the range overlaps a range recorded as lost (from ${lost.from} up to ${lost.before})` };
+  if (lane.applied === undefined || from > lane.applied) return { ok: true };
+  if (lane.repaired.some((r) => r.from <= from && to < r.before)) return { ok: true };
+  if (!unseenSkipsPossible) return { ok: true };
   return {
     ok: false,
     reason:

@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
-import { SKIP_DETECTION_ENV } from '../../lambda/adapters/function-env';
+import { SKIP_DETECTION_AGE, SKIP_DETECTION_ENV, SKIP_DETECTION_RETRIES } from '../../lambda/adapters/function-env';
 import { INFINITE } from '../config';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -199,8 +199,8 @@ export class WindowAggregator extends Construct {
     });
 
     const retryAttempts = props.retryAttempts ?? INFINITE;
-    const mayGiveUp = retryAttempts !== INFINITE || props.maxRecordAge !== undefined;
-    if (mayGiveUp) this.function.addEnvironment(SKIP_DETECTION_ENV, '1');
+    if (props.maxRecordAge !== undefined) this.function.addEnvironment(SKIP_DETECTION_ENV, SKIP_DETECTION_AGE);
+    else if (retryAttempts !== INFINITE) this.function.addEnvironment(SKIP_DETECTION_ENV, SKIP_DETECTION_RETRIES);
     this.function.addEventSource(
       new KinesisEventSource(props.stream, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,

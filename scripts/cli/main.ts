@@ -208,7 +208,7 @@ program
   .command('redrive')
   .description('Re-feed the batches the on-failure queue names: re-read each range from the stream and invoke the aggregator with it.')
   .option('--dry-run', 'show what would be re-fed; invoke and delete nothing', false)
-  .option('--accept-partial', 're-feed what is left of a range whose records partly expired, and delete its message', false)
+  .option('--accept-partial', 're-feed what is left of a range whose records partly expired (its message is kept: the expired records were never counted)', false)
   .option('--max-messages <n>', 'handle at most this many messages', positiveInt('--max-messages'))
   .option('--json', 'print one outcome per message per line', false)
   .option('--outputs <file>', 'stack outputs file of a deployment (default: the local one)')
@@ -232,10 +232,10 @@ program
       console.log(
         outcomes.length === 0
           ? 'the on-failure queue is empty'
-          : `${outcomes.length} message(s): ${by('redriven')} re-fed and deleted, ${by('would-redrive')} would be re-fed, ${by('unrecoverable')} unrecoverable, ${by('failed')} failed, ${by('invalid')} invalid; ${kept} kept`,
+          : `${outcomes.length} message(s): ${by('redriven')} re-fed and deleted, ${by('would-redrive')} would be re-fed, ${by('unrecoverable')} unrecoverable, ${by('partial')} partly re-fed, ${by('refused')} refused, ${by('failed')} failed, ${by('invalid')} invalid; ${kept} kept`,
       );
     }
-    if (outcomes.some((r) => r.outcome === 'unrecoverable' || r.outcome === 'failed' || r.outcome === 'invalid')) process.exitCode = 1;
+    if (outcomes.some((r) => !r.deleted && r.outcome !== 'would-redrive')) process.exitCode = 1;
   });
 
 /** Redraws `frame()` every `seconds` until Ctrl-C; on a terminal in place, otherwise one frame after another. */

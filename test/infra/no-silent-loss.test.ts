@@ -72,7 +72,9 @@ describe('bounded retries are an opt-in', () => {
   });
 
   test('the aggregator detects skipped ranges, and may re-read them from the stream', () => {
-    expect(fnEnv(bounded, 'aggregator').SKIP_DETECTION).toBe('1');
+    // A record-age bound can skip records unseen, which a redrive must then refuse: the aggregator is told.
+    expect(fnEnv(bounded, 'aggregator').SKIP_DETECTION).toBe('age');
+    expect(fnEnv(template({ stage: 'retries', retryAttempts: '5' }), 'aggregator').SKIP_DETECTION).toBe('retries');
     const json = JSON.stringify(bounded.findResources('AWS::IAM::Policy'));
     expect(json).toContain('kinesis:GetShardIterator');
     expect(json).toContain('kinesis:GetRecords');

@@ -50,11 +50,11 @@ function reader(trimmedBefore = 0): StreamReader & { calls: number } {
   };
 }
 
-function setup(streamReader?: StreamReader) {
+function setup(streamReader?: StreamReader, unseenSkipsPossible = false) {
   const store = new MemoryWindowStore();
   const errors = new MemoryRecordSink();
   const late = new MemoryRecordSink();
-  const deps: BatchDeps = { spec: compiled, store, results: new MemoryResultSink(), errors, late, skipDetection: true, streamReader };
+  const deps: BatchDeps = { spec: compiled, store, results: new MemoryResultSink(), errors, late, skipDetection: true, streamReader, unseenSkipsPossible };
   let now = T0 + 3_600_000;
   const deliver = (records: readonly SourceRecord[], redrive = false) => processBatch(deps, { lane: LANE, records, streamArn: STREAM_ARN, redrive }, (now += 1_000));
   const counts = () => new Map([...store.windows.values()].map((w) => [w.ref.keyJson + '@' + w.ref.start, w.stored.state[0] as number]));
@@ -123,8 +123,8 @@ describe('skip detection and repair', () => {
     expect(ctx.counts()).toEqual(counts);
   });
 
-  test('a batch skipped before it was ever attempted cannot be re-fed exactly: the redrive is refused, nothing is counted twice or late', async () => {
-    const ctx = setup(reader());
+  test('a batch skipped before it was ever attempted (record age) cannot be re-fed exactly: the redrive is refused, nothing counted twice or late', async () => {
+    const ctx = setup(reader(), true);
     await ctx.deliver(B1);
     // B2 aged out unseen; B3 arrives next.
     await ctx.deliver(B3);
@@ -133,6 +133,17 @@ describe('skip detection and repair', () => {
     expect(redriven.refused).toMatch(/skipped this range/);
     expect(redriven.failedSequenceNumber).toBe(B2[0].sequenceNumber);
     expect(ctx.counts()).toEqual(before);
+    expect(ctx.late.all()).toEqual([]);
+  });
+
+  test('with retries bounded but no record age, a range behind the applied mark was applied: its redrive changes nothing', async () => {
+    const ctx = setup(reader(), false);
+    await ctx.deliver(B1);
+    await ctx.deliver(B2);
+    await ctx.deliver(B3);
+    const redriven = await ctx.deliver(B2, true);
+    expect(redriven.refused).toBeUndefined();
+    expect(ctx.counts()).toEqual(expectedCounts(events));
     expect(ctx.late.all()).toEqual([]);
   });
 
