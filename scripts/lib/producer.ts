@@ -1,6 +1,6 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { chunkByLimits } from '../../lambda/adapters/chunk';
-import { sendWithRetries, type BackoffOptions } from '../../lambda/adapters/backoff';
+import { backoffDelay, realSleep, type BackoffOptions } from '../../lambda/adapters/backoff';
 import { aggregateKpl } from './kpl-aggregate';
 
 /** PutRecords takes at most 500 records per call. @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html */
@@ -100,6 +100,8 @@ export class Producer {
   private bufferData: Uint8Array[] = [];
   private bufferBytes = 0;
   private undelivered: FailedRecord[] = [];
+  /** Partition keys with a record that could not be delivered: their later records are held back, to keep order. */
+  private readonly heldKeys = new Set<string>();
 
   constructor(
     private readonly client: KinesisClient,
@@ -190,25 +192,67 @@ export class Producer {
     return entries;
   }
 
+  /**
+   * Sends entries so that the records of one partition key land in the order they were put, across retries: a call
+   * carries at most one entry per partition key (the earliest one not yet delivered), so a later record of a key is
+   * only sent once every earlier one was accepted. A record that still fails after the retry bound is reported, and
+   * so are the later records of its key, unsent ("held"), so that re-sending the failed-records file restores the
+   * order. Only the entries a response reports as failed are sent again, so nothing is sent twice.
+   */
   private async sendChunk(entries: readonly Entry[]): Promise<void> {
+    const maxAttempts = this.opts.maxAttempts ?? 6;
+    const sleep = this.opts.sleep ?? realSleep;
     const lastError = new Map<Entry, string>();
-    let attempt = 0;
-    const left = await sendWithRetries(
-      entries,
-      async (batch) => {
-        if (attempt++ > 0) this.stats.retried += batch.reduce((n, e) => n + userCount(e), 0);
-        return this.putRecords(batch, lastError);
-      },
-      this.opts,
-    );
-    const leftUsers = left.reduce((n, e) => n + userCount(e), 0);
-    const allUsers = entries.reduce((n, e) => n + userCount(e), 0);
-    this.stats.sent += allUsers - leftUsers;
-    this.stats.kinesisRecords += entries.length - left.length;
-    this.stats.failed += leftUsers;
-    for (const e of left) {
-      for (const u of usersOf(e)) this.undelivered.push({ partitionKey: u.partitionKey, data: u.data, error: lastError.get(e) ?? 'unknown error' });
+    const attempts = new Map<Entry, number>();
+    let queue: Entry[] = [];
+    for (const e of entries) {
+      if (!this.heldKeys.has(e.partitionKey)) queue.push(e);
+      else this.hold(e, `held: an earlier record with partition key ${JSON.stringify(e.partitionKey)} could not be delivered`);
     }
+    for (let round = 0; queue.length > 0; round++) {
+      const keys = new Set<string>();
+      const call: Entry[] = [];
+      let bytes = 0;
+      for (const e of queue) {
+        if (keys.has(e.partitionKey)) continue;
+        keys.add(e.partitionKey);
+        const size = Buffer.byteLength(e.partitionKey) + e.data.byteLength;
+        if (call.length >= MAX_PUT_RECORDS_ENTRIES || bytes + size > MAX_PUT_RECORDS_BYTES) break;
+        call.push(e);
+        bytes += size;
+      }
+      const retrying = call.some((e) => (attempts.get(e) ?? 0) > 0);
+      if (retrying) await sleep(backoffDelay(Math.max(...call.map((e) => attempts.get(e) ?? 0)), this.opts));
+      for (const e of call) if ((attempts.get(e) ?? 0) > 0) this.stats.retried += userCount(e);
+      const failed = new Set((await this.putRecords(call, lastError)).map((i) => call[i]));
+      const given = new Set<string>();
+      for (const e of call) {
+        const n = (attempts.get(e) ?? 0) + 1;
+        attempts.set(e, n);
+        if (!failed.has(e)) {
+          this.stats.sent += userCount(e);
+          this.stats.kinesisRecords++;
+        } else if (n >= maxAttempts) {
+          given.add(e.partitionKey);
+          this.heldKeys.add(e.partitionKey);
+        }
+      }
+      const next: Entry[] = [];
+      for (const e of queue) {
+        if (call.includes(e) && !failed.has(e)) continue;
+        if (given.has(e.partitionKey)) {
+          this.hold(e, lastError.get(e) ?? `held: an earlier record with partition key ${JSON.stringify(e.partitionKey)} could not be delivered`);
+          continue;
+        }
+        next.push(e);
+      }
+      queue = next;
+    }
+  }
+
+  private hold(e: Entry, error: string): void {
+    this.stats.failed += userCount(e);
+    for (const u of usersOf(e)) this.undelivered.push({ partitionKey: u.partitionKey, data: u.data, error });
   }
 
   private async putRecords(batch: readonly Entry[], lastError: Map<Entry, string>): Promise<number[]> {
