@@ -214,6 +214,8 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   let repaired: LaneRange | undefined;
   let lost: LaneRange | undefined;
   const skipped = deps.skipDetection ? skippedBefore(state, first.position) : undefined;
+  // The in-flight mark follows the event source mapping's position; a redrive runs beside it and leaves it alone.
+  const marks = deps.skipDetection === true && !input.redrive;
   try {
     if (skipped) {
       const gap = await readSkipped(deps, input, skipped);
@@ -243,7 +245,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
       }
       all = [...gap.records, ...records];
       stats.records = all.length;
-    } else if (deps.skipDetection && (state.inFlight === undefined || first.position < state.inFlight.position)) {
+    } else if (marks && (state.inFlight === undefined || first.position < state.inFlight.position)) {
       // Marked before any window is written, so that if the mapping gives this batch up, the next batch knows.
       state = await updateLane(store, lane, state, time, deadlineMs, (cur) => ({ ...cur, inFlight: inFlightOf(first), lastBatchAt: nowMs }));
     }
@@ -254,7 +256,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
       const failedIndex = applied.emitFailed ? 0 : applied.failedAt!;
       const failedRecord = all[failedIndex];
       const inBatch = failedIndex >= all.length - records.length;
-      await touchLane(deps, lane, state, time, deadlineMs, nowMs, skipped ?? (inBatch ? inFlightOf(failedRecord) : inFlightOf(first)));
+      await touchLane(deps, lane, state, time, deadlineMs, nowMs, marks ? (skipped ?? (inBatch ? inFlightOf(failedRecord) : inFlightOf(first))) : undefined);
       return { failedSequenceNumber: (inBatch ? failedRecord : first).sequenceNumber, watermark: applied.before, stats };
     }
     await updateLane(store, lane, state, time, deadlineMs, (cur) => {
@@ -272,7 +274,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
     });
     return { watermark: applied.watermark, stats };
   } catch (e) {
-    await touchLane(deps, lane, state, time, deadlineMs, nowMs, skipped ?? (deps.skipDetection ? inFlightOf(first) : undefined));
+    await touchLane(deps, lane, state, time, deadlineMs, nowMs, marks ? (skipped ?? inFlightOf(first)) : undefined);
     throw e;
   }
 }
@@ -330,7 +332,7 @@ async function touchLane(
     await updateLane(deps.store, lane, state, time, deadlineMs, (cur) => ({
       ...cur,
       lastBatchAt: Math.max(cur.lastBatchAt ?? 0, nowMs),
-      inFlight: deps.skipDetection && resumeAt ? resumeAt : cur.inFlight,
+      inFlight: resumeAt ?? cur.inFlight,
     }));
   } catch (e) {
     deps.log?.warn('recording the failed batch on its lane failed', { shardId: lane, error: String(e) });

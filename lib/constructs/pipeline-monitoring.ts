@@ -202,6 +202,14 @@ export class PipelineMonitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription: 'Many records went to the errors sink (invalid JSON, no event time, missing fields): a producer or the spec changed.',
     });
+    this.addAlarm('LostRecords', {
+      metric: emf(BATCH_METRICS.lostRanges),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      alarmDescription:
+        'A range the event source mapping gave up on (bounded retries) had left the stream before it could be re-read: those records were never counted. The range is in errors/lost/.',
+    });
     for (const [label, deliveryStream] of Object.entries(props.deliveryStreams)) {
       const name = capitalize(label);
       this.addAlarm(`${name}DeliveryFreshness`, {
@@ -285,6 +293,7 @@ export class PipelineMonitoring extends Construct {
       widget(
         'Records (per minute)',
         [emfMinute(BATCH_METRICS.recordsIn, 'in'), emfMinute(BATCH_METRICS.badRecords, 'bad'), emfMinute(BATCH_METRICS.lateRecords, 'late')],
+        [emfMinute(BATCH_METRICS.repairedRecords, 'skipped, re-read'), emfMinute(BATCH_METRICS.lostRanges, 'skipped ranges lost')],
       ),
       widget(
         'Windows and DynamoDB writes (per minute)',
