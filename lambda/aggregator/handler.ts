@@ -4,6 +4,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchMetrics } from '../adapters/batch-metrics';
 import { DynamoWindowStore } from '../adapters/dynamodb-window-store';
@@ -51,7 +52,8 @@ export const handler = createKinesisHandler(
     time: { now: Date.now, sleep: realSleep, random: Math.random },
     skipDetection: process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_RETRIES || process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_AGE,
     unseenSkipsPossible: process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_AGE,
-    streamReader: new KinesisStreamReader(new KinesisClient({})),
+    // GetRecords needs no HTTP/2 (only SubscribeToShard does), and HTTP/1.1 is what emulators speak.
+    streamReader: new KinesisStreamReader(new KinesisClient({ requestHandler: new NodeHttpHandler() })),
   },
   Date.now,
   {
