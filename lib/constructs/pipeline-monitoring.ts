@@ -156,7 +156,7 @@ export class PipelineMonitoring extends Construct {
       threshold: iteratorAgeMs,
       evaluationPeriods: iteratorPeriods,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      alarmDescription: `The aggregator is more than ${iteratorAge.toHumanString()} behind the stream: results are late, and records near the retention or max record age may be lost.`,
+      alarmDescription: `The aggregator is more than ${iteratorAge.toHumanString()} behind the stream, or a shard is stuck behind a failing batch (retried until it succeeds by default): results are late, and records are lost if it stays stuck past the stream's retention.`,
     });
     this.addAlarm('StreamIteratorAge', {
       metric: stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: cloudwatch.Stats.MAXIMUM, period: oneMinute }),
