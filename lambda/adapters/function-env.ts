@@ -1,6 +1,6 @@
 /**
  * Environment variable names the stack sets on the pipeline's functions and their handlers read: one definition for
- * both sides. It imports nothing, so that the CDK app can use it without loading the SDK.
+ * both sides. It imports only pure domain code, so that the CDK app can use it without loading the SDK.
  */
 
 /**
@@ -18,4 +18,4 @@ export const SKIP_DETECTION_AGE = 'age';
 /** Milliseconds without a batch after which the idle closer takes a shard (lane) for idle. */
 export const LANE_IDLE_TIMEOUT_MS_ENV = 'LANE_IDLE_TIMEOUT_MS';
 
-export { DEFAULT_LANE_IDLE_TIMEOUT_MS } from '../app/close-idle-windows';
+export { DEFAULT_LANE_IDLE_TIMEOUT_MS } from '../domain/lane';

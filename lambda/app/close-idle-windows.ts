@@ -1,5 +1,5 @@
 import type { CompiledSpec } from '../domain/compiled-spec';
-import type { LaneState } from '../domain/lane';
+import { DEFAULT_LANE_IDLE_TIMEOUT_MS, type LaneState } from '../domain/lane';
 import type { FiringRule } from '../domain/window-lifecycle';
 import type { LogPort, ResultSink, TimePort, WindowStore } from './ports';
 import { DEFAULT_BATCH_BUDGET_MS, virtualTime } from './time';
@@ -12,8 +12,7 @@ import {
   type SettlementStats,
 } from './window-settlement';
 
-/** How long a lane must have had no batch before the closer takes it for idle, when none is configured. */
-export const DEFAULT_LANE_IDLE_TIMEOUT_MS = 60_000;
+export { DEFAULT_LANE_IDLE_TIMEOUT_MS };
 
 /** What the idle closer talks to. */
 export interface CloserDeps {

@@ -37,6 +37,9 @@ export interface LaneState {
   readonly rev: number;
 }
 
+/** How long a lane must have had no batch before the idle closer takes it for idle, when none is configured. */
+export const DEFAULT_LANE_IDLE_TIMEOUT_MS = 60_000;
+
 /** Ranges kept per list: enough for every redrive of the failure queue's retention, small enough for one item. */
 export const MAX_LANE_RANGES = 32;
 
