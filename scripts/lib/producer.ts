@@ -100,8 +100,11 @@ export class Producer {
   private bufferData: Uint8Array[] = [];
   private bufferBytes = 0;
   private undelivered: FailedRecord[] = [];
-  /** Partition keys with a record that could not be delivered: their later records are held back, to keep order. */
-  private readonly heldKeys = new Set<string>();
+  /**
+   * Partition keys with a record that could not be delivered, with its error: their later records are held back
+   * unsent, to keep order.
+   */
+  private readonly heldKeys = new Map<string, string>();
 
   constructor(
     private readonly client: KinesisClient,
@@ -206,8 +209,9 @@ export class Producer {
     const attempts = new Map<Entry, number>();
     let queue: Entry[] = [];
     for (const e of entries) {
-      if (!this.heldKeys.has(e.partitionKey)) queue.push(e);
-      else this.hold(e, `held: an earlier record with partition key ${JSON.stringify(e.partitionKey)} could not be delivered`);
+      const cause = this.heldKeys.get(e.partitionKey);
+      if (cause === undefined) queue.push(e);
+      else this.hold(e, heldError(e.partitionKey, cause));
     }
     for (let round = 0; queue.length > 0; round++) {
       const keys = new Set<string>();
@@ -225,7 +229,7 @@ export class Producer {
       if (retrying) await sleep(backoffDelay(Math.max(...call.map((e) => attempts.get(e) ?? 0)), this.opts));
       for (const e of call) if ((attempts.get(e) ?? 0) > 0) this.stats.retried += userCount(e);
       const failed = new Set((await this.putRecords(call, lastError)).map((i) => call[i]));
-      const given = new Set<string>();
+      const given = new Map<string, string>();
       for (const e of call) {
         const n = (attempts.get(e) ?? 0) + 1;
         attempts.set(e, n);
@@ -233,15 +237,15 @@ export class Producer {
           this.stats.sent += userCount(e);
           this.stats.kinesisRecords++;
         } else if (n >= maxAttempts) {
-          given.add(e.partitionKey);
-          this.heldKeys.add(e.partitionKey);
+          given.set(e.partitionKey, lastError.get(e) ?? 'unknown error');
+          this.heldKeys.set(e.partitionKey, lastError.get(e) ?? 'unknown error');
         }
       }
       const next: Entry[] = [];
       for (const e of queue) {
         if (call.includes(e) && !failed.has(e)) continue;
         if (given.has(e.partitionKey)) {
-          this.hold(e, lastError.get(e) ?? `held: an earlier record with partition key ${JSON.stringify(e.partitionKey)} could not be delivered`);
+          this.hold(e, lastError.get(e) ?? heldError(e.partitionKey, given.get(e.partitionKey)!));
           continue;
         }
         next.push(e);
@@ -281,6 +285,11 @@ export class Producer {
     }
     return failed;
   }
+}
+
+/** The error of a record held back behind an undeliverable record of its partition key. */
+function heldError(partitionKey: string, cause: string): string {
+  return `held unsent: an earlier record with partition key ${JSON.stringify(partitionKey)} could not be delivered (${cause})`;
 }
 
 /** What `put` returns when it only buffered: settled already, shared by every such call. */
