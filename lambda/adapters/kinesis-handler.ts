@@ -48,7 +48,7 @@ export function createKinesisHandler(
     const redrive = (event as unknown as Record<string, unknown>)[REDRIVE_EVENT_FIELD] === true;
     // Conflicting writes back off until the invocation is nearly out of time, not for a fixed count.
     const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
-    const deadlineMs = remaining === undefined ? undefined : now() + remaining - DEADLINE_MARGIN_MS;
+    const deadlineMs = remaining === undefined ? undefined : now() + Math.max(remaining - DEADLINE_MARGIN_MS, remaining / 2);
     try {
       const delivered = event.Records ?? [];
       for (const [lane, records] of groupByShard(delivered)) {

@@ -6,7 +6,10 @@ import type { TimePort } from './ports';
  */
 export const DEFAULT_BATCH_BUDGET_MS = 45_000;
 
-/** What is kept back from the invocation's remaining time for the emission and the lane write after the windows. */
+/**
+ * What is kept back from the invocation's remaining time for the emission and the lane write after the windows (half
+ * of it, for an invocation with less than twice this left).
+ */
 export const DEADLINE_MARGIN_MS = 5_000;
 
 /**

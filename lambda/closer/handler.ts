@@ -40,7 +40,7 @@ const deps = {
 export const handler = async (_event?: unknown, context?: Context): Promise<void> => {
   const now = Date.now();
   const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
-  const stats = await closeIdleWindows(deps, now, remaining === undefined ? undefined : now + remaining - DEADLINE_MARGIN_MS);
+  const stats = await closeIdleWindows(deps, now, remaining === undefined ? undefined : now + Math.max(remaining - DEADLINE_MARGIN_MS, remaining / 2));
   log.info('idle windows closed', { ...stats });
   // Failing the invocation makes the failure visible in the Errors metric; the next run retries it anyway.
   if (stats.emissionFailed) throw new Error('emitting window results failed; the windows stay pending');

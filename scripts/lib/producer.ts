@@ -197,7 +197,7 @@ export class Producer {
 
   /**
    * Sends entries so that the records of one partition key land in the order they were put, across retries: a call
-   * carries at most one entry per partition key (the earliest one not yet delivered), so a later record of a key is
+   * carries at most one entry per partition key (it ends before a key's second entry), so a later record of a key is
    * only sent once every earlier one was accepted. A record that still fails after the retry bound is reported, and
    * so are the later records of its key, unsent ("held"), so that re-sending the failed-records file restores the
    * order. Only the entries a response reports as failed are sent again, so nothing is sent twice.
@@ -217,8 +217,10 @@ export class Producer {
       const keys = new Set<string>();
       const call: Entry[] = [];
       let bytes = 0;
+      // The longest prefix of the queue with no key twice: without failures the stream gets the records in put order
+      // (across keys too, which event-time lateness depends on); a failed record stays at the head of the queue.
       for (const e of queue) {
-        if (keys.has(e.partitionKey)) continue;
+        if (keys.has(e.partitionKey)) break;
         keys.add(e.partitionKey);
         const size = Buffer.byteLength(e.partitionKey) + e.data.byteLength;
         if (call.length >= MAX_PUT_RECORDS_ENTRIES || bytes + size > MAX_PUT_RECORDS_BYTES) break;

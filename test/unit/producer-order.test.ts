@@ -58,6 +58,16 @@ describe('producer ordering', () => {
     );
   });
 
+  test('without failures the stream gets every record in put order, across keys too (event-time lateness depends on it)', async () => {
+    const { mock, accepted } = flakyStream(() => false);
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', sleep: noSleep });
+    const keys = ['a', 'a', 'b', 'c', 'a', 'b', 'b', 'd', 'c'];
+    for (const [i, key] of keys.entries()) await producer.put({ partitionKey: key, data: `${key}-${i}` });
+    await producer.close();
+    expect(accepted.map((r) => r.data)).toEqual(keys.map((k, i) => `${k}-${i}`));
+    mock.restore();
+  });
+
   test('a record that cannot be delivered holds back the later records of its key, reported in order', async () => {
     const { mock, accepted } = flakyStream((data) => data === 'a-0');
     const producer = new Producer(new KinesisClient({}), { streamName: 's', maxAttempts: 3, sleep: noSleep });
