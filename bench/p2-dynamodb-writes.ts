@@ -61,8 +61,8 @@ function minimumWrites(
 /** Wraps a store to see which windows each write goes to. */
 function observed(store: LeanWindowStore, written: string[]): WindowStore {
   return {
-    readWatermarks: () => store.readWatermarks(),
-    advanceWatermark: (lane, wm) => store.advanceWatermark(lane, wm),
+    readLanes: () => store.readLanes(),
+    writeLane: (lane, next, rev) => store.writeLane(lane, next, rev),
     getWindows: (refs) => store.getWindows(refs),
     findPending: (agg, end) => store.findPending(agg, end),
     markEmitted: (ref, v) => store.markEmitted(ref, v),

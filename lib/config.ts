@@ -28,12 +28,18 @@ export const MAX_BATCHING_WINDOW_SECONDS = 300;
  */
 export const MAX_PARALLELIZATION_FACTOR = 10;
 /**
- * ESM MaximumRetryAttempts upper bound (-1, infinite, is deliberately not allowed).
+ * ESM MaximumRetryAttempts upper bound; {@link INFINITE} (-1) retries until the batch succeeds.
  * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-MaximumRetryAttempts
  */
 export const MAX_RETRY_ATTEMPTS = 10_000;
 /**
- * ESM MaximumRecordAgeInSeconds bounds (-1, infinite, is deliberately not allowed).
+ * What MaximumRetryAttempts and MaximumRecordAgeInSeconds take for "never give up": the event source mapping then
+ * retries a failing batch until it succeeds (or its records leave the stream), and never skips it.
+ * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-MaximumRetryAttempts
+ */
+export const INFINITE = -1;
+/**
+ * ESM MaximumRecordAgeInSeconds bounds; {@link INFINITE} (-1) never skips a record for its age.
  * @see https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-MaximumRecordAgeInSeconds
  */
 export const MIN_RECORD_AGE_SECONDS = 60;
@@ -166,20 +172,28 @@ export interface PipelineConfig {
    */
   readonly maxBatchingWindowSeconds: number;
   /**
-   * ESM ParallelizationFactor (1–10).
+   * ESM ParallelizationFactor. Only 1 is accepted: see {@link loadConfig} for why values above 1 are refused.
    * @default 1
    */
   readonly parallelizationFactor: number;
   /**
-   * ESM MaximumRetryAttempts (0–10000).
-   * @default 10
+   * ESM MaximumRetryAttempts: -1 (retry until the batch succeeds: nothing is ever skipped) or 0–10000 (opt-in: a
+   * batch that still fails is given up to the failure queue, trading completeness for freshness).
+   * @default -1
    */
   readonly retryAttempts: number;
   /**
-   * ESM MaximumRecordAgeInSeconds (60–604800, and at most the stream retention).
-   * @default 3600
+   * ESM MaximumRecordAgeInSeconds: -1 (never skip a record for its age) or 60–604800 and at most the stream retention
+   * (opt-in, like a bounded `retryAttempts`).
+   * @default -1
    */
   readonly maxRecordAgeSeconds: number;
+  /**
+   * The idle closer fires a window only when every shard that fed it has had no batch for this long, however far
+   * behind wall-clock time its event time is (10–86400).
+   * @default 60
+   */
+  readonly laneIdleTimeoutSeconds: number;
   /**
    * Path of the aggregation spec JSON, relative to the repository root (or absolute).
    * @default "specs/demo.json"
@@ -356,6 +370,18 @@ function intIn(min: number, max: number) {
   return z.preprocess(coerceInt, z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
 }
 
+/** -1 (infinite) or an integer in [min, max]. */
+function infiniteOr(min: number, max: number) {
+  const error = `must be -1 (infinite) or an integer ${min}–${max}`;
+  return z.preprocess(
+    coerceInt,
+    z
+      .number({ error })
+      .int({ error })
+      .refine((v) => v === INFINITE || (v >= min && v <= max), { error }),
+  );
+}
+
 const bool = z.preprocess(coerceBool, z.boolean({ error: 'must be true or false' }));
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
@@ -381,8 +407,9 @@ const settingsSchema = z.object({
   batchSize: intIn(1, MAX_KINESIS_BATCH_SIZE).default(500),
   maxBatchingWindowSeconds: intIn(0, MAX_BATCHING_WINDOW_SECONDS).default(1),
   parallelizationFactor: intIn(1, MAX_PARALLELIZATION_FACTOR).default(1),
-  retryAttempts: intIn(0, MAX_RETRY_ATTEMPTS).default(10),
-  maxRecordAgeSeconds: intIn(MIN_RECORD_AGE_SECONDS, MAX_RECORD_AGE_SECONDS).default(3600),
+  retryAttempts: infiniteOr(0, MAX_RETRY_ATTEMPTS).default(INFINITE),
+  maxRecordAgeSeconds: infiniteOr(MIN_RECORD_AGE_SECONDS, MAX_RECORD_AGE_SECONDS).default(INFINITE),
+  laneIdleTimeoutSeconds: intIn(10, 86_400).default(60),
   spec: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }).default(DEFAULT_SPEC_PATH),
   firehoseErrorLogging: bool.default(true),
   logRetentionDays: z
@@ -499,10 +526,16 @@ export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
   // A record that ages out goes to the failure queue as metadata only; redriving it means re-reading the stream,
   // which is only possible while the record is still retained.
   const retentionSeconds = s.retentionHours * 3600;
-  if (s.maxRecordAgeSeconds > retentionSeconds) {
+  if (s.maxRecordAgeSeconds !== INFINITE && s.maxRecordAgeSeconds > retentionSeconds) {
     problems.push([
       'maxRecordAgeSeconds',
       `must be <= retentionHours × 3600 (${retentionSeconds}) so that failed records can still be redriven from the stream`,
+    ]);
+  }
+  if (s.laneIdleTimeoutSeconds <= s.maxBatchingWindowSeconds) {
+    problems.push([
+      'laneIdleTimeoutSeconds',
+      `must be more than maxBatchingWindowSeconds (${s.maxBatchingWindowSeconds}): a shard with records gets a batch at least that often, so a shorter timeout takes a busy shard for an idle one`,
     ]);
   }
   if (s.rawInfrequentAccessDays > 0 && s.rawInfrequentAccessDays < MIN_STANDARD_IA_TRANSITION_DAYS) {
@@ -562,6 +595,7 @@ export function parseSettings(raw: Record<string, unknown>): PipelineSettings {
     parallelizationFactor: s.parallelizationFactor,
     retryAttempts: s.retryAttempts,
     maxRecordAgeSeconds: s.maxRecordAgeSeconds,
+    laneIdleTimeoutSeconds: s.laneIdleTimeoutSeconds,
     spec: s.spec,
     firehoseErrorLogging: s.firehoseErrorLogging,
     logRetentionDays: s.logRetentionDays,
@@ -655,19 +689,21 @@ export function loadConfig(raw: Record<string, unknown>, readSpec: (specPath: st
   }
   const { spec, json } = parseSpec(text, settings.spec);
   if (settings.parallelizationFactor > 1) {
+    // Refused even for a co-partitioned spec: concurrent batches of one shard share the shard's watermark and its
+    // fences, so a retried batch is judged against a sibling that moved ahead (its records can turn late, or be
+    // taken as applied). A lane per ordering scope (shard + partition key) would be correct but makes the lane
+    // items grow with the key count; see README "ParallelizationFactor".
     const offending = nonCoPartitioned(spec);
-    if (offending.length > 0) {
-      const why = spec.partitionKey
-        ? `the group-by of ${offending.join(', ')} does not include the partition-key fields ${spec.partitionKey.join(', ')}`
-        : 'the spec does not declare "partitionKey"';
-      throw new ConfigError(
-        `Invalid config "parallelizationFactor": values above 1 need a co-partitioned spec, but ${why}. ` +
-          'Batches of one shard then run concurrently and keep order only per partition key, so a window fed by ' +
-          'several partition keys could skip records. Declare "partitionKey" in the spec and include its fields in ' +
-          'every groupBy, or keep parallelizationFactor at 1.',
-        ['parallelizationFactor'],
-      );
-    }
+    const why = offending.length === 0 ? '' : spec.partitionKey
+      ? ` (and the group-by of ${offending.join(', ')} does not include the partition-key fields ${spec.partitionKey.join(', ')})`
+      : ' (and the spec does not declare "partitionKey")';
+    throw new ConfigError(
+      `Invalid config "parallelizationFactor": only 1 is supported${why}. With a value above 1, Lambda runs batches ` +
+        'of one shard concurrently and keeps order only per partition key, while the aggregator keeps one watermark ' +
+        'and one fence per shard: a retried batch would be judged against a sibling batch that moved ahead, and its ' +
+        'records could be reported late or skipped as already applied. Add shards for more throughput instead.',
+      ['parallelizationFactor'],
+    );
   }
   return { ...settings, windowRetentionSeconds: windowRetentionSecondsFor(settings.retentionHours), aggregationSpec: spec, aggregationSpecJson: json };
 }

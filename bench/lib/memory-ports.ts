@@ -1,5 +1,6 @@
 import type { RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
+import type { LaneState } from '../../lambda/domain/lane';
 import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 
@@ -9,7 +10,7 @@ export interface StoreCalls {
   windowWrites: number;
   /** `markEmitted`: one small UpdateItem clearing the pending flag. */
   markEmitted: number;
-  /** `advanceWatermark`: one UpdateItem of the lane's watermark item. */
+  /** `writeLane`: one conditional UpdateItem of the lane's item (watermark, applied mark, last batch time). */
   watermarkWrites: number;
   /** `getWindows` calls (BatchGetItem, 100 keys a call in DynamoDB) and keys asked for. */
   reads: number;
@@ -28,17 +29,18 @@ export class LeanWindowStore implements WindowStore {
   readonly windows = new Map<string, { ref: WindowRef; stored: StoredWindow }>();
   /** Pending windows per aggregation name, so `findPending` does not scan the whole table (a GSI does not either). */
   private readonly pending = new Map<string, Set<string>>();
-  readonly watermarks = new Map<string, number>();
+  readonly lanes = new Map<string, LaneState>();
   readonly calls: StoreCalls = { windowWrites: 0, markEmitted: 0, watermarkWrites: 0, reads: 0, keysRead: 0, queries: 0 };
 
-  async readWatermarks(): Promise<Map<string, number>> {
-    return new Map(this.watermarks);
+  async readLanes(): Promise<Map<string, LaneState>> {
+    return new Map(this.lanes);
   }
 
-  async advanceWatermark(lane: string, watermark: number): Promise<void> {
+  async writeLane(lane: string, next: LaneState, expectedRev: number): Promise<WriteOutcome> {
+    if ((this.lanes.get(lane)?.rev ?? 0) !== expectedRev) return 'conflict';
     this.calls.watermarkWrites++;
-    const cur = this.watermarks.get(lane);
-    if (cur === undefined || cur < watermark) this.watermarks.set(lane, watermark);
+    this.lanes.set(lane, next);
+    return 'written';
   }
 
   async getWindows(refs: readonly WindowRef[]): Promise<Map<string, StoredWindow>> {

@@ -18,4 +18,8 @@ export const BATCH_METRICS = {
   windowWrites: 'DynamoDBWindowWrites',
   /** Conditional writes that lost a race (re-read and retried): redeliveries, or the closer. */
   writeConflicts: 'DynamoDBWriteConflicts',
+  /** Records of a range the event source mapping skipped, re-read from the stream and applied (bounded retries only). */
+  repairedRecords: 'RepairedSkippedRecords',
+  /** Skipped ranges no longer in the stream, recorded as lost on the lane and in the errors sink (bounded retries only). */
+  lostRanges: 'LostRecordRanges',
 } as const;

@@ -12,6 +12,8 @@ const FROM_STATS = {
   windowsEmitted: 'emitted',
   windowWrites: 'windowWrites',
   writeConflicts: 'conflicts',
+  repairedRecords: 'repairedRecords',
+  lostRanges: 'lostRanges',
 } as const satisfies Record<keyof typeof BATCH_METRICS, keyof BatchOutcome['stats']>;
 
 /**
@@ -26,7 +28,7 @@ export class BatchMetrics {
   /** Adds one lane's outcome to the invocation's totals. */
   record(outcome: BatchOutcome): void {
     for (const key of Object.keys(BATCH_METRICS) as (keyof typeof BATCH_METRICS)[]) {
-      this.totals.set(key, (this.totals.get(key) ?? 0) + outcome.stats[FROM_STATS[key]]);
+      this.totals.set(key, (this.totals.get(key) ?? 0) + (outcome.stats[FROM_STATS[key]] ?? 0));
     }
   }
 

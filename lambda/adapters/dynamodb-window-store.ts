@@ -12,6 +12,7 @@ import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec'
 import { toIsoUtc } from '../domain/event-time';
 import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
 import type { StoredWindow } from '../domain/window-lifecycle';
+import type { LaneRange, LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
 import { ATTR, LANES_PK, PENDING_INDEX } from './window-table-layout';
 
@@ -61,6 +62,28 @@ export function storedWindowOf(ref: WindowRef, item: Record<string, unknown>): S
   };
 }
 
+function rangeItem(r: LaneRange): { f: string; b: string } {
+  return { f: r.from, b: r.before };
+}
+
+function rangesOf(v: unknown): LaneRange[] {
+  return Array.isArray(v) ? v.map((r: { f: string; b: string }) => ({ from: String(r.f), before: String(r.b) })) : [];
+}
+
+/** The state of a lane item. */
+export function laneStateOf(item: Record<string, unknown>): LaneState {
+  const inFlight = item[ATTR.inFlight] as { s?: string; p?: string } | undefined;
+  return {
+    watermark: item[ATTR.watermark] === undefined ? undefined : Number(item[ATTR.watermark]),
+    lastBatchAt: item[ATTR.lastBatchAt] === undefined ? undefined : Number(item[ATTR.lastBatchAt]),
+    applied: item[ATTR.applied] === undefined ? undefined : String(item[ATTR.applied]),
+    inFlight: inFlight?.s && inFlight.p ? { sequenceNumber: inFlight.s, position: inFlight.p } : undefined,
+    repaired: rangesOf(item[ATTR.repaired]),
+    lost: rangesOf(item[ATTR.lost]),
+    rev: Number(item[ATTR.rev] ?? 0),
+  };
+}
+
 /**
  * Reads a window item back into its reference and state; undefined for items that are not windows of an aggregation
  * of this spec (lane watermarks, or aggregations since removed from the spec).
@@ -95,8 +118,8 @@ export class DynamoWindowStore implements WindowStore {
     this.retentionMs = (opts.retentionAfterCloseSeconds ?? 7 * 86_400) * 1000;
   }
 
-  async readWatermarks(): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  async readLanes(): Promise<Map<string, LaneState>> {
+    const out = new Map<string, LaneState>();
     let startKey: Record<string, unknown> | undefined;
     do {
       const res = await this.doc.send(
@@ -109,29 +132,56 @@ export class DynamoWindowStore implements WindowStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of res.Items ?? []) {
-        if (item[ATTR.watermark] !== undefined) out.set(String(item[ATTR.sk]), Number(item[ATTR.watermark]));
-      }
+      for (const item of res.Items ?? []) out.set(String(item[ATTR.sk]), laneStateOf(item));
       startKey = res.LastEvaluatedKey;
     } while (startKey);
     return out;
   }
 
-  async advanceWatermark(lane: string, watermark: number, nowMs: number): Promise<void> {
+  /** Every lane's persisted watermark (epoch ms). */
+  async readWatermarks(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const [lane, s] of await this.readLanes()) if (s.watermark !== undefined) out.set(lane, s.watermark);
+    return out;
+  }
+
+  async writeLane(lane: string, next: LaneState, expectedRev: number): Promise<WriteOutcome> {
+    const names: Record<string, string> = { '#rev': ATTR.rev, '#upd': ATTR.updatedAt };
+    const values: Record<string, unknown> = { ':rev': next.rev, ':upd': next.lastBatchAt ?? 0 };
+    const set = ['#rev = :rev', '#upd = :upd'];
+    const remove: string[] = [];
+    const put = (attr: string, value: unknown) => {
+      names[`#${attr}`] = attr;
+      if (value === undefined) remove.push(`#${attr}`);
+      else {
+        values[`:${attr}`] = value;
+        set.push(`#${attr} = :${attr}`);
+      }
+    };
+    put(ATTR.watermark, next.watermark);
+    put(ATTR.lastBatchAt, next.lastBatchAt);
+    put(ATTR.applied, next.applied);
+    put(ATTR.inFlight, next.inFlight && { s: next.inFlight.sequenceNumber, p: next.inFlight.position });
+    put(ATTR.repaired, next.repaired.length > 0 ? next.repaired.map(rangeItem) : undefined);
+    put(ATTR.lost, next.lost.length > 0 ? next.lost.map(rangeItem) : undefined);
+    values[':expected'] = expectedRev;
+    // Lane items written before revisions existed count as revision 0.
+    const condition = expectedRev === 0 ? 'attribute_not_exists(#rev) OR #rev = :expected' : '#rev = :expected';
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.opts.tableName,
           Key: watermarkKey(lane),
-          UpdateExpression: 'SET #wm = :wm, #upd = :now',
-          ConditionExpression: 'attribute_not_exists(#wm) OR #wm < :wm',
-          ExpressionAttributeNames: { '#wm': ATTR.watermark, '#upd': ATTR.updatedAt },
-          ExpressionAttributeValues: { ':wm': watermark, ':now': nowMs },
+          UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
       );
+      return 'written';
     } catch (e) {
-      // A concurrent batch of the same shard already moved it further: watermarks only grow.
-      if (!isConditionFailure(e)) throw e;
+      if (isConditionFailure(e)) return 'conflict';
+      throw e;
     }
   }
 

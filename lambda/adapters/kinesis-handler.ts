@@ -1,9 +1,21 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { processBatch, type BatchDeps, type BatchOutcome } from '../app/process-batch';
+import { DEADLINE_MARGIN_MS } from '../app/time';
 import { groupByShard, shardIdOf } from './kinesis-records';
 
+/**
+ * The event field a redrive sets (to true) on the events it builds from the failure queue: the aggregator then
+ * re-feeds the records only if that is exact, and says why not otherwise.
+ */
+export const REDRIVE_EVENT_FIELD = 'redrive';
+
+/** A partial batch response, plus why a redrive was refused (per shard), for the redrive tool. */
+export interface AggregatorResponse extends KinesisStreamBatchResponse {
+  readonly refused?: { shardId: string; reason: string }[];
+}
+
 /** A Kinesis-triggered Lambda handler with partial batch responses. */
-export type KinesisHandler = (event: KinesisStreamEvent, context?: Context) => Promise<KinesisStreamBatchResponse>;
+export type KinesisHandler = (event: KinesisStreamEvent, context?: Context) => Promise<AggregatorResponse>;
 
 /**
  * Observability hooks around the use case (logging context, metrics). Every hook is optional and none can change
@@ -31,19 +43,26 @@ export function createKinesisHandler(
 ): KinesisHandler {
   return async (event, context) => {
     const batchItemFailures: { itemIdentifier: string }[] = [];
+    const refused: { shardId: string; reason: string }[] = [];
     observer.beforeInvocation?.(context);
+    const redrive = (event as unknown as Record<string, unknown>)[REDRIVE_EVENT_FIELD] === true;
+    // Conflicting writes back off until the invocation is nearly out of time, not for a fixed count.
+    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+    const deadlineMs = remaining === undefined ? undefined : now() + Math.max(remaining - DEADLINE_MARGIN_MS, remaining / 2);
     try {
       const delivered = event.Records ?? [];
       for (const [lane, records] of groupByShard(delivered)) {
-        observer.beforeBatch?.(lane, delivered.filter((r) => shardIdOf(r) === lane));
-        const outcome = await processBatch(deps, { lane, records }, now());
+        const ofLane = delivered.filter((r) => shardIdOf(r) === lane);
+        observer.beforeBatch?.(lane, ofLane);
+        const outcome = await processBatch(deps, { lane, records, streamArn: ofLane[0]?.eventSourceARN, deadlineMs, redrive }, now());
         deps.log?.info('batch processed', { shardId: lane, ...outcome.stats, watermark: outcome.watermark });
         observer.onBatch?.(lane, outcome);
         if (outcome.failedSequenceNumber) batchItemFailures.push({ itemIdentifier: outcome.failedSequenceNumber });
+        if (outcome.refused) refused.push({ shardId: lane, reason: outcome.refused });
       }
     } finally {
       observer.afterInvocation?.();
     }
-    return { batchItemFailures };
+    return refused.length > 0 ? { batchItemFailures, refused } : { batchItemFailures };
   };
 }

@@ -29,4 +29,14 @@ export const ATTR = {
   expiresAt: 'expiresAt',
   updatedAt: 'updatedAt',
   watermark: 'wm',
+  /** Lane items: processing time of the lane's last batch. */
+  lastBatchAt: 'lb',
+  /** Lane items: position of the last record of the last batch applied in full. */
+  applied: 'ap',
+  /** Lane items (skip detection): first record, not yet known applied, of an attempted batch ({s, p}). */
+  inFlight: 'inf',
+  /** Lane items: skipped ranges re-read and applied ([{f, b}]). */
+  repaired: 'rp',
+  /** Lane items: skipped ranges no longer in the stream ([{f, b}]). */
+  lost: 'lost',
 } as const;

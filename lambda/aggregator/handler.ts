@@ -1,13 +1,18 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchMetrics } from '../adapters/batch-metrics';
 import { DynamoWindowStore } from '../adapters/dynamodb-window-store';
 import { FirehoseResultSink } from '../adapters/firehose-result-sink';
+import { realSleep } from '../adapters/backoff';
+import { SKIP_DETECTION_AGE, SKIP_DETECTION_ENV, SKIP_DETECTION_RETRIES } from '../adapters/function-env';
 import { createKinesisHandler } from '../adapters/kinesis-handler';
+import { KinesisStreamReader } from '../adapters/kinesis-stream-reader';
 import { PowertoolsLog } from '../adapters/powertools-log';
 import { S3RecordSink } from '../adapters/s3-record-sink';
 import { compileSpec } from '../domain/compiled-spec';
@@ -44,6 +49,11 @@ export const handler = createKinesisHandler(
     late: new S3RecordSink(s3, bucket, process.env.LATE_PREFIX ?? 'late/'),
     log,
     pendingStaleAfterMs: process.env.PENDING_STALE_AFTER_MS ? Number(process.env.PENDING_STALE_AFTER_MS) : undefined,
+    time: { now: Date.now, sleep: realSleep, random: Math.random },
+    skipDetection: process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_RETRIES || process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_AGE,
+    unseenSkipsPossible: process.env[SKIP_DETECTION_ENV] === SKIP_DETECTION_AGE,
+    // GetRecords needs no HTTP/2 (only SubscribeToShard does), and HTTP/1.1 is what emulators speak.
+    streamReader: new KinesisStreamReader(new KinesisClient({ requestHandler: new NodeHttpHandler() })),
   },
   Date.now,
   {

@@ -1,5 +1,6 @@
 import type { CompiledAggregation } from '../domain/compiled-spec';
 import type { WindowRef } from '../domain/pre-aggregate';
+import type { LaneState } from '../domain/lane';
 import type { Position } from '../domain/sequence';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { WindowResult } from '../domain/window-result';
@@ -44,12 +45,12 @@ export class ItemBudgetExceededError extends Error {
 /** The outcome of a conditional window write. */
 export type WriteOutcome = 'written' | 'conflict';
 
-/** Window state and per-lane watermarks. */
+/** Window state and per-lane progress. */
 export interface WindowStore {
-  /** Every lane's persisted watermark (epoch ms); a lane is absent before its first batch. */
-  readWatermarks(): Promise<Map<string, number>>;
-  /** Raises the lane's watermark; never lowers it, even when concurrent batches race. */
-  advanceWatermark(lane: string, watermark: number, nowMs: number): Promise<void>;
+  /** Every lane's state (watermark, last batch, applied mark); a lane is absent before its first batch. */
+  readLanes(): Promise<Map<string, LaneState>>;
+  /** Writes a lane's state if its revision is still `expectedRev` (0: never written). */
+  writeLane(lane: string, next: LaneState, expectedRev: number): Promise<WriteOutcome>;
   /** Reads windows by id; absent ones are missing from the map. */
   getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>>;
   /** Writes a window if its revision is still `expectedRev` (undefined: if it does not exist), stamping `updatedAt`. */
@@ -75,4 +76,28 @@ export interface LogPort {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * Reads a range of a shard back from the stream, for a range the event source mapping skipped. Throws when the stream
+ * cannot be read now (the batch then fails and is retried).
+ */
+export interface StreamReader {
+  /**
+   * The user records of Kinesis records from `fromSequenceNumber` (inclusive) up to before `beforeSequenceNumber`, in
+   * order. `trimmed` is true when records at the start of the range have left the stream: only the rest is returned.
+   */
+  readRange(
+    streamArn: string,
+    shardId: string,
+    fromSequenceNumber: string,
+    beforeSequenceNumber: string,
+  ): Promise<{ records: SourceRecord[]; trimmed: boolean }>;
+}
+
+/** Processing time, injected: the clock, a sleep and a random source (for jitter). */
+export interface TimePort {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  random(): number;
 }

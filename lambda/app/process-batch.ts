@@ -2,11 +2,16 @@ import type { CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import { parseEvent } from '../domain/event-parser';
 import { PreAggregator, type PositionedEvent, type WindowSlice } from '../domain/pre-aggregate';
+import { EMPTY_LANE, justAfter, redriveVerdict, skippedBefore, withRange, type InFlight, type LaneRange, type LaneState } from '../domain/lane';
+import { compilePartitionKey, partitionKeyMismatch, type PartitionKeyRule } from '../domain/partition-key';
 import { isAfter } from '../domain/sequence';
 import { eventTimeFiring, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
 import { mapSettled } from './concurrency';
-import { ItemBudgetExceededError, type LogPort, type RecordSink, type ResultSink, type SourceRecord, type WindowStore } from './ports';
+import { ItemBudgetExceededError, type LogPort, type RecordSink, type ResultSink, type SourceRecord, type StreamReader, type TimePort, type WindowStore } from './ports';
+import { DEFAULT_BATCH_BUDGET_MS, virtualTime } from './time';
 import {
+  conflictBackoffMs,
+  DeadlineExceededError,
   DEFAULT_PENDING_STALE_AFTER_MS,
   emitAndMark,
   settlePendingWindows,
@@ -26,12 +31,40 @@ export interface BatchDeps {
   readonly log?: LogPort;
   /** @default DEFAULT_PENDING_STALE_AFTER_MS */
   readonly pendingStaleAfterMs?: number;
+  /**
+   * Processing time for backoffs; the composition root injects the real clock.
+   * @default - a virtual clock that starts at the batch's `nowMs` and moves only by its own sleeps
+   */
+  readonly time?: TimePort;
+  /**
+   * Detect ranges the event source mapping skipped (needed only when it may give up a batch: bounded retries or
+   * record age). Each batch then records its first record on the lane before it writes any window.
+   * @default false
+   */
+  readonly skipDetection?: boolean;
+  /** Re-reads a skipped range from the stream; without one, a skipped range is recorded as lost. */
+  readonly streamReader?: StreamReader;
+  /**
+   * The event source mapping may skip records it never delivered (a bounded record age): a redrive of a range behind
+   * the shard's applied mark that the aggregator did not repair is then refused, since it may never have been counted.
+   * @default false
+   */
+  readonly unseenSkipsPossible?: boolean;
 }
 
 /** One delivery of the stream: records of one shard (the lane), in order. */
 export interface BatchInput {
   readonly lane: string;
   readonly records: readonly SourceRecord[];
+  /** The stream the records come from (the records' `eventSourceARN`), to re-read a skipped range. */
+  readonly streamArn?: string;
+  /** Processing time by which conflicting writes stop retrying. @default nowMs + DEFAULT_BATCH_BUDGET_MS */
+  readonly deadlineMs?: number;
+  /**
+   * The records are a redrive of a range the event source mapping gave up on: they are re-fed only if that is exact
+   * (see {@link redriveVerdict}); otherwise the batch is refused, and reported as failed.
+   */
+  readonly redrive?: boolean;
 }
 
 /** Counters of one batch, for logs and metrics. */
@@ -44,6 +77,10 @@ export interface BatchStats {
   windowWrites: number;
   conflicts: number;
   emitted: number;
+  /** Records of a skipped range re-read from the stream and applied (absent: none). */
+  repairedRecords?: number;
+  /** Skipped ranges no longer in the stream, recorded as lost (absent: none). */
+  lostRanges?: number;
 }
 
 /** The outcome of a batch: when set, the sequence number from which the stream must redeliver. */
@@ -51,6 +88,8 @@ export interface BatchOutcome {
   readonly failedSequenceNumber?: string;
   readonly watermark?: number;
   readonly stats: BatchStats;
+  /** Why a redrive was refused (its records were not applied, and are reported as failed). */
+  readonly refused?: string;
 }
 
 interface Prepared {
@@ -71,12 +110,17 @@ interface Prepared {
  */
 function prepare(spec: CompiledSpec, lane: string, records: readonly SourceRecord[]): Prepared {
   const aggregator = new PreAggregator(spec);
+  const keyRule = partitionKeyRule(spec);
   const ts: number[] = [];
   const sourceIndex: number[] = [];
   const invalid: object[] = [];
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
-    const parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload, r.arrivalMs);
+    let parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload, r.arrivalMs);
+    if (parsed.ok && keyRule) {
+      const mismatch = partitionKeyMismatch(keyRule, parsed.event, r.partitionKey);
+      if (mismatch) parsed = { ok: false as const, reason: mismatch };
+    }
     if (parsed.ok) {
       aggregator.add(ts.length, parsed.event, parsed.ts, r.position);
       ts.push(parsed.ts);
@@ -96,25 +140,46 @@ function prepare(spec: CompiledSpec, lane: string, records: readonly SourceRecor
   return { slices: aggregator.slices, ts, sourceIndex, invalid };
 }
 
+const keyRules = new WeakMap<CompiledSpec, PartitionKeyRule | undefined>();
+/** The spec's partition-key rule, compiled once per spec. */
+function partitionKeyRule(spec: CompiledSpec): PartitionKeyRule | undefined {
+  if (!keyRules.has(spec)) keyRules.set(spec, compilePartitionKey(spec.spec.partitionKey));
+  return keyRules.get(spec);
+}
+
 /** A sink object name that a redelivery of the same records reproduces, so a retry overwrites instead of adding. */
 function sinkObjectName(lane: string, records: readonly SourceRecord[], nowMs: number): string {
   const day = toIsoUtc(nowMs).slice(0, 10);
   return `dt=${day}/${lane}/${records[0].position}-${records[records.length - 1].position}`;
 }
 
+/** What applying records to the windows came to. */
+interface Applied {
+  /** Index (into the applied records) of the first record whose window write failed. */
+  readonly failedAt?: number;
+  /** The emission failed: every record is to be delivered again. */
+  readonly emitFailed: boolean;
+  /** The lane's watermark before and after the records. */
+  readonly before?: number;
+  readonly watermark?: number;
+}
+
 /**
  * Applies one batch to the window state, exactly once in effect:
  *
- * 1. Invalid records go to the errors sink, records too late for a window go to the late-data sink.
- * 2. The batch is pre-aggregated in memory; each touched window is read, merged above its lane's fence, and written
- *    back with one conditional write (a conflict re-reads and merges again).
- * 3. Windows every contributing lane's watermark has passed fire; fired versions are emitted by their writer, then
+ * 1. With skip detection on, a batch that starts past the lane's in-flight mark follows a range the event source
+ *    mapping gave up on: that range is re-read from the stream and applied first, in order, before any fence moves
+ *    (or, if the stream no longer holds it, recorded as lost, reported to the errors sink and counted in a metric).
+ * 2. Invalid records go to the errors sink, records too late for a window go to the late-data sink.
+ * 3. The batch is pre-aggregated in memory; each touched window is read, merged above its lane's fence, and written
+ *    back with one conditional write (a conflict backs off, re-reads and merges again, until the deadline).
+ * 4. Windows every contributing lane's watermark has passed fire; fired versions are emitted by their writer, then
  *    marked emitted. The pending flag is the outbox: a crash between the write and the emission leaves the window
  *    pending, and once stale a later batch (or the idle closer) emits it under the same id.
- * 4. The lane's watermark advances last.
+ * 5. The lane's item is written last: watermark, applied mark, time of this batch (for the idle closer).
  */
 export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: number): Promise<BatchOutcome> {
-  const { spec, store, log } = deps;
+  const { store, log } = deps;
   const { lane, records } = input;
   const stats: BatchStats = {
     records: records.length,
@@ -125,9 +190,167 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
     windowWrites: 0,
     conflicts: 0,
     emitted: 0,
+    repairedRecords: 0,
+    lostRanges: 0,
   };
   if (records.length === 0) return { stats };
+  const time = deps.time ?? virtualTime(nowMs);
+  const deadlineMs = input.deadlineMs ?? nowMs + DEFAULT_BATCH_BUDGET_MS;
+  const first = records[0];
+  const last = records[records.length - 1];
 
+  const lanes = await store.readLanes();
+  let state = lanes.get(lane) ?? EMPTY_LANE;
+
+  if (input.redrive) {
+    const verdict = redriveVerdict(state, first.position, last.position, deps.unseenSkipsPossible ?? false);
+    if (!verdict.ok) {
+      log?.error('redrive refused', { shardId: lane, from: first.sequenceNumber, to: last.sequenceNumber, reason: verdict.reason });
+      return { failedSequenceNumber: first.sequenceNumber, refused: verdict.reason, stats };
+    }
+  }
+
+  let all: readonly SourceRecord[] = records;
+  let repaired: LaneRange | undefined;
+  let lost: LaneRange | undefined;
+  const skipped = deps.skipDetection ? skippedBefore(state, first.position) : undefined;
+  // The in-flight mark follows the event source mapping's position; a redrive runs beside it and leaves it alone.
+  const marks = deps.skipDetection === true && !input.redrive;
+  try {
+    if (skipped) {
+      const gap = await readSkipped(deps, input, skipped);
+      stats.repairedRecords = gap.records.length;
+      // Everything after the applied mark up to this batch is applied once the batch succeeds: the records before the
+      // in-flight mark by the attempt that got that far, the rest by this re-read.
+      if (gap.records.length > 0) repaired = { from: gap.trimmed ? gap.records[0].position : justAfter(state.applied), before: first.position };
+      if (gap.trimmed || !deps.streamReader) {
+        lost = { from: skipped.position, before: gap.records[0]?.position ?? first.position };
+        stats.lostRanges = 1;
+        await deps.errors.write(`lost/${lane}/${lost.from}-${lost.before}`, [
+          {
+            reason:
+              'records skipped by the event source mapping (retries or record age exhausted) are no longer in the ' +
+              'stream: they were never applied, and the windows they fell in are unknown',
+            shardId: lane,
+            fromPosition: lost.from,
+            beforePosition: lost.before,
+            fromSequenceNumber: skipped.sequenceNumber,
+            beforeSequenceNumber: (gap.records[0] ?? first).sequenceNumber,
+          },
+        ]);
+        log?.error('skipped records lost', { shardId: lane, ...lost });
+      }
+      if (gap.records.length > 0) {
+        log?.warn('skipped range re-read from the stream', { shardId: lane, records: gap.records.length, from: skipped.sequenceNumber });
+      }
+      all = [...gap.records, ...records];
+      stats.records = all.length;
+    } else if (marks && (state.inFlight === undefined || first.position < state.inFlight.position)) {
+      // Marked before any window is written, so that if the mapping gives this batch up, the next batch knows.
+      state = await updateLane(store, lane, state, time, deadlineMs, (cur) => ({ ...cur, inFlight: inFlightOf(first), lastBatchAt: nowMs }));
+    }
+
+    const applied = await applyRecords(deps, lane, all, lanes, nowMs, stats, time, deadlineMs);
+    if (applied.emitFailed || applied.failedAt !== undefined) {
+      // The mapping redelivers from the failed record; a failure inside a re-read range redelivers the whole batch.
+      const failedIndex = applied.emitFailed ? 0 : applied.failedAt!;
+      const failedRecord = all[failedIndex];
+      const inBatch = failedIndex >= all.length - records.length;
+      await touchLane(deps, lane, state, time, deadlineMs, nowMs, marks ? (skipped ?? (inBatch ? inFlightOf(failedRecord) : inFlightOf(first))) : undefined);
+      return { failedSequenceNumber: (inBatch ? failedRecord : first).sequenceNumber, watermark: applied.before, stats };
+    }
+    await updateLane(store, lane, state, time, deadlineMs, (cur) => {
+      const wm = applied.watermark;
+      return {
+        ...cur,
+        watermark: wm !== undefined && (cur.watermark === undefined || wm > cur.watermark) ? wm : cur.watermark,
+        lastBatchAt: Math.max(cur.lastBatchAt ?? 0, nowMs),
+        applied: cur.applied === undefined || last.position > cur.applied ? last.position : cur.applied,
+        // A batch that got past the mark has applied everything the mark stood for.
+        inFlight: cur.inFlight && cur.inFlight.position > last.position ? cur.inFlight : undefined,
+        repaired: repaired ? withRange(cur.repaired, repaired) : cur.repaired,
+        lost: lost ? withRange(cur.lost, lost) : cur.lost,
+      };
+    });
+    return { watermark: applied.watermark, stats };
+  } catch (e) {
+    await touchLane(deps, lane, state, time, deadlineMs, nowMs, marks ? (skipped ?? inFlightOf(first)) : undefined);
+    throw e;
+  }
+}
+
+function inFlightOf(r: SourceRecord): InFlight {
+  return { sequenceNumber: r.sequenceNumber, position: r.position };
+}
+
+/** Re-reads a skipped range; without a reader (or a stream ARN), nothing can be read and the range is lost. */
+async function readSkipped(deps: BatchDeps, input: BatchInput, skipped: InFlight): Promise<{ records: SourceRecord[]; trimmed: boolean }> {
+  if (!deps.streamReader || !input.streamArn) return { records: [], trimmed: true };
+  const read = await deps.streamReader.readRange(input.streamArn, input.lane, skipped.sequenceNumber, input.records[0].sequenceNumber);
+  // A KPL aggregate partly applied before the mark comes back whole; the fences skip its applied part.
+  return read;
+}
+
+/**
+ * Writes the lane's item with a conditional write on its revision; a conflict (a redrive running beside the event
+ * source mapping) re-reads and applies `change` again.
+ */
+async function updateLane(
+  store: WindowStore,
+  lane: string,
+  state: LaneState,
+  time: TimePort,
+  deadlineMs: number,
+  change: (cur: LaneState) => LaneState,
+): Promise<LaneState> {
+  let cur = state;
+  for (let attempt = 0; ; attempt++) {
+    const next = { ...change(cur), rev: cur.rev + 1 };
+    if ((await store.writeLane(lane, next, cur.rev)) === 'written') return next;
+    const delay = conflictBackoffMs(attempt, time.random);
+    if (time.now() + delay >= deadlineMs) throw new DeadlineExceededError(`lane ${lane}: conflicting writes until the deadline`);
+    await time.sleep(delay);
+    cur = (await store.readLanes()).get(lane) ?? EMPTY_LANE;
+  }
+}
+
+/**
+ * Records that the lane had a batch now, even a failed one, so that the idle closer does not take a shard stuck on a
+ * retried batch for an idle one; with skip detection, also where the mapping will resume. Best effort: the batch
+ * is failing anyway.
+ */
+async function touchLane(
+  deps: BatchDeps,
+  lane: string,
+  state: LaneState,
+  time: TimePort,
+  deadlineMs: number,
+  nowMs: number,
+  resumeAt: InFlight | undefined,
+): Promise<void> {
+  try {
+    await updateLane(deps.store, lane, state, time, deadlineMs, (cur) => ({
+      ...cur,
+      lastBatchAt: Math.max(cur.lastBatchAt ?? 0, nowMs),
+      inFlight: resumeAt ?? cur.inFlight,
+    }));
+  } catch (e) {
+    deps.log?.warn('recording the failed batch on its lane failed', { shardId: lane, error: String(e) });
+  }
+}
+
+/** Applies records of a lane to the windows, as described at {@link processBatch} (steps 2 to 4). */
+async function applyRecords(
+  deps: BatchDeps,
+  lane: string,
+  records: readonly SourceRecord[],
+  laneStates: ReadonlyMap<string, LaneState>,
+  nowMs: number,
+  stats: BatchStats,
+  time: TimePort,
+  deadlineMs: number,
+): Promise<Applied> {
+  const { spec, store, log } = deps;
   const { slices, ts, sourceIndex, invalid } = prepare(spec, lane, records);
   /** A valid event again, re-parsed from its record (see {@link prepare}). */
   const eventAt = (i: number): PositionedEvent => {
@@ -141,7 +364,8 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   const objectName = sinkObjectName(lane, records, nowMs);
   if (invalid.length > 0) await deps.errors.write(objectName, invalid);
 
-  const watermarks = await store.readWatermarks();
+  const watermarks = new Map<string, number>();
+  for (const [l, st] of laneStates) if (st.watermark !== undefined) watermarks.set(l, st.watermark);
   const before = watermarks.get(lane);
   let watermark = before;
   for (const t of ts) if (watermark === undefined || t > watermark) watermark = t;
@@ -181,14 +405,15 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   stats.lateRecords = lateRecords.size;
   if (lateEntries.length > 0) await deps.late.write(objectName, lateEntries);
 
-  const lanes = new Map(watermarks);
-  if (watermark !== undefined) lanes.set(lane, watermark);
+  if (watermark !== undefined) watermarks.set(lane, watermark);
   const ctx: SettlementContext = {
     store,
-    fires: eventTimeFiring(lanes),
+    fires: eventTimeFiring(watermarks),
     nowMs,
     pendingStaleAfterMs: deps.pendingStaleAfterMs ?? DEFAULT_PENDING_STALE_AFTER_MS,
     stats,
+    time,
+    deadlineMs,
   };
   const emissions: Emissions = new Map();
   const written = await mapSettled(live, WRITE_CONCURRENCY, (slice) =>
@@ -232,8 +457,8 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
       log?.warn('window item over budget', { window: live[i].id, error: r.reason.message });
       return;
     }
-    const first = Math.min(...live[i].members.map((m) => sourceIndex[m]));
-    if (failedAt === undefined || first < failedAt) failedAt = first;
+    const firstMember = Math.min(...live[i].members.map((m) => sourceIndex[m]));
+    if (failedAt === undefined || firstMember < failedAt) failedAt = firstMember;
     log?.error('window write failed', { window: live[i].id, error: String(r.reason) });
   });
 
@@ -248,15 +473,8 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
     await settlePendingWindows(ctx, spec.aggregations, () => watermark, new Set(live.map((s) => s.id)), emissions, log);
   }
 
-  if (!(await emitAndMark(store, deps.results, emissions, stats, log))) {
-    // The windows stay pending; once stale, a later batch or the idle closer emits them under the same ids.
-    return { failedSequenceNumber: records[0].sequenceNumber, watermark: before, stats };
-  }
-  if (failedAt !== undefined) {
-    return { failedSequenceNumber: records[failedAt].sequenceNumber, watermark: before, stats };
-  }
-  if (watermark !== undefined && (before === undefined || watermark > before)) {
-    await store.advanceWatermark(lane, watermark, nowMs);
-  }
-  return { watermark, stats };
+  // The windows stay pending on a failed emission; once stale, a later batch or the idle closer emits them under the
+  // same ids.
+  const emitted = await emitAndMark(store, deps.results, emissions, stats, log);
+  return { failedAt, emitFailed: !emitted, before, watermark };
 }

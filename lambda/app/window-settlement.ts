@@ -5,12 +5,30 @@ import { nextWindowState, type FiringRule, type StoredWindow } from '../domain/w
 import type { AggregateState } from '../domain/aggregate-state';
 import { toWindowResult } from '../domain/window-result';
 import { mapSettled } from './concurrency';
-import type { LogPort, ResultSink, WindowStore } from './ports';
+import type { LogPort, ResultSink, TimePort, WindowStore } from './ports';
 
 /** How many window writes are kept in flight: enough to hide latency, few enough not to trip throttling. */
 export const WRITE_CONCURRENCY = 16;
-/** Conditional-write conflicts tolerated per window before giving up on it for this invocation. */
-export const MAX_CONFLICT_RETRIES = 5;
+/** First backoff step after a conditional-write conflict; doubled per conflict, drawn with full jitter. */
+export const CONFLICT_BASE_DELAY_MS = 10;
+/** Cap on one backoff delay after a conflict. */
+export const CONFLICT_MAX_DELAY_MS = 1_000;
+
+/**
+ * Exponential backoff with full jitter: a delay drawn in [0, min(cap, base × 2^attempt)). Jitter spreads writers that
+ * collided, so that under contention each retry round lets several of them through instead of one.
+ */
+export function conflictBackoffMs(attempt: number, random: () => number): number {
+  return Math.floor(random() * Math.min(CONFLICT_MAX_DELAY_MS, CONFLICT_BASE_DELAY_MS * 2 ** attempt));
+}
+
+/** Thrown when a window could not be written before the invocation's deadline: the batch fails and is retried. */
+export class DeadlineExceededError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeadlineExceededError';
+  }
+}
 /**
  * A pending window last written longer ago than this is taken as left behind by a writer that died before emitting
  * it (the writer emits within its own invocation, so twice the function timeout is safely past it).
@@ -39,13 +57,20 @@ export interface SettlementContext {
   readonly nowMs: number;
   readonly pendingStaleAfterMs: number;
   readonly stats: SettlementStats;
+  /** Processing time, for the backoff after a conflict. */
+  readonly time: TimePort;
+  /** Processing time by which conflicting writes stop retrying (the invocation's remaining time, less a margin). */
+  readonly deadlineMs: number;
 }
 
 /** The windows whose current version this invocation must emit. */
 export type Emissions = Map<string, { ref: WindowRef; stored: StoredWindow }>;
 
 /**
- * Brings one window up to date with one conditional write, re-reading and merging again on a conflict.
+ * Brings one window up to date with one conditional write, re-reading and merging again on a conflict after a
+ * jittered exponential backoff. Conflicts are retried until the deadline, not for a fixed count: many shards writing
+ * one window all get through, and a window that still cannot be written fails the batch (which is retried), never
+ * skips it.
  *
  * The writer of a version emits it, and nobody else does while that writer may still be alive: a pending window is
  * picked up from someone else only once it is stale. That way the aggregator and the idle closer never both emit the
@@ -75,7 +100,11 @@ export async function settleWindow(
       return;
     }
     ctx.stats.conflicts++;
-    if (attempt >= MAX_CONFLICT_RETRIES) throw new Error(`window ${id}: ${attempt + 1} conflicting writes`);
+    const delay = conflictBackoffMs(attempt, ctx.time.random);
+    if (ctx.time.now() + delay >= ctx.deadlineMs) {
+      throw new DeadlineExceededError(`window ${id}: ${attempt + 1} conflicting writes, and the invocation's deadline is near`);
+    }
+    await ctx.time.sleep(delay);
     stored = (await ctx.store.getWindows([ref], true)).get(id);
   }
 }

@@ -4,7 +4,11 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoWindowStore } from '../adapters/dynamodb-window-store';
 import { FirehoseResultSink } from '../adapters/firehose-result-sink';
+import type { Context } from 'aws-lambda';
+import { realSleep } from '../adapters/backoff';
+import { LANE_IDLE_TIMEOUT_MS_ENV } from '../adapters/function-env';
 import { PowertoolsLog } from '../adapters/powertools-log';
+import { DEADLINE_MARGIN_MS } from '../app/time';
 import { closeIdleWindows } from '../app/close-idle-windows';
 import { compileSpec } from '../domain/compiled-spec';
 import { parseAggregationSpecJson } from '../domain/spec';
@@ -31,11 +35,15 @@ const deps = {
   results: new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: required('RESULTS_DELIVERY_STREAM') }),
   log,
   pendingStaleAfterMs: process.env.PENDING_STALE_AFTER_MS ? Number(process.env.PENDING_STALE_AFTER_MS) : undefined,
+  laneIdleTimeoutMs: process.env[LANE_IDLE_TIMEOUT_MS_ENV] ? Number(process.env[LANE_IDLE_TIMEOUT_MS_ENV]) : undefined,
+  time: { now: Date.now, sleep: realSleep, random: Math.random },
 };
 
 /** Invoked by an EventBridge schedule; the event carries nothing it needs. */
-export const handler = async (): Promise<void> => {
-  const stats = await closeIdleWindows(deps, Date.now());
+export const handler = async (_event?: unknown, context?: Context): Promise<void> => {
+  const now = Date.now();
+  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+  const stats = await closeIdleWindows(deps, now, remaining === undefined ? undefined : now + Math.max(remaining - DEADLINE_MARGIN_MS, remaining / 2));
   log.info('idle windows closed', { ...stats });
   // Failing the invocation makes the failure visible in the Errors metric; the next run retries it anyway.
   if (stats.emissionFailed) throw new Error('emitting window results failed; the windows stay pending');

@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PENDING_STALE_AFTER, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
+import { DEFAULT_LANE_IDLE_TIMEOUT_MS, LANE_IDLE_TIMEOUT_MS_ENV } from '../../lambda/adapters/function-env';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -29,6 +30,11 @@ export interface IdleWindowCloserProps {
    */
   readonly interval?: Duration;
   /**
+   * A window fires only when every shard that fed it has had no batch for this long.
+   * @default - DEFAULT_LANE_IDLE_TIMEOUT_MS
+   */
+  readonly laneIdleTimeout?: Duration;
+  /**
    * Retention of the function's log group.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -46,8 +52,9 @@ export interface IdleWindowCloserProps {
 }
 
 /**
- * A scheduled function that fires windows once their end plus allowed lateness has passed in processing time, so that
- * windows close even when a shard stops receiving records, and emits versions a dead writer left pending. Its writes
+ * A scheduled function that fires windows once their end plus allowed lateness has passed in processing time and
+ * every shard that fed them has been idle (no batch) for the lane idle timeout, so that windows close even when a
+ * shard stops receiving records, and emits versions a dead writer left pending. Its writes
  * are conditional like the aggregator's, so the two never fire a window twice.
  */
 export class IdleWindowCloser extends Construct {
@@ -87,6 +94,7 @@ export class IdleWindowCloser extends Construct {
         ...(props.windowRetention ? { WINDOW_RETENTION_SECONDS: String(props.windowRetention.toSeconds()) } : {}),
         RESULTS_DELIVERY_STREAM: props.resultsStream.deliveryStreamName,
         PENDING_STALE_AFTER_MS: String(PENDING_STALE_AFTER.toMilliseconds()),
+        [LANE_IDLE_TIMEOUT_MS_ENV]: String(props.laneIdleTimeout?.toMilliseconds() ?? DEFAULT_LANE_IDLE_TIMEOUT_MS),
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'closer',
       },

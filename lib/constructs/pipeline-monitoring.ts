@@ -156,7 +156,7 @@ export class PipelineMonitoring extends Construct {
       threshold: iteratorAgeMs,
       evaluationPeriods: iteratorPeriods,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      alarmDescription: `The aggregator is more than ${iteratorAge.toHumanString()} behind the stream: results are late, and records near the retention or max record age may be lost.`,
+      alarmDescription: `The aggregator is more than ${iteratorAge.toHumanString()} behind the stream, or a shard is stuck behind a failing batch (retried until it succeeds by default): results are late, and records are lost if it stays stuck past the stream's retention.`,
     });
     this.addAlarm('StreamIteratorAge', {
       metric: stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: cloudwatch.Stats.MAXIMUM, period: oneMinute }),
@@ -201,6 +201,14 @@ export class PipelineMonitoring extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription: 'Many records went to the errors sink (invalid JSON, no event time, missing fields): a producer or the spec changed.',
+    });
+    this.addAlarm('LostRecords', {
+      metric: emf(BATCH_METRICS.lostRanges),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      alarmDescription:
+        'A range the event source mapping gave up on (bounded retries) had left the stream before it could be re-read: those records were never counted. The range is in errors/lost/.',
     });
     for (const [label, deliveryStream] of Object.entries(props.deliveryStreams)) {
       const name = capitalize(label);
@@ -285,6 +293,7 @@ export class PipelineMonitoring extends Construct {
       widget(
         'Records (per minute)',
         [emfMinute(BATCH_METRICS.recordsIn, 'in'), emfMinute(BATCH_METRICS.badRecords, 'bad'), emfMinute(BATCH_METRICS.lateRecords, 'late')],
+        [emfMinute(BATCH_METRICS.repairedRecords, 'skipped, re-read'), emfMinute(BATCH_METRICS.lostRanges, 'skipped ranges lost')],
       ),
       widget(
         'Windows and DynamoDB writes (per minute)',

@@ -13,6 +13,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
+import { SKIP_DETECTION_AGE, SKIP_DETECTION_ENV, SKIP_DETECTION_RETRIES } from '../../lambda/adapters/function-env';
+import { INFINITE } from '../config';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -51,15 +53,20 @@ export interface AggregatorEventSourceSettings {
    */
   readonly parallelizationFactor?: number;
   /**
-   * Retries of a failing batch before it goes to the failure queue (MaximumRetryAttempts); never infinite.
-   * @default 10
+   * Retries of a failing batch before it goes to the failure queue (MaximumRetryAttempts). -1 retries until the batch
+   * succeeds, so nothing is ever skipped: only infrastructure failures fail a batch (bad records go to the errors
+   * sink), and the iterator-age alarm says when a shard is stuck. A bound trades completeness for freshness: a batch
+   * given up is detected by the next batch of its shard and re-read from the stream (see SKIP_DETECTION_ENV).
+   * @default -1
    */
   readonly retryAttempts?: number;
   /**
-   * Age after which a record is sent to the failure queue unprocessed (MaximumRecordAgeInSeconds); never infinite.
-   * @default Duration.hours(1)
+   * Age after which a record is given up to the failure queue unprocessed (MaximumRecordAgeInSeconds). Undefined is
+   * -1: never. Like a bounded `retryAttempts`, a bound trades completeness for freshness.
+   * @default - infinite (-1)
    */
   readonly maxRecordAge?: Duration;
+
 }
 
 /** Properties of {@link WindowAggregator}. */
@@ -194,6 +201,9 @@ export class WindowAggregator extends Construct {
       bundling: PIPELINE_BUNDLING,
     });
 
+    const retryAttempts = props.retryAttempts ?? INFINITE;
+    if (props.maxRecordAge !== undefined) this.function.addEnvironment(SKIP_DETECTION_ENV, SKIP_DETECTION_AGE);
+    else if (retryAttempts !== INFINITE) this.function.addEnvironment(SKIP_DETECTION_ENV, SKIP_DETECTION_RETRIES);
     this.function.addEventSource(
       new KinesisEventSource(props.stream, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
@@ -202,11 +212,17 @@ export class WindowAggregator extends Construct {
         parallelizationFactor: props.parallelizationFactor ?? 1,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
-        retryAttempts: props.retryAttempts ?? 10,
-        maxRecordAge: props.maxRecordAge ?? Duration.hours(1),
+        retryAttempts,
+        maxRecordAge: props.maxRecordAge,
         onFailure: new SqsDlq(this.failureQueue),
       }),
     );
+    if (props.maxRecordAge === undefined) {
+      // The L2 takes a Duration, which cannot say -1; CloudFormation's default would be -1 too, but it is written out
+      // so that the template states the guarantee.
+      const mapping = this.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
+      (mapping?.node.defaultChild as lambda.CfnEventSourceMapping | undefined)?.addPropertyOverride('MaximumRecordAgeInSeconds', INFINITE);
+    }
 
     props.windowTable.grantWindowStateAccess(this.role);
     props.queueEncryptionKey?.grant(this.role, ...QUEUE_SENDER_KEY_ACTIONS);

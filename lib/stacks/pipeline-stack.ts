@@ -14,7 +14,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct, IConstruct } from 'constructs';
-import type { PipelineConfig } from '../config';
+import { INFINITE, type PipelineConfig } from '../config';
 import { DataLakeBucket, type PrefixLifecycle } from '../constructs/data-lake-bucket';
 import { DataLakeCatalog } from '../constructs/data-lake-catalog';
 import { EventStream } from '../constructs/event-stream';
@@ -184,7 +184,7 @@ export class PipelineStack extends Stack {
       maxBatchingWindow: Duration.seconds(config.maxBatchingWindowSeconds),
       parallelizationFactor: config.parallelizationFactor,
       retryAttempts: config.retryAttempts,
-      maxRecordAge: Duration.seconds(config.maxRecordAgeSeconds),
+      maxRecordAge: config.maxRecordAgeSeconds === INFINITE ? undefined : Duration.seconds(config.maxRecordAgeSeconds),
       logRetention: config.logRetentionDays,
       removalPolicy,
       metricsNamespace: config.metricsNamespace,
@@ -196,6 +196,7 @@ export class PipelineStack extends Stack {
       aggregationSpecJson: config.aggregationSpecJson,
       windowRetention: Duration.seconds(config.windowRetentionSeconds),
       interval: Duration.minutes(config.idleCloseIntervalMinutes),
+      laneIdleTimeout: Duration.seconds(config.laneIdleTimeoutSeconds),
       logRetention: config.logRetentionDays,
       removalPolicy,
     });

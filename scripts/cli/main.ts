@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
+import { compilePartitionKey } from '../../lambda/domain/partition-key';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients, type AwsTarget } from '../lib/aws-target';
 import { LOCAL_DIR, LOCAL_OUTPUTS_FILE } from '../lib/local-stack';
@@ -12,6 +13,7 @@ import { localDown, localStatus, localUp } from './local';
 import {
   DEMO_KINDS,
   demoRecords,
+  invalidLines,
   liveDemoRecords,
   ndjsonRecords,
   produce,
@@ -80,6 +82,7 @@ interface ProduceOptions extends TargetOptions {
   readonly skipInvalid: boolean;
   readonly maxAttempts: number;
   readonly failedFile?: string;
+  readonly fromLine?: number;
 }
 interface QueryOptions extends TargetOptions {
   readonly aggregation: string;
@@ -135,7 +138,8 @@ program
   .option('--rate <n>', 'records per second (default: as fast as the stream takes them)', positiveInt('--rate'))
   .option('--count <n>', 'stop after this many records (--demo without --rate: default 1000)', positiveInt('--count'))
   .option('--seed <n>', 'demo workload seed', positiveInt('--seed'), 42)
-  .option('--partition-key <field>', 'event field to use as the partition key (default: the line number; demo: deviceId or sessionId)')
+  .option('--partition-key <field>', "event field to use as the partition key (default: the deployed spec's partitionKey fields; without them the line number, or for the demo deviceId or sessionId)")
+  .option('--from-line <n>', 'start at this line of the input (1-based): resume exactly after a run that stopped at a bad line', positiveInt('--from-line'))
   .option('--aggregate', 'KPL-aggregate records per partition key (the aggregator de-aggregates them)', false)
   .option('--skip-invalid', 'skip and count input lines that are not JSON objects (or lack the partition key) instead of stopping', false)
   .option('--max-attempts <n>', 'attempts per record, the first included, before it counts as failed', positiveInt('--max-attempts'), 6)
@@ -151,9 +155,26 @@ program
     const clients = awsClients(t.aws);
     const invalid: string[] = [];
     const count: number | undefined = o.demo && !o.rate ? (o.count ?? 1000) : o.count;
+    // The deployed spec says which fields make the partition key: the aggregator rejects records keyed otherwise.
+    const specKey = parseAggregationSpecJson(outputs.AggregationSpec, 'deployed AggregationSpec').partitionKey;
+    const keyRule = compilePartitionKey(specKey);
+    if (o.partitionKey && specKey && (specKey.length !== 1 || specKey[0] !== o.partitionKey)) {
+      throw new InvalidArgumentError(
+        `--partition-key ${o.partitionKey} contradicts the deployed spec's partitionKey [${specKey.join(', ')}]: the aggregator would send every record to the errors sink. Leave --partition-key out to use the spec's.`,
+      );
+    }
+    if (o.file && o.file !== '-' && !o.skipInvalid) {
+      // A file is checked whole before anything is sent, so that a bad line never leaves a run half-sent.
+      const bad = await invalidLines(o.file, o.partitionKey, { fromLine: o.fromLine, keyRule });
+      if (bad.length > 0) {
+        for (const r of bad.slice(0, 10)) console.error(`${o.file}: ${r}`);
+        if (bad.length > 10) console.error(`… and ${bad.length - 10} more invalid line(s)`);
+        throw new InvalidArgumentError(`${o.file}: ${bad.length} invalid line(s); nothing was sent. Fix them, or pass --skip-invalid to send the other lines.`);
+      }
+    }
     const source = o.demo
-      ? withPartitionKey(o.rate ? liveDemoRecords(o.seed, o.rate, kind) : demoRecords(kind, o.seed, count!, Date.now()), o.partitionKey)
-      : ndjsonRecords(o.file!, o.partitionKey, o.skipInvalid, (_line, reason) => invalid.push(reason));
+      ? withPartitionKey(o.rate ? liveDemoRecords(o.seed, o.rate, kind) : demoRecords(kind, o.seed, count!, Date.now()), o.partitionKey, keyRule)
+      : ndjsonRecords(o.file!, o.partitionKey, o.skipInvalid, (_line, reason) => invalid.push(reason), undefined, { fromLine: o.fromLine, keyRule });
     if (o.demo && o.rate && !o.count) console.error('producing until Ctrl-C');
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
@@ -257,7 +278,7 @@ program
   .command('redrive')
   .description('Re-feed the batches the on-failure queue names: re-read each range from the stream and invoke the aggregator with it.')
   .option('--dry-run', 'show what would be re-fed; invoke and delete nothing', false)
-  .option('--accept-partial', 're-feed what is left of a range whose records partly expired, and delete its message', false)
+  .option('--accept-partial', 're-feed what is left of a range whose records partly expired (its message is kept: the expired records were never counted)', false)
   .option('--max-messages <n>', 'handle at most this many messages', positiveInt('--max-messages'))
   .option('--json', 'print one outcome per message per line', false)
   .option('--outputs <file>', 'stack outputs file of a deployment (default: the local one)')
@@ -281,10 +302,10 @@ program
       console.log(
         outcomes.length === 0
           ? 'the on-failure queue is empty'
-          : `${outcomes.length} message(s): ${by('redriven')} re-fed and deleted, ${by('would-redrive')} would be re-fed, ${by('unrecoverable')} unrecoverable, ${by('failed')} failed, ${by('invalid')} invalid; ${kept} kept`,
+          : `${outcomes.length} message(s): ${by('redriven')} re-fed and deleted, ${by('would-redrive')} would be re-fed, ${by('unrecoverable')} unrecoverable, ${by('partial')} partly re-fed, ${by('refused')} refused, ${by('failed')} failed, ${by('invalid')} invalid; ${kept} kept`,
       );
     }
-    if (outcomes.some((r) => r.outcome === 'unrecoverable' || r.outcome === 'failed' || r.outcome === 'invalid')) process.exitCode = 1;
+    if (outcomes.some((r) => !r.deleted && r.outcome !== 'would-redrive')) process.exitCode = 1;
   });
 
 /** Redraws `frame()` every `seconds` until Ctrl-C; on a terminal in place, otherwise one frame after another. */

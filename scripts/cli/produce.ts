@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { BackoffOptions } from '../../lambda/adapters/backoff';
+import { derivePartitionKey, type PartitionKeyRule } from '../../lambda/domain/partition-key';
 import { Producer, UndeliveredRecordsError, MAX_PUT_RECORDS_ENTRIES, type FailedRecord, type ProducerRecord } from '../lib/producer';
 import { generateClickstreamWorkload, generateIotWorkload, seededRandom, type GeneratedRecord } from '../workload';
 
@@ -119,31 +120,52 @@ export function* liveDemoRecords(seed: number, rate: number, kind: DemoKind = 'i
 }
 
 /**
- * Re-keys generated records by an event field when one is asked for. A record without the field (a malformed demo
- * record) keeps the generator's key, so that it still reaches the errors sink.
+ * Re-keys generated records by an event field when one is asked for, else by the spec's partition-key rule when it
+ * declares one (so that records are co-partitioned as the aggregator checks). A record without the field (a
+ * malformed demo record) keeps the generator's key, so that it still reaches the errors sink.
  */
-export function* withPartitionKey(records: Iterable<GeneratedRecord>, field: string | undefined): Generator<ProducerRecord> {
+export function* withPartitionKey(records: Iterable<GeneratedRecord>, field: string | undefined, keyRule?: PartitionKeyRule): Generator<ProducerRecord> {
   for (const r of records) {
+    if (!field && keyRule && r.event) {
+      const derived = derivePartitionKey(keyRule, r.event);
+      yield { partitionKey: derived.ok ? derived.key : r.partitionKey, data: r.data };
+      continue;
+    }
     const v = field ? r.event?.[field] : undefined;
     yield { partitionKey: typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : r.partitionKey, data: r.data };
   }
 }
 
-/** An input line that is not a usable event. */
+/**
+ * An input line that is not a usable event. Nothing from that line on was sent: every line before it was (or is in
+ * the failed-records file), so resuming with `--from-line <line>` after fixing it sends each record exactly once.
+ */
 export class InvalidInputError extends Error {
   constructor(
     readonly file: string,
     readonly line: number,
     readonly reason: string,
   ) {
-    super(`${file === '-' ? 'stdin' : file}: line ${line}: ${reason}. Use --skip-invalid to skip such lines.`);
+    super(
+      `${file === '-' ? 'stdin' : file}: line ${line}: ${reason}. Lines before ${line} were sent, nothing from line ${line} on: ` +
+        `fix the line and resume exactly with --from-line ${line}, or pass --skip-invalid to skip such lines.`,
+    );
     this.name = 'InvalidInputError';
   }
 }
 
+/** Where the partition key of an input line comes from, and which lines to read. */
+export interface NdjsonOptions {
+  /** Read from this line on (1-based): the lines before it were sent by an earlier run. @default 1 */
+  readonly fromLine?: number;
+  /** The spec's partition-key rule, used when no `--partition-key` field is given. */
+  readonly keyRule?: PartitionKeyRule;
+}
+
 /**
  * Lines of an NDJSON file (or stdin for "-"), each validated as a JSON object; the partition key is read from a
- * field, or is the line number. Throws {@link InvalidInputError} at the first bad line unless `skipInvalid`.
+ * field, else derived with the spec's partition-key rule, else is the line number. Throws {@link InvalidInputError}
+ * at the first bad line unless `skipInvalid`.
  */
 export async function* ndjsonRecords(
   file: string,
@@ -151,6 +173,7 @@ export async function* ndjsonRecords(
   skipInvalid: boolean,
   onInvalid: (line: number, reason: string) => void,
   input: NodeJS.ReadableStream = file === '-' ? process.stdin : createReadStream(file),
+  opts: NdjsonOptions = {},
 ): AsyncGenerator<ProducerRecord> {
   const lines = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
@@ -160,6 +183,7 @@ export async function* ndjsonRecords(
   };
   for await (const line of lines) {
     n++;
+    if (n < (opts.fromLine ?? 1)) continue;
     if (!line.trim()) continue;
     let event: unknown;
     try {
@@ -180,11 +204,34 @@ export async function* ndjsonRecords(
         continue;
       }
       pk = String(v);
+    } else if (opts.keyRule) {
+      const derived = derivePartitionKey(opts.keyRule, event as Record<string, unknown>);
+      if (!derived.ok) {
+        bad(`${derived.reason} (the spec's partitionKey is [${opts.keyRule.fields.join(', ')}])`);
+        continue;
+      }
+      pk = derived.key;
     } else {
       pk = String(n);
     }
     yield { partitionKey: pk, data: line };
   }
+}
+
+/**
+ * Reads a whole NDJSON file and returns every line that {@link ndjsonRecords} would reject, so that a file with a bad
+ * line is refused before anything is sent (instead of stopping half-way, which left the first lines sent).
+ */
+export async function invalidLines(
+  file: string,
+  partitionKeyField: string | undefined,
+  opts: NdjsonOptions = {},
+  input?: NodeJS.ReadableStream,
+): Promise<string[]> {
+  const bad: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  for await (const _ of ndjsonRecords(file, partitionKeyField, true, (_line, reason) => bad.push(reason), input, opts));
+  return bad;
 }
 
 /**

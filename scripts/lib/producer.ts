@@ -1,6 +1,6 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { chunkByLimits } from '../../lambda/adapters/chunk';
-import { sendWithRetries, type BackoffOptions } from '../../lambda/adapters/backoff';
+import { backoffDelay, realSleep, type BackoffOptions } from '../../lambda/adapters/backoff';
 import { aggregateKpl } from './kpl-aggregate';
 
 /** PutRecords takes at most 500 records per call. @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html */
@@ -105,6 +105,11 @@ export class Producer {
   private bufferData: Uint8Array[] = [];
   private bufferBytes = 0;
   private undelivered: FailedRecord[] = [];
+  /**
+   * Partition keys with a record that could not be delivered, with its error: their later records are held back
+   * unsent, to keep order.
+   */
+  private readonly heldKeys = new Map<string, string>();
 
   constructor(
     private readonly client: KinesisClient,
@@ -205,25 +210,70 @@ export class Producer {
     return entries;
   }
 
+  /**
+   * Sends entries so that the records of one partition key land in the order they were put, across retries: a call
+   * carries at most one entry per partition key (it ends before a key's second entry), so a later record of a key is
+   * only sent once every earlier one was accepted. A record that still fails after the retry bound is reported, and
+   * so are the later records of its key, unsent ("held"), so that re-sending the failed-records file restores the
+   * order. Only the entries a response reports as failed are sent again, so nothing is sent twice.
+   */
   private async sendChunk(entries: readonly Entry[]): Promise<void> {
+    const maxAttempts = this.opts.maxAttempts ?? 6;
+    const sleep = this.opts.sleep ?? realSleep;
     const lastError = new Map<Entry, string>();
-    let attempt = 0;
-    const left = await sendWithRetries(
-      entries,
-      async (batch) => {
-        if (attempt++ > 0) this.stats.retried += batch.reduce((n, e) => n + userCount(e), 0);
-        return this.putRecords(batch, lastError);
-      },
-      this.opts,
-    );
-    const leftUsers = left.reduce((n, e) => n + userCount(e), 0);
-    const allUsers = entries.reduce((n, e) => n + userCount(e), 0);
-    this.stats.sent += allUsers - leftUsers;
-    this.stats.kinesisRecords += entries.length - left.length;
-    this.stats.failed += leftUsers;
-    for (const e of left) {
-      for (const u of usersOf(e)) this.undelivered.push({ partitionKey: u.partitionKey, data: u.data, error: lastError.get(e) ?? 'unknown error' });
+    const attempts = new Map<Entry, number>();
+    let queue: Entry[] = [];
+    for (const e of entries) {
+      const cause = this.heldKeys.get(e.partitionKey);
+      if (cause === undefined) queue.push(e);
+      else this.hold(e, heldError(e.partitionKey, cause));
     }
+    for (let round = 0; queue.length > 0; round++) {
+      const keys = new Set<string>();
+      const call: Entry[] = [];
+      let bytes = 0;
+      // The longest prefix of the queue with no key twice: without failures the stream gets the records in put order
+      // (across keys too, which event-time lateness depends on); a failed record stays at the head of the queue.
+      for (const e of queue) {
+        if (keys.has(e.partitionKey)) break;
+        keys.add(e.partitionKey);
+        const size = Buffer.byteLength(e.partitionKey) + e.data.byteLength;
+        if (call.length >= MAX_PUT_RECORDS_ENTRIES || bytes + size > MAX_PUT_RECORDS_BYTES) break;
+        call.push(e);
+        bytes += size;
+      }
+      const retrying = call.some((e) => (attempts.get(e) ?? 0) > 0);
+      if (retrying) await sleep(backoffDelay(Math.max(...call.map((e) => attempts.get(e) ?? 0)), this.opts));
+      for (const e of call) if ((attempts.get(e) ?? 0) > 0) this.stats.retried += userCount(e);
+      const failed = new Set((await this.putRecords(call, lastError)).map((i) => call[i]));
+      const given = new Map<string, string>();
+      for (const e of call) {
+        const n = (attempts.get(e) ?? 0) + 1;
+        attempts.set(e, n);
+        if (!failed.has(e)) {
+          this.stats.sent += userCount(e);
+          this.stats.kinesisRecords++;
+        } else if (n >= maxAttempts) {
+          given.set(e.partitionKey, lastError.get(e) ?? 'unknown error');
+          this.heldKeys.set(e.partitionKey, lastError.get(e) ?? 'unknown error');
+        }
+      }
+      const next: Entry[] = [];
+      for (const e of queue) {
+        if (call.includes(e) && !failed.has(e)) continue;
+        if (given.has(e.partitionKey)) {
+          this.hold(e, lastError.get(e) ?? heldError(e.partitionKey, given.get(e.partitionKey)!));
+          continue;
+        }
+        next.push(e);
+      }
+      queue = next;
+    }
+  }
+
+  private hold(e: Entry, error: string): void {
+    this.stats.failed += userCount(e);
+    for (const u of usersOf(e)) this.undelivered.push({ partitionKey: u.partitionKey, data: u.data, error });
   }
 
   private async putRecords(batch: readonly Entry[], lastError: Map<Entry, string>): Promise<number[]> {
@@ -252,6 +302,11 @@ export class Producer {
     }
     return failed;
   }
+}
+
+/** The error of a record held back behind an undeliverable record of its partition key. */
+function heldError(partitionKey: string, cause: string): string {
+  return `held unsent: an earlier record with partition key ${JSON.stringify(partitionKey)} could not be delivered (${cause})`;
 }
 
 /** What `put` returns when it only buffered: settled already, shared by every such call. */

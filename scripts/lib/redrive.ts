@@ -4,6 +4,7 @@ import { GetFunctionConfigurationCommand, InvokeCommand, type LambdaClient } fro
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { realSleep, type Sleep } from '../../lambda/adapters/backoff';
+import { REDRIVE_EVENT_FIELD, type AggregatorResponse } from '../../lambda/adapters/kinesis-handler';
 
 /** GetRecords returns at most 10,000 records per call. @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html */
 export const MAX_GET_RECORDS = 10_000;
@@ -196,9 +197,11 @@ export function invokeChunks(records: readonly _Record[]): _Record[][] {
 export interface RedriveOutcome {
   readonly messageId: string;
   /** `redriven`: re-fed and deleted; `would-redrive`: dry run; `unrecoverable`: the stream no longer holds (all of)
-   *  the range, message kept; `failed`: the function reported failures, message kept; `invalid`: not an on-failure
+   *  the range, message kept; `partial` (--accept-partial): what is left was re-fed, the message is kept as the record
+   *  of what was lost; `refused`: the aggregator found that re-feeding the range would not be exact (see
+   *  `detail`), message kept; `failed`: the function reported failures, message kept; `invalid`: not an on-failure
    *  record, message kept. */
-  readonly outcome: 'redriven' | 'would-redrive' | 'unrecoverable' | 'failed' | 'invalid';
+  readonly outcome: 'redriven' | 'would-redrive' | 'unrecoverable' | 'partial' | 'refused' | 'failed' | 'invalid';
   readonly shardId?: string;
   readonly startSequenceNumber?: string;
   readonly endSequenceNumber?: string;
@@ -242,9 +245,11 @@ function previewOf(records: readonly _Record[]) {
 
 /**
  * Re-feeds the batches an on-failure queue names: each range is re-read from the stream and handed to the aggregator
- * as the event source mapping would have, in order. That is safe for records already applied, because the
- * aggregator skips every record at or below a window's fence. A message is deleted only when its whole range was
- * re-fed and the function reported no failure; every other message is kept and made visible again at the end.
+ * as the event source mapping would have, in order, marked as a redrive. The aggregator re-applies a range only when
+ * that is exact: its records were never applied in order (past the shard's applied mark), or it repaired the range
+ * itself when the next batch noticed the skip. Otherwise (later records of the shard moved the windows past a range
+ * skipped unseen) it refuses, and the message is kept with the reason. A message is deleted only when its whole range
+ * was re-fed and counted; every other message is kept and made visible again at the end.
  */
 export async function redrive(clients: RedriveClients, opts: RedriveOptions): Promise<RedriveOutcome[]> {
   const outcomes: RedriveOutcome[] = [];
@@ -280,26 +285,32 @@ export async function redrive(clients: RedriveClients, opts: RedriveOptions): Pr
           report({ ...base, ...range, outcome: read.problem ? 'unrecoverable' : 'would-redrive', records: read.records.length, invocations: chunks.length, detail: read.problem, preview: previewOf(read.records) });
           continue;
         }
-        if (read.problem && !opts.acceptPartial) {
+        if (read.problem && (!opts.acceptPartial || read.records.length === 0)) {
           kept.push(m);
-          report({ ...base, ...range, outcome: 'unrecoverable', records: read.records.length, detail: `${read.problem}; message kept (--accept-partial ${read.records.length > 0 ? 're-feeds what is left and deletes it' : 'deletes it'})` });
+          report({ ...base, ...range, outcome: 'unrecoverable', records: read.records.length, detail: `${read.problem}; message kept${read.records.length > 0 ? ' (--accept-partial re-feeds what is left, and keeps it)' : ''}` });
           continue;
         }
         identityArn ??= await functionRoleArn(clients.lambda, opts.functionName);
-        let failure: string | undefined;
+        let failure: InvokeFailure | undefined;
         let invocations = 0;
         for (const chunk of chunks) {
           invocations++;
-          failure = await invokeAggregator(clients.lambda, opts.functionName, kinesisEventFor(info, chunk, identityArn));
+          failure = await invokeAggregator(clients.lambda, opts.functionName, { ...kinesisEventFor(info, chunk, identityArn), [REDRIVE_EVENT_FIELD]: true } as KinesisStreamEvent);
           if (failure) break;
         }
         if (failure) {
           kept.push(m);
-          report({ ...base, ...range, outcome: 'failed', records: read.records.length, invocations, detail: `${failure}; message kept` });
+          report({ ...base, ...range, outcome: failure.refused ? 'refused' : 'failed', records: read.records.length, invocations, detail: `${failure.message}; message kept` });
+          continue;
+        }
+        if (read.problem) {
+          // What expired was never counted: the message stays as the record of that loss.
+          kept.push(m);
+          report({ ...base, ...range, outcome: 'partial', records: read.records.length, invocations, detail: `re-fed the ${read.records.length} record(s) left; ${read.problem}: those were never counted; message kept` });
           continue;
         }
         await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: opts.queueUrl, ReceiptHandle: m.ReceiptHandle }));
-        report({ ...base, ...range, outcome: 'redriven', records: read.records.length, invocations, deleted: true, detail: read.problem ? `partial: ${read.problem}` : undefined });
+        report({ ...base, ...range, outcome: 'redriven', records: read.records.length, invocations, deleted: true });
       }
     }
   } finally {
@@ -324,24 +335,33 @@ async function functionRoleArn(lambda: LambdaClient, functionName: string): Prom
   }
 }
 
+/** Why a re-feed failed; `refused` when the aggregator judged the range not exactly re-applicable. */
+interface InvokeFailure {
+  readonly message: string;
+  readonly refused?: boolean;
+}
+
 /** Invokes the aggregator synchronously; returns why the re-feed failed, or undefined. */
-async function invokeAggregator(lambda: LambdaClient, functionName: string, event: KinesisStreamEvent): Promise<string | undefined> {
+async function invokeAggregator(lambda: LambdaClient, functionName: string, event: KinesisStreamEvent): Promise<InvokeFailure | undefined> {
   let res;
   try {
     res = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: Buffer.from(JSON.stringify(event)) }));
   } catch (e) {
     const err = e as Error;
-    return `invoking ${functionName} failed (${err.name}: ${err.message})`;
+    return { message: `invoking ${functionName} failed (${err.name}: ${err.message})` };
   }
   const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : '';
-  if (res.FunctionError) return `the function failed (${res.FunctionError}): ${text.slice(0, 500)}`;
-  let body: KinesisStreamBatchResponse | undefined;
+  if (res.FunctionError) return { message: `the function failed (${res.FunctionError}): ${text.slice(0, 500)}` };
+  let body: AggregatorResponse | undefined;
   try {
-    body = JSON.parse(text) as KinesisStreamBatchResponse;
+    body = JSON.parse(text) as AggregatorResponse;
   } catch {
-    return `the function returned no batch response: ${text.slice(0, 200)}`;
+    return { message: `the function returned no batch response: ${text.slice(0, 200)}` };
   }
-  const failures = body?.batchItemFailures ?? [];
-  if (failures.length > 0) return `the function reported ${failures.length} failed item(s) from ${failures[0].itemIdentifier}`;
+  if (body?.refused && body.refused.length > 0) {
+    return { refused: true, message: `the aggregator refused the redrive: ${body.refused.map((r) => `${r.shardId}: ${r.reason}`).join('; ')}` };
+  }
+  const failures: KinesisStreamBatchResponse['batchItemFailures'] = body?.batchItemFailures ?? [];
+  if (failures.length > 0) return { message: `the function reported ${failures.length} failed item(s) from ${failures[0].itemIdentifier}` };
   return undefined;
 }

@@ -36,8 +36,9 @@ describe('parseSettings defaults', () => {
       batchSize: 500,
       maxBatchingWindowSeconds: 1,
       parallelizationFactor: 1,
-      retryAttempts: 10,
-      maxRecordAgeSeconds: 3600,
+      retryAttempts: -1,
+      maxRecordAgeSeconds: -1,
+      laneIdleTimeoutSeconds: 60,
       spec: DEFAULT_SPEC_PATH,
       firehoseErrorLogging: true,
       logRetentionDays: 30,
@@ -162,11 +163,11 @@ describe('parseSettings rejects each bad field, naming it and its allowed range'
     ['maxBatchingWindowSeconds', '301', 'must be an integer 0–300'],
     ['parallelizationFactor', '0', 'must be an integer 1–10'],
     ['parallelizationFactor', '11', 'must be an integer 1–10'],
-    ['retryAttempts', '-1', 'must be an integer 0–10000'],
-    ['retryAttempts', '10001', 'must be an integer 0–10000'],
-    ['maxRecordAgeSeconds', '-1', 'must be an integer 60–604800'],
-    ['maxRecordAgeSeconds', '59', 'must be an integer 60–604800'],
-    ['maxRecordAgeSeconds', '604801', 'must be an integer 60–604800'],
+    ['retryAttempts', '-2', 'must be -1 (infinite) or an integer 0–10000'],
+    ['retryAttempts', '10001', 'must be -1 (infinite) or an integer 0–10000'],
+    ['maxRecordAgeSeconds', '-2', 'must be -1 (infinite) or an integer 60–604800'],
+    ['maxRecordAgeSeconds', '59', 'must be -1 (infinite) or an integer 60–604800'],
+    ['maxRecordAgeSeconds', '604801', 'must be -1 (infinite) or an integer 60–604800'],
     ['retentionHours', '23', 'must be an integer 24–8760'],
     ['retentionHours', '8761', 'must be an integer 24–8760'],
     ['streamMode', 'ondemand', 'must be one of "on-demand", "provisioned"'],
@@ -283,18 +284,18 @@ describe('co-partitioning', () => {
     assertConfigError(() => loadConfig({ parallelizationFactor: '2' }, withSpec(demo)), 'parallelizationFactor', 'does not declare "partitionKey"');
   });
 
-  test('parallelizationFactor above 1 names the aggregations whose group-by lacks the partition key', () => {
-    const spec = { ...demo, partitionKey: ['deviceId'] };
-    assertConfigError(() => loadConfig({ parallelizationFactor: '4' }, withSpec(spec)), 'parallelizationFactor', 'site_events_5m', 'deviceId');
-  });
-
-  test('a co-partitioned spec may run batches of a shard in parallel', () => {
+  test('parallelizationFactor above 1 is refused even for a co-partitioned spec, with the reason', () => {
     const spec = {
       ...demo,
       partitionKey: ['site'],
       aggregations: demo.aggregations.map((a: { groupBy: string[] }) => ({ ...a, groupBy: [...new Set(['site', ...a.groupBy])] })),
     };
-    expect(loadConfig({ parallelizationFactor: '10' }, withSpec(spec)).parallelizationFactor).toBe(10);
+    expect(() => loadConfig({ parallelizationFactor: '10' }, withSpec(spec))).toThrow(/only 1 is supported.*one watermark\s+and one fence per shard/s);
+  });
+
+  test('parallelizationFactor above 1 names the aggregations whose group-by lacks the partition key', () => {
+    const spec = { ...demo, partitionKey: ['deviceId'] };
+    assertConfigError(() => loadConfig({ parallelizationFactor: '4' }, withSpec(spec)), 'parallelizationFactor', 'site_events_5m', 'deviceId');
   });
 
   test('parallelizationFactor 1 needs no partition key', () => {

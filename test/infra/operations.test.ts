@@ -89,6 +89,7 @@ function expectedAlarms(t: Template, config: PipelineConfig) {
     AggregatorThrottles: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [fn], Statistic: 'Sum', Period: 300, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' },
     FailureQueueDepth: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: getAtt(queueId(t), 'QueueName') }], Statistic: 'Maximum', Period: 60, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' },
     BadRecords: { Namespace: config.metricsNamespace, MetricName: BATCH_METRICS.badRecords, Dimensions: [{ Name: 'service', Value: 'aggregator' }], Statistic: 'Sum', Period: 300, Threshold: config.badRecordsAlarmThreshold, ComparisonOperator: 'GreaterThanThreshold' },
+    LostRecords: { Namespace: config.metricsNamespace, MetricName: BATCH_METRICS.lostRanges, Dimensions: [{ Name: 'service', Value: 'aggregator' }], Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' },
     StreamReadThrottles: { Namespace: 'AWS/Kinesis', MetricName: 'ReadProvisionedThroughputExceeded', Dimensions: [stream], Statistic: 'Sum', Period: 60, Threshold: 0, EvaluationPeriods: 3, DatapointsToAlarm: 3 },
     StreamWriteThrottles: { Namespace: 'AWS/Kinesis', MetricName: 'WriteProvisionedThroughputExceeded', Dimensions: [stream], Statistic: 'Sum', Period: 60, Threshold: 0, EvaluationPeriods: 3 },
   };

@@ -1,5 +1,6 @@
 import type { WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
+import type { LaneState } from '../../lambda/domain/lane';
 import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 
@@ -11,18 +12,28 @@ function copy(w: StoredWindow): StoredWindow {
 /** An in-memory {@link WindowStore} with the same conditional semantics as DynamoDB, and fault injection. */
 export class MemoryWindowStore implements WindowStore {
   readonly windows = new Map<string, { ref: WindowRef; stored: StoredWindow }>();
-  readonly watermarks = new Map<string, number>();
+  readonly lanes = new Map<string, LaneState>();
   writes = 0;
+  laneWrites = 0;
   /** When set, the write that would make `writes` exceed it throws (a crash midway through a batch). */
   failAfterWrites: number | undefined;
 
-  async readWatermarks() {
-    return new Map(this.watermarks);
+  /** Every lane's watermark, as the lane items hold them. */
+  get watermarks(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [lane, s] of this.lanes) if (s.watermark !== undefined) out.set(lane, s.watermark);
+    return out;
   }
 
-  async advanceWatermark(lane: string, watermark: number) {
-    const cur = this.watermarks.get(lane);
-    if (cur === undefined || cur < watermark) this.watermarks.set(lane, watermark);
+  async readLanes() {
+    return new Map([...this.lanes].map(([k, v]) => [k, structuredClone(v)]));
+  }
+
+  async writeLane(lane: string, next: LaneState, expectedRev: number): Promise<WriteOutcome> {
+    if ((this.lanes.get(lane)?.rev ?? 0) !== expectedRev) return 'conflict';
+    this.laneWrites++;
+    this.lanes.set(lane, structuredClone(next));
+    return 'written';
   }
 
   async getWindows(refs: readonly WindowRef[]) {

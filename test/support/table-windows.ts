@@ -63,6 +63,7 @@ export async function readTableWindows(
 /** Every shard's persisted watermark. */
 export async function readWatermarks(doc: DynamoDBDocumentClient, tableName: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const item of await scan(doc, tableName)) if (item.pk === 'lanes') out.set(String(item.sk), Number(item.wm));
+  // A lane whose batches have all failed so far has an item (its last batch time) but no watermark yet.
+  for (const item of await scan(doc, tableName)) if (item.pk === 'lanes' && item.wm !== undefined) out.set(String(item.sk), Number(item.wm));
   return out;
 }

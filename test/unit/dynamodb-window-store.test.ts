@@ -128,11 +128,12 @@ describe('DynamoWindowStore', () => {
     expect(input.ConsistentRead).toBe(true);
   });
 
-  test('watermarks only move forward', async () => {
+  test('a lane is written only at the revision it was read at', async () => {
     ddb.on(UpdateCommand).rejects(conditionFailed());
-    await store.advanceWatermark('shard-1', 1000, 5);
+    expect(await store.writeLane('shard-1', { watermark: 1000, lastBatchAt: 5, repaired: [], lost: [], rev: 3 }, 2)).toBe('conflict');
     const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    expect(input.Key).toStrictEqual({ pk: 'lanes', sk: 'shard-1' });
-    expect(input.ConditionExpression).toBe('attribute_not_exists(#wm) OR #wm < :wm');
+    expect(input.Key).toEqual({ pk: 'lanes', sk: 'shard-1' });
+    expect(input.ConditionExpression).toBe('#rev = :expected');
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':expected': 2, ':rev': 3, ':wm': 1000, ':lb': 5 });
   });
 });

@@ -117,7 +117,7 @@ describe('createKinesisHandler observer hooks', () => {
 
     calls.length = 0;
     const failing = createKinesisHandler(
-      { ...deps, store: { ...deps.store, readWatermarks: () => Promise.reject(new Error('boom')) } as never },
+      { ...deps, store: { ...deps.store, readLanes: () => Promise.reject(new Error('boom')) } as never },
       () => 1_000,
       observer,
     );
