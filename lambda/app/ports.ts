@@ -97,7 +97,8 @@ export interface StreamReader {
 
 /** Processing time, injected: the clock, a sleep and a random source (for jitter). */
 export interface TimePort {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-  random(): number;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Uniform in [0, 1), for jitter; a property so that it can be passed on unbound. */
+  readonly random: () => number;
 }

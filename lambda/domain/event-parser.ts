@@ -98,7 +98,7 @@ export function parseEvent(spec: CompiledSpec, text: string, arrivalMs?: number)
       if (!Number.isFinite(v) || !keyNumberOk(v as number)) {
         return {
           ok: false,
-          reason: `invalid group-by field "${field}": ${String(v as number)} is not 0 or a magnitude between ${DYNAMODB_MIN_NUMBER_MAGNITUDE} and ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER)`,
+          reason: `invalid group-by field "${field}": ${(v as number).toString()} is not 0 or a magnitude between ${DYNAMODB_MIN_NUMBER_MAGNITUDE} and ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER)`,
         };
       }
     } else if (t !== 'boolean') {

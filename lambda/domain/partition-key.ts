@@ -30,7 +30,7 @@ export function derivePartitionKey(rule: PartitionKeyRule, event: Record<string,
     if (v === undefined || v === null || typeof v === 'object') {
       return { ok: false, reason: `partition-key field "${rule.fields[i]}" is missing or not a scalar` };
     }
-    parts.push(String(v));
+    parts.push((v as string | number | boolean).toString());
   }
   return { ok: true, key: parts.join(PARTITION_KEY_SEPARATOR) };
 }

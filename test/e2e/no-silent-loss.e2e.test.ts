@@ -11,7 +11,7 @@
  * (real shard ids, for the re-read) share nothing with the deployed stack's traffic.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -26,6 +26,7 @@ import { REPO_ROOT } from '../../scripts/lib/local-stack';
 import { kinesisEventFor, readRange } from '../../scripts/lib/redrive';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
+import { loadBundledHandler } from '../support/bundled-function';
 import { FaultProxy } from '../support/fault-proxy';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { pollUntil } from '../support/poll';
@@ -47,18 +48,6 @@ const suffix = randomBytes(3).toString('hex');
 const TABLE = `loss-${suffix}`;
 const STREAM = `loss-${suffix}`;
 let streamArn = '';
-
-/** A bundled function asset of the deployed stack, found through its template in cdk.out. */
-function bundled(service: string): string {
-  const template = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.out', `${outputs.stackName}.template.json`), 'utf8'));
-  const fn = Object.values(template.Resources as Record<string, { Type: string; Properties: any }>).find(
-    (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service,
-  );
-  const key = String(fn?.Properties.Code.S3Key ?? '');
-  const file = join(REPO_ROOT, 'cdk.out', `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
-  if (!existsSync(file)) throw new Error(`no bundled ${service} at ${file}: deploy the stack first`);
-  return file;
-}
 
 let proxy: FaultProxy | undefined;
 let aggregator: (event: KinesisStreamEvent, context?: Context) => Promise<AggregatorResponse>;
@@ -119,10 +108,8 @@ beforeAll(async () => {
     SKIP_DETECTION: 'retries',
     LANE_IDLE_TIMEOUT_MS: String(LANE_IDLE_TIMEOUT_MS),
   });
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  aggregator = require(bundled('aggregator')).handler;
-  closer = require(bundled('closer')).handler;
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  aggregator = loadBundledHandler<typeof aggregator>(outputs.stackName, 'aggregator');
+  closer = loadBundledHandler<typeof closer>(outputs.stackName, 'closer');
 });
 
 afterAll(async () => {

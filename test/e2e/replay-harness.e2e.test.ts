@@ -10,7 +10,7 @@
  * records, with no double count and no loss.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
@@ -22,6 +22,7 @@ import { REPO_ROOT } from '../../scripts/lib/local-stack';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload } from '../../scripts/workload';
+import { loadBundledHandler } from '../support/bundled-function';
 import { FaultProxy } from '../support/fault-proxy';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { measuresClose, referenceAggregate } from '../support/reference';
@@ -42,19 +43,6 @@ const SPEC: AggregationSpec = parseAggregationSpec({
   ...JSON.parse(readFileSync(join(REPO_ROOT, 'specs', 'site-partitioned.json'), 'utf8')),
 });
 for (const a of SPEC.aggregations) (a as { allowedLatenessSeconds: number }).allowedLatenessSeconds = 3600;
-
-/** The bundled aggregator asset of the deployed stack, found through its template in cdk.out. */
-function bundledAggregator(): string {
-  type LambdaResource = { Type: string; Properties: { Environment?: { Variables?: Record<string, string> }; Code: { S3Key?: string } } };
-  const template = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.out', `${outputs.stackName}.template.json`), 'utf8')) as { Resources: Record<string, LambdaResource> };
-  const fn = Object.values(template.Resources).find(
-    (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'aggregator',
-  );
-  const key = fn?.Properties.Code.S3Key ?? '';
-  const file = join(REPO_ROOT, 'cdk.out', `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
-  if (!existsSync(file)) throw new Error(`no bundled aggregator at ${file}: deploy the stack first`);
-  return file;
-}
 
 let proxy: FaultProxy | undefined;
 let handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
@@ -80,8 +68,7 @@ beforeAll(async () => {
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  handler = (require(bundledAggregator()) as { handler: typeof handler }).handler;
+  handler = loadBundledHandler<typeof handler>(outputs.stackName, 'aggregator');
 });
 afterAll(async () => proxy?.stop());
 

@@ -16,7 +16,7 @@ import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/
 import { awsClients } from '../../scripts/lib/aws-target';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
-import { bundledAggregatorPath } from '../support/bundled-aggregator';
+import { loadBundledHandler } from '../support/bundled-function';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { measuresClose, referenceAggregate } from '../support/reference';
 import { readTableWindows, readWatermarks } from '../support/table-windows';
@@ -60,8 +60,7 @@ beforeAll(() => {
     LATE_PREFIX: outputs.LatePrefix,
   });
   if (process.env.E2E_ENDPOINT) process.env.AWS_ENDPOINT_URL = process.env.E2E_ENDPOINT;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  handler = (require(bundledAggregatorPath(outputs.stackName)) as { handler: typeof handler }).handler;
+  handler = loadBundledHandler<typeof handler>(outputs.stackName, 'aggregator');
 });
 
 /** One record of a torture run: its payload text and what must become of it. */

@@ -86,16 +86,16 @@ describe('write contention', () => {
   test('a window still conflicting at the deadline fails the batch for a retry, after backing off, never skipping it', async () => {
     class AlwaysConflicting extends MemoryWindowStore {
       attempts = 0;
-      override async writeWindow(): Promise<WriteOutcome> {
+      override writeWindow(): Promise<WriteOutcome> {
         this.attempts++;
-        return 'conflict';
+        return Promise.resolve('conflict');
       }
     }
     const store = new AlwaysConflicting();
     // A simulated clock: sleeping moves it, so the deadline is reached without waiting.
     let now = 50_000;
     const slept: number[] = [];
-    const time: TimePort = { now: () => now, sleep: async (ms) => { slept.push(ms); now += ms; }, random: () => 0.5 };
+    const time: TimePort = { now: () => now, sleep: (ms) => { slept.push(ms); now += ms; return Promise.resolve(); }, random: () => 0.5 };
     const records = sourceRecords([JSON.stringify({ site: 'hq', ts: 1_000, v: 1 })], ['hq']);
     const outcome = await processBatch(deps(store, time), { lane: 'shardId-1', records, deadlineMs: 60_000 }, 50_000);
     expect(outcome.failedSequenceNumber).toBe(records[0].sequenceNumber);

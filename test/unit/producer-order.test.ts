@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { compilePartitionKey } from '../../lambda/domain/partition-key';
@@ -21,16 +21,16 @@ function flakyStream(fails: (data: string, attempt: number) => boolean) {
   const mock = mockClient(KinesisClient);
   const accepted: { partitionKey: string; data: string }[] = [];
   const tries = new Map<string, number>();
-  mock.on(PutRecordsCommand).callsFake((input) => {
-    const out = input.Records.map((r: { PartitionKey: string; Data: Uint8Array }) => {
-      const data = Buffer.from(r.Data).toString();
+  mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+    const out = (input.Records ?? []).map((r) => {
+      const data = Buffer.from(r.Data ?? new Uint8Array()).toString();
       const n = (tries.get(data) ?? 0) + 1;
       tries.set(data, n);
       if (fails(data, n)) return { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' };
-      accepted.push({ partitionKey: r.PartitionKey, data });
+      accepted.push({ partitionKey: r.PartitionKey ?? '', data });
       return { ShardId: 'shardId-0', SequenceNumber: String(accepted.length) };
     });
-    return { FailedRecordCount: out.filter((o: { ErrorCode?: string }) => o.ErrorCode).length, Records: out };
+    return { FailedRecordCount: out.filter((o) => 'ErrorCode' in o).length, Records: out };
   });
   return { mock, accepted };
 }
@@ -108,7 +108,7 @@ describe('produce --file and stdin', () => {
       { streamName: 's', sleep: noSleep },
     );
     expect(second.sourceError).toBeUndefined();
-    expect(accepted.map((r) => JSON.parse(r.data).n)).toEqual([1, 2, 3, 4, 5]);
+    expect(accepted.map((r) => (JSON.parse(r.data) as { n: number }).n)).toEqual([1, 2, 3, 4, 5]);
     mock.restore();
   });
 

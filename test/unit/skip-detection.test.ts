@@ -3,6 +3,7 @@
  * skipped range and re-reads it from the stream before any fence moves; if the stream no longer holds it, the range is
  * recorded as lost and reported. A redrive re-applies exactly what was never applied, or refuses and says why.
  */
+import { expect } from '@jest/globals';
 import { processBatch, type BatchDeps } from '../../lambda/app/process-batch';
 import type { SourceRecord, StreamReader } from '../../lambda/app/ports';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
@@ -41,11 +42,11 @@ const B3 = shard.slice(20, 30);
 function reader(trimmedBefore = 0): StreamReader & { calls: number } {
   return {
     calls: 0,
-    async readRange(_arn, _shard, from, before) {
+    readRange(_arn, _shard, from, before) {
       this.calls++;
       const inRange = shard.filter((r) => BigInt(r.sequenceNumber) >= BigInt(from) && BigInt(r.sequenceNumber) < BigInt(before));
       const kept = inRange.filter((r) => shard.indexOf(r) >= trimmedBefore);
-      return { records: kept, trimmed: kept.length < inRange.length };
+      return Promise.resolve({ records: kept, trimmed: kept.length < inRange.length });
     },
   };
 }

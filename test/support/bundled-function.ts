@@ -1,0 +1,35 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../scripts/lib/local-stack';
+
+/** The parts of an `AWS::Lambda::Function`'s properties this reads. */
+interface FunctionProperties {
+  readonly Environment?: { readonly Variables?: Record<string, string> };
+  readonly Code?: { readonly S3Key?: string };
+}
+
+/**
+ * The bundled asset of one of a deployed stack's functions (what `cdk deploy` shipped), found through its template in
+ * cdk.out by the function's Powertools service name (`aggregator`, `closer`).
+ */
+export function bundledFunctionPath(stackName: string, service: string): string {
+  const template = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.out', `${stackName}.template.json`), 'utf8')) as {
+    Resources: Record<string, { Type: string; Properties: FunctionProperties }>;
+  };
+  const fn = Object.values(template.Resources).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service,
+  );
+  const key = String(fn?.Properties.Code?.S3Key ?? '');
+  const file = join(REPO_ROOT, 'cdk.out', `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
+  if (!existsSync(file)) throw new Error(`no bundled ${service} at ${file}: deploy the stack first`);
+  return file;
+}
+
+/**
+ * Loads the handler of a bundled function, the code the emulator runs. Call it after setting the environment the
+ * function reads at init.
+ */
+export function loadBundledHandler<H>(stackName: string, service: string): H {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the asset is CommonJS, found at run time
+  return (require(bundledFunctionPath(stackName, service)) as { handler: H }).handler;
+}
