@@ -5,7 +5,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { ItemBudgetExceededError, type WindowStore, type WriteOutcome } from '../app/ports';
+import { ItemBudgetExceededError, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
 import { fromStoredMeasures, toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
@@ -14,9 +14,12 @@ import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { LaneRange, LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
-import { ATTR, LANES_PK, PENDING_INDEX } from './window-table-layout';
+import { ATTR, LANE_BUCKETS, LANES_PK, lanePk, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from './window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
+
+/** Queries of the `pending` index kept in flight when a batch reads every bucket of a time range. */
+export const PENDING_QUERY_CONCURRENCY = 16;
 
 /** BatchGetItem reads at most 100 keys per call. @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html */
 export const MAX_BATCH_GET_KEYS = 100;
@@ -43,7 +46,24 @@ export function windowSk(start: number): string {
 
 /** The item key of a lane's watermark. */
 export function watermarkKey(lane: string): { pk: string; sk: string } {
-  return { pk: LANES_PK, sk: lane };
+  return { pk: lanePk(lane), sk: lane };
+}
+
+/** The `pending` index key of a window that is pending. */
+export function windowPendingKey(ref: WindowRef): string {
+  return pendingKey(ref.aggregation.name, pendingBucket(ref.keyJson));
+}
+
+/** A `findPending` page cursor: how many buckets of the pass it finished and, within it, DynamoDB's LastEvaluatedKey. */
+function encodePendingCursor(bucket: number, startKey: Record<string, unknown> | undefined): string {
+  return JSON.stringify({ b: bucket, k: startKey });
+}
+
+function decodePendingCursor(cursor: string | undefined): { bucket: number; startKey: Record<string, unknown> | undefined } {
+  if (cursor === undefined) return { bucket: 0, startKey: undefined };
+  const parsed = JSON.parse(cursor) as { b?: unknown; k?: Record<string, unknown> };
+  if (typeof parsed.b !== 'number' || !Number.isInteger(parsed.b) || parsed.b < 0) throw new Error(`invalid pending-window cursor: ${cursor}`);
+  return { bucket: parsed.b, startKey: parsed.k };
 }
 
 function isConditionFailure(e: unknown): boolean {
@@ -105,8 +125,10 @@ export function parseWindowItem(
 /**
  * Window state in one DynamoDB table:
  * - a window item per (aggregation, key, window): `pk = w#<aggregation>#<key JSON>`, `sk = <window start ISO>`;
- * - a watermark item per lane (shard): `pk = lanes`, `sk = <shardId>`;
- * - the sparse GSI `pending` (`pendingAgg`, `fireAt`) over windows that still have something to emit.
+ * - a watermark item per lane (shard): `pk = lanes#<hash(shardId) mod 8>`, `sk = <shardId>`;
+ * - the sparse GSI `pending` (`pendingAgg = <aggregation>#<hash(key) mod 64>`, `fireAt`) over windows that still
+ *   have something to emit. The index key is set when a window is created and removed when it is emitted; updates in
+ *   between keep it, so they cost the index nothing.
  */
 export class DynamoWindowStore implements WindowStore {
   private readonly retentionMs: number;
@@ -120,21 +142,25 @@ export class DynamoWindowStore implements WindowStore {
 
   async readLanes(): Promise<Map<string, LaneState>> {
     const out = new Map<string, LaneState>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(
-        new QueryCommand({
-          TableName: this.opts.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': ATTR.pk },
-          ExpressionAttributeValues: { ':pk': LANES_PK },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of res.Items ?? []) out.set(String(item[ATTR.sk]), laneStateOf(item));
-      startKey = res.LastEvaluatedKey;
-    } while (startKey);
+    await Promise.all(
+      Array.from({ length: LANE_BUCKETS }, async (_, bucket) => {
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          const res = await this.doc.send(
+            new QueryCommand({
+              TableName: this.opts.tableName,
+              KeyConditionExpression: '#pk = :pk',
+              ExpressionAttributeNames: { '#pk': ATTR.pk },
+              ExpressionAttributeValues: { ':pk': `${LANES_PK}#${bucket}` },
+              ConsistentRead: true,
+              ExclusiveStartKey: startKey,
+            }),
+          );
+          for (const item of res.Items ?? []) out.set(String(item[ATTR.sk]), laneStateOf(item));
+          startKey = res.LastEvaluatedKey;
+        } while (startKey);
+      }),
+    );
     return out;
   }
 
@@ -262,11 +288,12 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
+      ':p': windowPendingKey(ref),
     };
     let update =
       'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, ' +
       '#fireAt = :fireAt, #exp = :exp, #upd = :upd';
-    update += next.pending ? ', #p = :agg' : ' REMOVE #p';
+    update += next.pending ? ', #p = :p' : ' REMOVE #p';
     let condition: string;
     if (expectedRev === undefined) {
       condition = 'attribute_not_exists(#pk)';
@@ -279,7 +306,7 @@ export class DynamoWindowStore implements WindowStore {
     // Every attribute the item keeps is SET by this update, so the item after the write is exactly this.
     const item: Record<string, unknown> = { ...key };
     for (const [ph, attr] of Object.entries(names)) if (ph !== '#pk' && ph !== '#p') item[attr] = values[`:${ph.slice(1)}`];
-    if (next.pending) item[ATTR.pending] = agg.name;
+    if (next.pending) item[ATTR.pending] = values[':p'];
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
     try {
@@ -300,35 +327,69 @@ export class DynamoWindowStore implements WindowStore {
     }
   }
 
-  async findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]> {
-    const refs: WindowRef[] = [];
+  async findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage> {
     const prefix = windowPk(aggregation.name, '');
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(
+    const toRef = (item: Record<string, unknown>): WindowRef | undefined => {
+      const pk = String(item[ATTR.pk]);
+      if (!pk.startsWith(prefix)) return undefined;
+      const start = Date.parse(String(item[ATTR.sk]));
+      return { aggregation, keyJson: pk.slice(prefix.length), start, end: start + aggregation.assigner.sizeMs };
+    };
+    const range = query.after === undefined ? '#fireAt <= :w' : '#fireAt BETWEEN :a AND :w';
+    const values = (bucket: number): Record<string, unknown> => ({
+      ':k': pendingKey(aggregation.name, bucket),
+      ':w': query.atOrBefore,
+      // fireAt is an integer (epoch ms): after `a` means at or after `a + 1`.
+      ...(query.after === undefined ? {} : { ':a': query.after + 1 }),
+    });
+    const send = (bucket: number, startKey: Record<string, unknown> | undefined, limit: number | undefined) =>
+      this.doc.send(
         new QueryCommand({
           TableName: this.opts.tableName,
           IndexName: PENDING_INDEX,
-          KeyConditionExpression: '#p = :agg AND #fireAt <= :w',
+          KeyConditionExpression: `#p = :k AND ${range}`,
           ExpressionAttributeNames: { '#p': ATTR.pending, '#fireAt': ATTR.fireAt },
-          ExpressionAttributeValues: { ':agg': aggregation.name, ':w': endAtOrBefore },
+          ExpressionAttributeValues: values(bucket),
           ExclusiveStartKey: startKey,
+          Limit: limit,
         }),
       );
+    if (query.limit === undefined) {
+      // A batch's time range is narrow: every bucket at once, each to its end.
+      const refs: WindowRef[] = [];
+      const buckets = Array.from({ length: PENDING_BUCKETS }, (_, b) => b);
+      let next = 0;
+      const worker = async () => {
+        while (next < buckets.length) {
+          const bucket = buckets[next++];
+          let startKey: Record<string, unknown> | undefined;
+          do {
+            const res = await send(bucket, startKey, undefined);
+            for (const item of res.Items ?? []) {
+              const ref = toRef(item);
+              if (ref) refs.push(ref);
+            }
+            startKey = res.LastEvaluatedKey;
+          } while (startKey);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PENDING_QUERY_CONCURRENCY, buckets.length) }, worker));
+      return { refs };
+    }
+    // Paged: bucket by bucket, from a bucket that rotates from pass to pass, from where the cursor stopped.
+    const first = (query.rotation ?? 0) % PENDING_BUCKETS;
+    let { bucket, startKey } = decodePendingCursor(query.cursor);
+    const refs: WindowRef[] = [];
+    while (bucket < PENDING_BUCKETS && refs.length < query.limit) {
+      const res = await send((first + bucket) % PENDING_BUCKETS, startKey, query.limit - refs.length);
       for (const item of res.Items ?? []) {
-        const pk = String(item[ATTR.pk]);
-        if (!pk.startsWith(prefix)) continue;
-        const start = Date.parse(String(item[ATTR.sk]));
-        refs.push({
-          aggregation,
-          keyJson: pk.slice(prefix.length),
-          start,
-          end: start + aggregation.assigner.sizeMs,
-        });
+        const ref = toRef(item);
+        if (ref) refs.push(ref);
       }
       startKey = res.LastEvaluatedKey;
-    } while (startKey);
-    return refs;
+      if (!startKey) bucket++;
+    }
+    return { refs, cursor: bucket < PENDING_BUCKETS ? encodePendingCursor(bucket, startKey) : undefined };
   }
 
   async markEmitted(ref: WindowRef, version: number): Promise<void> {

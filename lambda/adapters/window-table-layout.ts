@@ -3,14 +3,54 @@
  * It imports nothing, so that the CDK app can use it without loading the SDK.
  */
 
-/** The sparse index of pending windows (open, or fired and not yet emitted). */
+/**
+ * The sparse index of pending windows (open, or fired and not yet emitted). Its partition key is write-sharded,
+ * `<aggregation>#<bucket>` (see {@link pendingKey}), its sort key the window's end (`fireAt`).
+ */
 export const PENDING_INDEX = 'pending';
 
 /**
- * Partition key of the lane-watermark items: all lanes in one partition, so that one Query reads every shard's
- * watermark. It takes one write per batch per shard, far below a partition's 1,000 writes/s.
+ * Buckets of the `pending` index per aggregation. One value per aggregation put every window creation and emission
+ * of the aggregation in one index partition (≤ 1,000 writes/s, and a throttled index throttles the table's writes);
+ * the P8 capacity simulation sizes this so that its hottest bucket stays at or below half of that at 200 shards.
+ * Changing it strands pending windows in the old buckets: it is part of the table layout.
+ */
+export const PENDING_BUCKETS = 64;
+
+/**
+ * Prefix of the lane-watermark items' partition keys: `lanes#<bucket>`, {@link LANE_BUCKETS} of them, so that neither
+ * the lanes' writes (one or two per batch per shard) nor their reads (every batch reads every lane) load one
+ * partition; reading every lane is {@link LANE_BUCKETS} Queries.
  */
 export const LANES_PK = 'lanes';
+
+/** Partitions the lane items are spread over (see {@link LANES_PK}). */
+export const LANE_BUCKETS = 8;
+
+/** FNV-1a, 32 bits: a cheap, stable hash, the same in every runtime and release (bucket numbers are stored). */
+export function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** The `pending` bucket of a window: from a hash of its key, so one key's windows share a bucket. */
+export function pendingBucket(keyJson: string): number {
+  return fnv1a32(keyJson) % PENDING_BUCKETS;
+}
+
+/** The `pending` index partition key of a bucket of an aggregation. */
+export function pendingKey(aggregation: string, bucket: number): string {
+  return `${aggregation}#${bucket}`;
+}
+
+/** The partition key of a lane's item. */
+export function lanePk(lane: string): string {
+  return `${LANES_PK}#${fnv1a32(lane) % LANE_BUCKETS}`;
+}
 
 /** Item attribute names. Short names keep items small: an UpdateItem is billed on the item's size per 1 KB. */
 export const ATTR = {

@@ -42,6 +42,30 @@ export class ItemBudgetExceededError extends Error {
   }
 }
 
+/** Which pending windows {@link WindowStore.findPending} returns. */
+export interface PendingQuery {
+  /** Only windows ending after this (epoch ms); absent: no lower bound. */
+  readonly after?: number;
+  /** Only windows ending at or before this (epoch ms). */
+  readonly atOrBefore: number;
+  /** At most about this many windows (a page may hold a few more); absent: every one. */
+  readonly limit?: number;
+  /** Where the previous page stopped. */
+  readonly cursor?: string;
+  /**
+   * Paged queries only: a number that varies from pass to pass (the closer passes its clock), so that a pass that
+   * stops at its budget does not always read the same windows first.
+   */
+  readonly rotation?: number;
+}
+
+/** A page of pending windows. */
+export interface PendingPage {
+  readonly refs: WindowRef[];
+  /** Set when more windows may follow: the cursor of the next page. */
+  readonly cursor?: string;
+}
+
 /** The outcome of a conditional window write. */
 export type WriteOutcome = 'written' | 'conflict';
 
@@ -55,8 +79,11 @@ export interface WindowStore {
   getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>>;
   /** Writes a window if its revision is still `expectedRev` (undefined: if it does not exist), stamping `updatedAt`. */
   writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome>;
-  /** Pending windows (open, or fired and not yet emitted) of an aggregation whose end is at or before `endAtOrBefore`. */
-  findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]>;
+  /**
+   * Pending windows (open, or fired and not yet emitted) of an aggregation whose end is in `(after, atOrBefore]`, a
+   * page at a time when `limit` is set (pass the returned cursor back for the next page; none: the last page).
+   */
+  findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage>;
   /** Clears `pending` if the window is still at `version`. */
   markEmitted(ref: WindowRef, version: number): Promise<void>;
 }

@@ -339,6 +339,16 @@ async function touchLane(
   }
 }
 
+/**
+ * The ends of windows a watermark move from `before` to `watermark` passes, as a pending-window query; undefined when it
+ * passes none. Windows are epoch-aligned, so their ends are multiples of the hop.
+ */
+export function dueRange(hopMs: number, before: number | undefined, watermark: number): { after?: number; atOrBefore: number } | undefined {
+  const lastEnd = watermark - (((watermark % hopMs) + hopMs) % hopMs);
+  if (before !== undefined && lastEnd <= before) return undefined;
+  return { after: before, atOrBefore: watermark };
+}
+
 /** Applies records of a lane to the windows, as described at {@link processBatch} (steps 2 to 4). */
 async function applyRecords(
   deps: BatchDeps,
@@ -469,8 +479,11 @@ async function applyRecords(
 
   // Windows this batch did not touch that its watermark may have closed, and versions left unemitted by a failed
   // attempt.
-  if (watermark !== undefined) {
-    await settlePendingWindows(ctx, spec.aggregations, () => watermark, new Set(live.map((s) => s.id)), emissions, log);
+  // Only windows this batch's watermark moved past: those below its previous watermark were looked at by the batches
+  // that passed them, and those a lagging lane still holds are looked at by that lane's batches when it moves on
+  // (or by the idle closer's sweep). So the reads follow the windows the batch makes due, not all pending ones.
+  if (watermark !== undefined && watermark !== before) {
+    await settlePendingWindows(ctx, spec.aggregations, (agg) => dueRange(agg.assigner.hopMs, before, watermark), new Set(live.map((s) => s.id)), emissions, log);
   }
 
   // The windows stay pending on a failed emission; once stale, a later batch or the idle closer emits them under the

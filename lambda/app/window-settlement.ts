@@ -5,7 +5,7 @@ import { nextWindowState, type FiringRule, type StoredWindow } from '../domain/w
 import type { AggregateState } from '../domain/aggregate-state';
 import { toWindowResult } from '../domain/window-result';
 import { mapSettled } from './concurrency';
-import type { LogPort, ResultSink, TimePort, WindowStore } from './ports';
+import type { LogPort, PendingQuery, ResultSink, TimePort, WindowStore } from './ports';
 
 /** How many window writes are kept in flight: enough to hide latency, few enough not to trip throttling. */
 export const WRITE_CONCURRENCY = 16;
@@ -110,21 +110,24 @@ export async function settleWindow(
 }
 
 /**
- * Fires the pending windows of each aggregation that end at or before `endAtOrBefore(aggregation)`, skipping those in
- * `exclude` (already settled by the caller). A window that cannot be settled now stays pending for a later pass.
+ * Fires the pending windows of each aggregation that `query(aggregation)` finds (none when it returns undefined),
+ * skipping those in `exclude` (already settled by the caller). A window that cannot be settled now stays pending for
+ * a later pass. Returns how many windows it read.
  */
 export async function settlePendingWindows(
   ctx: SettlementContext,
   aggregations: readonly CompiledAggregation[],
-  endAtOrBefore: (aggregation: CompiledAggregation) => number,
+  query: (aggregation: CompiledAggregation) => PendingQuery | undefined,
   exclude: ReadonlySet<string>,
   emissions: Emissions,
   log?: LogPort,
-): Promise<void> {
+): Promise<number> {
   const refs: WindowRef[] = [];
   const seen = new Set(exclude);
   for (const agg of aggregations) {
-    for (const ref of await ctx.store.findPending(agg, endAtOrBefore(agg))) {
+    const q = query(agg);
+    if (!q) continue;
+    for (const ref of (await ctx.store.findPending(agg, q)).refs) {
       const id = windowId(agg.name, ref.keyJson, ref.start);
       if (!seen.has(id)) {
         seen.add(id);
@@ -132,6 +135,12 @@ export async function settlePendingWindows(
       }
     }
   }
+  await settleRefs(ctx, refs, emissions, log);
+  return refs.length;
+}
+
+/** Settles windows found pending (reads them consistently, fires those the rule fires, collects stale emissions). */
+export async function settleRefs(ctx: SettlementContext, refs: readonly WindowRef[], emissions: Emissions, log?: LogPort): Promise<void> {
   if (refs.length === 0) return;
   const current = await ctx.store.getWindows(refs, true);
   const settled = await mapSettled(refs, WRITE_CONCURRENCY, (ref) =>
