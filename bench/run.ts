@@ -21,6 +21,7 @@ import { runP4 } from './p4-cold-start';
 import { runP5 } from './p5-end-to-end';
 import { runP6 } from './p6-producer';
 import { runP7 } from './p7-sketch-cost';
+import { runP8 } from './p8-capacity';
 
 const FIGURES: Record<string, (log: (l: string) => void) => Promise<FigureResult>> = {
   P1: (log) => runP1({}, log),
@@ -30,6 +31,7 @@ const FIGURES: Record<string, (log: (l: string) => void) => Promise<FigureResult
   P5: (log) => runP5({}, log),
   P6: (log) => runP6({}, log),
   P7: (log) => runP7(log),
+  P8: (log) => runP8({}, log),
 };
 
 /** The machine, for results.json: figures are only comparable on the same one. */

@@ -126,7 +126,7 @@ export function parseWindowItem(
  * Window state in one DynamoDB table:
  * - a window item per (aggregation, key, window): `pk = w#<aggregation>#<key JSON>`, `sk = <window start ISO>`;
  * - a watermark item per lane (shard): `pk = lanes#<hash(shardId) mod 8>`, `sk = <shardId>`;
- * - the sparse GSI `pending` (`pendingAgg = <aggregation>#<hash(key) mod 64>`, `fireAt`) over windows that still
+ * - the sparse GSI `pending` (`pendingAgg = <aggregation>#<hash(key) mod 512>`, `fireAt`) over windows that still
  *   have something to emit. The index key is set when a window is created and removed when it is emitted; updates in
  *   between keep it, so they cost the index nothing.
  */

@@ -15,7 +15,7 @@ export const PENDING_INDEX = 'pending';
  * the P8 capacity simulation sizes this so that its hottest bucket stays at or below half of that at 200 shards.
  * Changing it strands pending windows in the old buckets: it is part of the table layout.
  */
-export const PENDING_BUCKETS = 64;
+export const PENDING_BUCKETS = 512;
 
 /**
  * Prefix of the lane-watermark items' partition keys: `lanes#<bucket>`, {@link LANE_BUCKETS} of them, so that neither

@@ -111,7 +111,7 @@ describe('DynamoWindowStore', () => {
     expect(cursor).toBeUndefined();
     expect(refs.map((r) => [r.keyJson, r.start, r.end])).toStrictEqual([['["a"]', 60_000, 120_000], ['["b"]', 120_000, 180_000]]);
     const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
-    expect(new Set(inputs.map((i) => i.ExpressionAttributeValues![':k'])).size).toBe(PENDING_BUCKETS);
+    expect(new Set(inputs.map((i) => String(i.ExpressionAttributeValues![':k']))).size).toBe(PENDING_BUCKETS);
     expect(inputs.every((i) => i.IndexName === 'pending' && i.KeyConditionExpression === '#p = :k AND #fireAt BETWEEN :a AND :w')).toBe(true);
     expect(inputs.find((i) => i.ExclusiveStartKey)?.ExpressionAttributeValues).toStrictEqual({ ':k': pendingKey('temp_1m', 3), ':a': 100_001, ':w': 200_000 });
   });
@@ -153,12 +153,12 @@ describe('DynamoWindowStore', () => {
 
   test('reads every lane watermark with one consistent query per lane partition', async () => {
     ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
-      const pk = input.ExpressionAttributeValues![':pk'];
+      const pk = String(input.ExpressionAttributeValues![':pk']);
       return { Items: ['shard-1', 'shard-2'].filter((l) => lanePk(l) === pk).map((l) => ({ pk, sk: l, wm: l === 'shard-1' ? 1234 : 99 })) };
     });
     expect(await store.readWatermarks()).toStrictEqual(new Map([['shard-1', 1234], ['shard-2', 99]]));
     const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
-    expect(inputs.map((i) => i.ExpressionAttributeValues![':pk']).sort()).toStrictEqual(Array.from({ length: LANE_BUCKETS }, (_, b) => `lanes#${b}`).sort());
+    expect(inputs.map((i) => String(i.ExpressionAttributeValues![':pk'])).sort()).toStrictEqual(Array.from({ length: LANE_BUCKETS }, (_, b) => `lanes#${b}`).sort());
     expect(inputs.every((i) => i.ConsistentRead === true)).toBe(true);
   });
 
