@@ -219,8 +219,11 @@ export class DynamoWindowStore implements WindowStore {
       const [pk, sk] = k.split('\u0000');
       return { pk, sk };
     });
-    for (let i = 0; i < keys.length; i += MAX_BATCH_GET_KEYS) {
-      let request: Record<string, unknown>[] | undefined = keys.slice(i, i + MAX_BATCH_GET_KEYS);
+    // The calls of 100 keys run side by side: a batch reads its windows in one round trip, not one per 100.
+    const chunks: Record<string, unknown>[][] = [];
+    for (let i = 0; i < keys.length; i += MAX_BATCH_GET_KEYS) chunks.push(keys.slice(i, i + MAX_BATCH_GET_KEYS));
+    const readChunk = async (chunk: Record<string, unknown>[]) => {
+      let request: Record<string, unknown>[] | undefined = chunk;
       for (let attempt = 0; request && request.length > 0; attempt++) {
         if (attempt > 0) await (this.opts.sleep ?? realSleep)(backoffDelay(attempt, this.opts));
         if (attempt > (this.opts.maxAttempts ?? 8)) throw new Error('BatchGetItem kept returning unprocessed keys');
@@ -251,7 +254,8 @@ export class DynamoWindowStore implements WindowStore {
         }
         request = res.UnprocessedKeys?.[this.opts.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
-    }
+    };
+    await Promise.all(chunks.map(readChunk));
     return out;
   }
 

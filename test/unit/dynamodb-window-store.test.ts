@@ -75,7 +75,7 @@ describe('DynamoWindowStore', () => {
     await expect(store.writeWindow(ref('d1'), next, 1, 1)).rejects.toThrow(/throttled/);
   });
 
-  test('reads windows 100 keys a call and retries unprocessed keys', async () => {
+  test('reads windows 100 keys a call, the calls side by side, and retries unprocessed keys', async () => {
     const refs = Array.from({ length: 150 }, (_, i) => ref(`d${i}`));
     let call = 0;
     ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
@@ -92,7 +92,8 @@ describe('DynamoWindowStore', () => {
     expect(got.size).toBe(150);
     const calls = ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems!.windows.Keys!.length);
     expect(calls.every((n) => n <= MAX_BATCH_GET_KEYS)).toBe(true);
-    expect(calls).toStrictEqual([100, 10, 50]);
+    // The two calls of 100 and 50 keys run side by side; the 10 unprocessed keys of the first are retried.
+    expect([...calls].sort((a, b) => a - b)).toStrictEqual([10, 50, 100]);
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest types its asymmetric matchers as any
     expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, { RequestItems: { windows: expect.objectContaining({ ConsistentRead: true }) } });
     const w = [...got.values()][0];
