@@ -1,5 +1,5 @@
-import { LANE_BUCKETS, LANES_PK, lanePk, PENDING_BUCKETS, pendingBucket, pendingKey } from '../../lambda/adapters/window-table-layout';
-import { watermarkKey, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
+import { LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS } from '../../lambda/adapters/window-table-layout';
+import { watermarkKey, windowPendingKey, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
 import type { PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import { toStoredMeasures } from '../../lambda/domain/aggregate-state';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
@@ -213,7 +213,8 @@ export class CapacityWindowStore implements WindowStore {
     const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
     const cur = this.windows.get(id);
     const pk = windowPk(ref.aggregation.name, ref.keyJson);
-    const indexKey = next.pending ? pendingKey(ref.aggregation.name, pendingBucket(ref.keyJson)) : undefined;
+    // As `if_not_exists`: a window keeps the index key it has.
+    const indexKey = next.pending ? (cur?.indexKey ?? windowPendingKey(ref, next.fences)) : undefined;
     const bytes = itemBytes({
       pk,
       sk: windowSk(ref.start),
@@ -244,14 +245,15 @@ export class CapacityWindowStore implements WindowStore {
   }
 
   async findPending(aggregation: CompiledAggregation, q: PendingQuery): Promise<PendingPage> {
-    const BUCKETS = PENDING_BUCKETS;
+    const buckets = q.lane === undefined ? Array.from({ length: PENDING_BUCKETS }, (_, i) => i) : laneSlotBuckets(q.lane);
+    const BUCKETS = buckets.length;
     const first = (q.rotation ?? 0) % BUCKETS;
     const cursor = q.cursor === undefined ? { b: 0, skip: 0 } : (JSON.parse(q.cursor) as { b: number; skip: number });
     const refs: WindowRef[] = [];
     let b = cursor.b;
     let skip = cursor.skip;
     while (b < BUCKETS && (q.limit === undefined || refs.length < q.limit)) {
-      const key = pendingKey(aggregation.name, (first + b) % BUCKETS);
+      const key = `${aggregation.name}#${buckets[(first + b) % BUCKETS]}`;
       const matching: WindowItem[] = [];
       const byEnd = this.index.get(key);
       const ends = [...(byEnd?.keys() ?? [])].filter((e) => e <= q.atOrBefore && (q.after === undefined || e > q.after)).sort((x, y) => x - y);

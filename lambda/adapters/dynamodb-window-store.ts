@@ -14,7 +14,7 @@ import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { LaneRange, LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
-import { ATTR, LANE_BUCKETS, LANES_PK, lanePk, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from './window-table-layout';
+import { ATTR, LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from './window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
 
@@ -49,9 +49,13 @@ export function watermarkKey(lane: string): { pk: string; sk: string } {
   return { pk: lanePk(lane), sk: lane };
 }
 
-/** The `pending` index key of a window that is pending. */
-export function windowPendingKey(ref: WindowRef): string {
-  return pendingKey(ref.aggregation.name, pendingBucket(ref.keyJson));
+/**
+ * The `pending` index key a window is filed under when it becomes pending: the slot of the lane that created it (the
+ * only fence of a new window; the first in order otherwise, where the item's existing key is kept anyway).
+ */
+export function windowPendingKey(ref: WindowRef, fences: Readonly<Record<string, string>>): string {
+  const lanes = Object.keys(fences).sort();
+  return pendingKey(ref.aggregation.name, pendingBucket(lanes[0] ?? '', ref.keyJson));
 }
 
 /** A `findPending` page cursor: how many buckets of the pass it finished and, within it, DynamoDB's LastEvaluatedKey. */
@@ -126,8 +130,8 @@ export function parseWindowItem(
  * Window state in one DynamoDB table:
  * - a window item per (aggregation, key, window): `pk = w#<aggregation>#<key JSON>`, `sk = <window start ISO>`;
  * - a watermark item per lane (shard): `pk = lanes#<hash(shardId) mod 8>`, `sk = <shardId>`;
- * - the sparse GSI `pending` (`pendingAgg = <aggregation>#<hash(key) mod 512>`, `fireAt`) over windows that still
- *   have something to emit. The index key is set when a window is created and removed when it is emitted; updates in
+ * - the sparse GSI `pending` (`pendingAgg = <aggregation>#<bucket>`, `fireAt`) over windows that still have something
+ *   to emit; the bucket is the creating lane's slot and a hash of the key (see `pendingBucket`). The index key is set when a window is created and removed when it is emitted; updates in
  *   between keep it, so they cost the index nothing.
  */
 export class DynamoWindowStore implements WindowStore {
@@ -292,12 +296,13 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
-      ':p': windowPendingKey(ref),
+      ':p': windowPendingKey(ref, next.fences),
     };
     let update =
       'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, ' +
       '#fireAt = :fireAt, #exp = :exp, #upd = :upd';
-    update += next.pending ? ', #p = :p' : ' REMOVE #p';
+    // An existing window keeps its index key (an unchanged index key costs the index no write).
+    update += next.pending ? ', #p = if_not_exists(#p, :p)' : ' REMOVE #p';
     let condition: string;
     if (expectedRev === undefined) {
       condition = 'attribute_not_exists(#pk)';
@@ -359,9 +364,9 @@ export class DynamoWindowStore implements WindowStore {
         }),
       );
     if (query.limit === undefined) {
-      // A batch's time range is narrow: every bucket at once, each to its end.
+      // A batch's time range is narrow: every bucket of its lane's slot at once, each to its end.
       const refs: WindowRef[] = [];
-      const buckets = Array.from({ length: PENDING_BUCKETS }, (_, b) => b);
+      const buckets = query.lane === undefined ? Array.from({ length: PENDING_BUCKETS }, (_, b) => b) : laneSlotBuckets(query.lane);
       let next = 0;
       const worker = async () => {
         while (next < buckets.length) {

@@ -10,12 +10,26 @@
 export const PENDING_INDEX = 'pending';
 
 /**
- * Buckets of the `pending` index per aggregation. One value per aggregation put every window creation and emission
- * of the aggregation in one index partition (≤ 1,000 writes/s, and a throttled index throttles the table's writes);
- * the P8 capacity simulation sizes this so that its hottest bucket stays at or below half of that at 200 shards.
- * Changing it strands pending windows in the old buckets: it is part of the table layout.
+ * Slots of the `pending` index per aggregation, one per group of lanes: a window's index key names the slot of the
+ * lane that created it, so that a batch whose watermark passes a window end queries only its own slot's buckets and
+ * reads the windows its lane fed, not every lane's. (A window several lanes feed and its creator could not fire is
+ * fired by whichever later batch touches it, or by the closer's sweep.)
  */
-export const PENDING_BUCKETS = 512;
+export const PENDING_LANE_SLOTS = 64;
+
+/**
+ * Buckets per slot, from a hash of the window's key: they spread one lane's window creations and emissions (thousands
+ * at a window boundary) over partitions, each ≤ 1,000 writes/s; the P8 capacity simulation sizes them.
+ */
+export const PENDING_KEY_SPREAD = 8;
+
+/**
+ * Buckets of the `pending` index per aggregation: {@link PENDING_LANE_SLOTS} × {@link PENDING_KEY_SPREAD}. One value per
+ * aggregation put every window creation and emission of the aggregation in one index partition (and a throttled
+ * index throttles the table's writes). Changing these strands pending windows in the old buckets: they are part of
+ * the table layout.
+ */
+export const PENDING_BUCKETS = PENDING_LANE_SLOTS * PENDING_KEY_SPREAD;
 
 /**
  * Prefix of the lane-watermark items' partition keys: `lanes#<bucket>`, {@link LANE_BUCKETS} of them, so that neither
@@ -37,9 +51,15 @@ export function fnv1a32(text: string): number {
   return h >>> 0;
 }
 
-/** The `pending` bucket of a window: from a hash of its key, so one key's windows share a bucket. */
-export function pendingBucket(keyJson: string): number {
-  return fnv1a32(keyJson) % PENDING_BUCKETS;
+/** The `pending` bucket of a window created by `lane`: the lane's slot, and a hash of the window's key within it. */
+export function pendingBucket(lane: string, keyJson: string): number {
+  return (fnv1a32(lane) % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD + (fnv1a32(keyJson) % PENDING_KEY_SPREAD);
+}
+
+/** The `pending` buckets of a lane's slot. */
+export function laneSlotBuckets(lane: string): number[] {
+  const first = (fnv1a32(lane) % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD;
+  return Array.from({ length: PENDING_KEY_SPREAD }, (_, i) => first + i);
 }
 
 /** The `pending` index partition key of a bucket of an aggregation. */

@@ -48,6 +48,10 @@ export interface PendingQuery {
   readonly after?: number;
   /** Only windows ending at or before this (epoch ms). */
   readonly atOrBefore: number;
+  /**
+   * Only (at least) the windows this lane created: a store may return more. Absent: every lane's.
+   */
+  readonly lane?: string;
   /** At most about this many windows (a page may hold a few more); absent: every one. */
   readonly limit?: number;
   /** Where the previous page stopped. */
@@ -77,7 +81,10 @@ export interface WindowStore {
   writeLane(lane: string, next: LaneState, expectedRev: number): Promise<WriteOutcome>;
   /** Reads windows by id; absent ones are missing from the map. */
   getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>>;
-  /** Writes a window if its revision is still `expectedRev` (undefined: if it does not exist), stamping `updatedAt`. */
+  /**
+   * Writes a window if its revision is still `expectedRev` (undefined: if it does not exist), stamping `updatedAt`. A
+   * window is filed for {@link findPending} under the lane of its first fence when created (sorted first otherwise).
+   */
   writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome>;
   /**
    * Pending windows (open, or fired and not yet emitted) of an aggregation whose end is in `(after, atOrBefore]`, a

@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand, type BatchGetCommandInput, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore, MAX_BATCH_GET_KEYS } from '../../lambda/adapters/dynamodb-window-store';
-import { fnv1a32, LANE_BUCKETS, lanePk, PENDING_BUCKETS, pendingKey } from '../../lambda/adapters/window-table-layout';
+import { fnv1a32, LANE_BUCKETS, lanePk, PENDING_BUCKETS, PENDING_KEY_SPREAD, PENDING_LANE_SLOTS, pendingKey } from '../../lambda/adapters/window-table-layout';
 import { emptyState } from '../../lambda/domain/aggregate-state';
 import type { WindowRef } from '../../lambda/domain/pre-aggregate';
 import { aggregationFactory, compiledSpecFactory } from '../support/factories';
@@ -44,14 +44,14 @@ describe('DynamoWindowStore', () => {
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'windows',
       Key: { pk: 'w#temp_1m#["d1"]', sk: '1970-01-01T00:02:00.000Z' },
-      UpdateExpression: 'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = :p',
+      UpdateExpression: 'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = if_not_exists(#p, :p)',
       ConditionExpression: 'attribute_not_exists(#pk)',
       ExpressionAttributeValues: expect.objectContaining({
         ':m': { n: 2, mean: { s: 41, c: 2 }, hi: 21 },
         ':key': { deviceId: 'd1' },
         ':fireAt': 180_000,
-        // The index key is sharded by a hash of the window's key.
-        ':p': `temp_1m#${fnv1a32('["d1"]') % PENDING_BUCKETS}`,
+        // The index key: the creating lane's slot, then a hash of the window's key within it.
+        ':p': `temp_1m#${(fnv1a32('shardId-1') % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD + (fnv1a32('["d1"]') % PENDING_KEY_SPREAD)}`,
         // TTL: end + lateness + retention, in epoch seconds.
         ':exp': (180_000 + 30_000 + 3_600_000) / 1000,
       }),
