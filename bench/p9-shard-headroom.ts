@@ -102,8 +102,9 @@ export async function runP9(opts: P9Options = {}, log: BenchLog = () => undefine
   const rnd = seededRandom(BENCH_SEED);
   const store = new SlowStore(new LeanWindowStore(), latencyModel(seededRandom(BENCH_SEED + 1)));
   const results = new SlowResults();
-  // Event time advances at the shard's rate: 1,000 records/s, so the run crosses window boundaries and fires windows.
-  const startMs = Date.UTC(2024, 4, 1, 12, 0, 0);
+  // Event time advances at the shard's rate, 1,000 records/s, from 10 s before a minute boundary: the run crosses it
+  // and fires the windows.
+  const startMs = Date.UTC(2024, 4, 1, 12, 0, 50);
   let clock = startMs;
   const errors = new CountingRecordSink();
   const handler = createKinesisHandler({ spec, store, results, errors, late: new CountingRecordSink() }, () => clock);
