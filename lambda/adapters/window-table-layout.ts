@@ -21,7 +21,7 @@ export const PENDING_LANE_SLOTS = 64;
  * Buckets per slot, from a hash of the window's key: they spread one lane's window creations and emissions (thousands
  * at a window boundary) over partitions, each ≤ 1,000 writes/s; the P8 capacity simulation sizes them.
  */
-export const PENDING_KEY_SPREAD = 8;
+export const PENDING_KEY_SPREAD = 32;
 
 /**
  * Buckets of the `pending` index per aggregation: {@link PENDING_LANE_SLOTS} × {@link PENDING_KEY_SPREAD}. One value per

@@ -12,7 +12,7 @@ import type { LogPort, PendingQuery, ResultSink, TimePort, WindowStore } from '.
  * shard's function must sustain 3× the shard's 1,000 records/s, about two window writes per record), few enough not
  * to trip throttling. The aggregator's DynamoDB client gets as many sockets.
  */
-export const WRITE_CONCURRENCY = 64;
+export const WRITE_CONCURRENCY = 128;
 /** First backoff step after a conditional-write conflict; doubled per conflict, drawn with full jitter. */
 export const CONFLICT_BASE_DELAY_MS = 10;
 /** Cap on one backoff delay after a conflict. */

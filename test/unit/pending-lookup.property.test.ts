@@ -61,7 +61,7 @@ const op = fc.record({
 });
 
 describe('the pending index lookup (lane slots × key buckets)', () => {
-  test.prop([fc.array(op, { maxLength: 60 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 7 })], { numRuns: 40 })(
+  test.prop([fc.array(op, { maxLength: 60 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 7 })], { numRuns: 25 })(
     'a due query finds exactly the pending windows its lane created in the range, and the paged sweep every one once',
     async (ops, a, b, pageSize) => {
       const { ddb, store } = fakeTable();
