@@ -73,7 +73,8 @@ export class SlowStore implements WindowStore {
     void consistent;
     return this.rtt(() => this.inner.getWindows(refs));
   }
-  writeWindow(ref: WindowRef, next: StoredWindow, rev: number | undefined, nowMs: number) {
+  writeWindow(ref: WindowRef, next: StoredWindow, rev: number | undefined, nowMs: number, fileUnder?: string) {
+    void fileUnder;
     return this.rtt(() => this.inner.writeWindow(ref, next, rev, nowMs));
   }
   findPending(agg: CompiledAggregation, q: PendingQuery) {

@@ -209,12 +209,12 @@ export class CapacityWindowStore implements WindowStore {
     return out;
   }
 
-  async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome> {
+  async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number, fileUnder?: string): Promise<WriteOutcome> {
     const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
     const cur = this.windows.get(id);
     const pk = windowPk(ref.aggregation.name, ref.keyJson);
     // As `if_not_exists`: a window keeps the index key it has.
-    const indexKey = next.pending ? (cur?.indexKey ?? windowPendingKey(ref, next.fences)) : undefined;
+    const indexKey = !next.pending ? undefined : fileUnder !== undefined ? windowPendingKey(ref, { [fileUnder]: '' }) : (cur?.indexKey ?? windowPendingKey(ref, next.fences));
     const bytes = itemBytes({
       pk,
       sk: windowSk(ref.start),

@@ -268,6 +268,7 @@ export class DynamoWindowStore implements WindowStore {
     next: StoredWindow,
     expectedRev: number | undefined,
     nowMs: number,
+    fileUnder?: string,
   ): Promise<WriteOutcome> {
     const agg = ref.aggregation;
     const names: Record<string, string> = {
@@ -296,13 +297,14 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
-      ':p': windowPendingKey(ref, next.fences),
+      ':p': fileUnder === undefined ? windowPendingKey(ref, next.fences) : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson)),
     };
     let update =
       'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, ' +
       '#fireAt = :fireAt, #exp = :exp, #upd = :upd';
     // An existing window keeps its index key (an unchanged index key costs the index no write).
-    update += next.pending ? ', #p = if_not_exists(#p, :p)' : ' REMOVE #p';
+    if (!next.pending) update += ' REMOVE #p';
+    else update += fileUnder === undefined ? ', #p = if_not_exists(#p, :p)' : ', #p = :p';
     let condition: string;
     if (expectedRev === undefined) {
       condition = 'attribute_not_exists(#pk)';

@@ -83,9 +83,10 @@ export interface WindowStore {
   getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>>;
   /**
    * Writes a window if its revision is still `expectedRev` (undefined: if it does not exist), stamping `updatedAt`. A
-   * window is filed for {@link findPending} under the lane of its first fence when created (sorted first otherwise).
+   * window is filed for {@link findPending} under `fileUnder` when given (a lane that has still to pass its end), else
+   * it keeps the lane it is filed under (a new window: the lane of its first fence).
    */
-  writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome>;
+  writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number, fileUnder?: string): Promise<WriteOutcome>;
   /**
    * Pending windows (open, or fired and not yet emitted) of an aggregation whose end is in `(after, atOrBefore]`, a
    * page at a time when `limit` is set (pass the returned cursor back for the next page; none: the last page).

@@ -424,6 +424,7 @@ async function applyRecords(
     stats,
     time,
     deadlineMs,
+    passing: { lane, watermarks },
   };
   const emissions: Emissions = new Map();
   const written = await mapSettled(live, WRITE_CONCURRENCY, (slice) =>

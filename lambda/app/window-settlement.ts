@@ -65,6 +65,31 @@ export interface SettlementContext {
   readonly time: TimePort;
   /** Processing time by which conflicting writes stop retrying (the invocation's remaining time, less a margin). */
   readonly deadlineMs: number;
+  /**
+   * A batch's lane and every lane's watermark (its own included, as of this batch). A window this lane has passed but
+   * cannot fire, because a lane that fed it has not, is filed under that lane (see {@link laggardOf}), whose batch
+   * looks at it when it passes the window's end. Absent (the closer): windows keep the lane they are filed under.
+   */
+  readonly passing?: { readonly lane: string; readonly watermarks: ReadonlyMap<string, number> };
+}
+
+/**
+ * The lane a window waits for when `lane` has passed its end: among the lanes that fed it, one whose watermark is
+ * behind the end (unknown first, then the furthest behind); undefined when `lane` has not passed it or none is behind.
+ */
+export function laggardOf(ref: WindowRef, fences: Readonly<Record<string, string>>, lane: string, watermarks: ReadonlyMap<string, number>): string | undefined {
+  const own = watermarks.get(lane);
+  if (own === undefined || own < ref.end) return undefined;
+  let laggard: string | undefined;
+  let lowest = Infinity;
+  for (const l of Object.keys(fences).sort()) {
+    const wm = watermarks.get(l) ?? -Infinity;
+    if (wm < ref.end && wm < lowest) {
+      lowest = wm;
+      laggard = l;
+    }
+  }
+  return laggard;
 }
 
 /** The windows whose current version this invocation must emit. */
@@ -92,13 +117,19 @@ export async function settleWindow(
   const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
   let stored = first;
   for (let attempt = 0; ; attempt++) {
-    const next = nextWindowState(ref, stored, changeFor?.(stored), ctx.fires);
+    let next = nextWindowState(ref, stored, changeFor?.(stored), ctx.fires);
+    let fileUnder: string | undefined;
+    if (ctx.passing && (next ?? stored)?.pending && (next ?? stored)?.version === 0) {
+      fileUnder = laggardOf(ref, (next ?? stored)!.fences, ctx.passing.lane, ctx.passing.watermarks);
+      // A window this lane passed and cannot fire is handed to the lane it waits for, even with nothing else to write.
+      if (!next && fileUnder !== undefined) next = { ...stored!, rev: stored!.rev + 1 };
+    }
     if (!next) {
       const stale = (stored?.updatedAt ?? 0) <= ctx.nowMs - ctx.pendingStaleAfterMs;
       if (stored && stored.pending && stored.version > 0 && stale) emissions.set(id, { ref, stored });
       return;
     }
-    if ((await ctx.store.writeWindow(ref, next, stored?.rev, ctx.nowMs)) === 'written') {
+    if ((await ctx.store.writeWindow(ref, next, stored?.rev, ctx.nowMs, fileUnder)) === 'written') {
       ctx.stats.windowWrites++;
       if (next.pending && next.version > 0) emissions.set(id, { ref, stored: { ...next, updatedAt: ctx.nowMs } });
       return;
