@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, UpdateCommand, type QueryCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore } from '../../lambda/adapters/dynamodb-window-store';
+import { laggardOf } from '../../lambda/app/window-settlement';
 import { emptyState } from '../../lambda/domain/aggregate-state';
 import type { WindowRef } from '../../lambda/domain/pre-aggregate';
 import { aggregationFactory, compiledSpecFactory } from '../support/factories';
@@ -103,6 +104,27 @@ describe('the pending index lookup (lane slots × key buckets)', () => {
         expect([...swept].sort()).toStrictEqual(all.sort());
       } finally {
         ddb.restore();
+      }
+    },
+  );
+});
+
+describe('handing a window to the lane it waits for', () => {
+  const w: WindowRef = { aggregation: agg, keyJson: '["k"]', start: 0, end: MINUTE };
+  test.prop([fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd'), fc.option(fc.integer({ min: 0, max: 2 * MINUTE }), { nil: undefined })), fc.constantFrom('a', 'b', 'c', 'd')])(
+    'a lane that passed the end names a fed lane behind it (unknown first, then the furthest behind), else none',
+    (wms, lane) => {
+      const watermarks = new Map(Object.entries(wms).filter((e): e is [string, number] => e[1] !== undefined));
+      const fences = Object.fromEntries(Object.keys(wms).map((l) => [l, '1']));
+      const got = laggardOf(w, fences, lane, watermarks);
+      const own = watermarks.get(lane);
+      const behind = Object.keys(fences).filter((l) => (watermarks.get(l) ?? -Infinity) < w.end);
+      if (own === undefined || own < w.end || behind.length === 0) expect(got).toBeUndefined();
+      else {
+        const lowest = Math.min(...behind.map((l) => watermarks.get(l) ?? -Infinity));
+        expect(got).toBeDefined();
+        expect(behind).toContain(got);
+        expect(watermarks.get(got!) ?? -Infinity).toBe(lowest);
       }
     },
   );
