@@ -21,6 +21,8 @@ import { runP4 } from './p4-cold-start';
 import { runP5 } from './p5-end-to-end';
 import { runP6 } from './p6-producer';
 import { runP7 } from './p7-sketch-cost';
+import { runP8 } from './p8-capacity';
+import { runP9 } from './p9-shard-headroom';
 
 const FIGURES: Record<string, (log: (l: string) => void) => Promise<FigureResult>> = {
   P1: (log) => runP1({}, log),
@@ -30,6 +32,8 @@ const FIGURES: Record<string, (log: (l: string) => void) => Promise<FigureResult
   P5: (log) => runP5({}, log),
   P6: (log) => runP6({}, log),
   P7: (log) => runP7(log),
+  P8: (log) => runP8({}, log),
+  P9: (log) => runP9({}, log),
 };
 
 /** The machine, for results.json: figures are only comparable on the same one. */

@@ -1,4 +1,4 @@
-import type { RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import type { PendingPage, PendingQuery, RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import type { LaneState } from '../../lambda/domain/lane';
 import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
@@ -65,14 +65,15 @@ export class LeanWindowStore implements WindowStore {
     return 'written';
   }
 
-  async findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]> {
+  async findPending(aggregation: CompiledAggregation, q: PendingQuery): Promise<PendingPage> {
     this.calls.queries++;
     const out: WindowRef[] = [];
     for (const id of this.pending.get(aggregation.name) ?? []) {
       const w = this.windows.get(id)!;
-      if (w.ref.end <= endAtOrBefore) out.push(w.ref);
+      if (w.ref.end <= q.atOrBefore && (q.after === undefined || w.ref.end > q.after)) out.push(w.ref);
     }
-    return out;
+    // Unpaged: the bench figures ask for every window at once.
+    return { refs: out };
   }
 
   async markEmitted(ref: WindowRef, version: number): Promise<void> {

@@ -5,7 +5,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { ItemBudgetExceededError, type WindowStore, type WriteOutcome } from '../app/ports';
+import { ItemBudgetExceededError, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
 import { fromStoredMeasures, toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
@@ -14,9 +14,12 @@ import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { LaneRange, LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
-import { ATTR, LANES_PK, PENDING_INDEX } from './window-table-layout';
+import { ATTR, LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from './window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
+
+/** Queries of the `pending` index kept in flight when a batch reads every bucket of a time range. */
+export const PENDING_QUERY_CONCURRENCY = 16;
 
 /** BatchGetItem reads at most 100 keys per call. @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html */
 export const MAX_BATCH_GET_KEYS = 100;
@@ -43,7 +46,28 @@ export function windowSk(start: number): string {
 
 /** The item key of a lane's watermark. */
 export function watermarkKey(lane: string): { pk: string; sk: string } {
-  return { pk: LANES_PK, sk: lane };
+  return { pk: lanePk(lane), sk: lane };
+}
+
+/**
+ * The `pending` index key a window is filed under when it becomes pending: the slot of the lane that created it (the
+ * only fence of a new window; the first in order otherwise, where the item's existing key is kept anyway).
+ */
+export function windowPendingKey(ref: WindowRef, fences: Readonly<Record<string, string>>): string {
+  const lanes = Object.keys(fences).sort();
+  return pendingKey(ref.aggregation.name, pendingBucket(lanes[0] ?? '', ref.keyJson));
+}
+
+/** A `findPending` page cursor: how many buckets of the pass it finished and, within it, DynamoDB's LastEvaluatedKey. */
+function encodePendingCursor(bucket: number, startKey: Record<string, unknown> | undefined): string {
+  return JSON.stringify({ b: bucket, k: startKey });
+}
+
+function decodePendingCursor(cursor: string | undefined): { bucket: number; startKey: Record<string, unknown> | undefined } {
+  if (cursor === undefined) return { bucket: 0, startKey: undefined };
+  const parsed = JSON.parse(cursor) as { b?: unknown; k?: Record<string, unknown> };
+  if (typeof parsed.b !== 'number' || !Number.isInteger(parsed.b) || parsed.b < 0) throw new Error(`invalid pending-window cursor: ${cursor}`);
+  return { bucket: parsed.b, startKey: parsed.k };
 }
 
 function isConditionFailure(e: unknown): boolean {
@@ -105,8 +129,10 @@ export function parseWindowItem(
 /**
  * Window state in one DynamoDB table:
  * - a window item per (aggregation, key, window): `pk = w#<aggregation>#<key JSON>`, `sk = <window start ISO>`;
- * - a watermark item per lane (shard): `pk = lanes`, `sk = <shardId>`;
- * - the sparse GSI `pending` (`pendingAgg`, `fireAt`) over windows that still have something to emit.
+ * - a watermark item per lane (shard): `pk = lanes#<hash(shardId) mod 8>`, `sk = <shardId>`;
+ * - the sparse GSI `pending` (`pendingAgg = <aggregation>#<bucket>`, `fireAt`) over windows that still have something
+ *   to emit; the bucket is the creating lane's slot and a hash of the key (see `pendingBucket`). The index key is set when a window is created and removed when it is emitted; updates in
+ *   between keep it, so they cost the index nothing.
  */
 export class DynamoWindowStore implements WindowStore {
   private readonly retentionMs: number;
@@ -120,21 +146,25 @@ export class DynamoWindowStore implements WindowStore {
 
   async readLanes(): Promise<Map<string, LaneState>> {
     const out = new Map<string, LaneState>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(
-        new QueryCommand({
-          TableName: this.opts.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': ATTR.pk },
-          ExpressionAttributeValues: { ':pk': LANES_PK },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of res.Items ?? []) out.set(String(item[ATTR.sk]), laneStateOf(item));
-      startKey = res.LastEvaluatedKey;
-    } while (startKey);
+    await Promise.all(
+      Array.from({ length: LANE_BUCKETS }, async (_, bucket) => {
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          const res = await this.doc.send(
+            new QueryCommand({
+              TableName: this.opts.tableName,
+              KeyConditionExpression: '#pk = :pk',
+              ExpressionAttributeNames: { '#pk': ATTR.pk },
+              ExpressionAttributeValues: { ':pk': `${LANES_PK}#${bucket}` },
+              ConsistentRead: true,
+              ExclusiveStartKey: startKey,
+            }),
+          );
+          for (const item of res.Items ?? []) out.set(String(item[ATTR.sk]), laneStateOf(item));
+          startKey = res.LastEvaluatedKey;
+        } while (startKey);
+      }),
+    );
     return out;
   }
 
@@ -193,8 +223,11 @@ export class DynamoWindowStore implements WindowStore {
       const [pk, sk] = k.split('\u0000');
       return { pk, sk };
     });
-    for (let i = 0; i < keys.length; i += MAX_BATCH_GET_KEYS) {
-      let request: Record<string, unknown>[] | undefined = keys.slice(i, i + MAX_BATCH_GET_KEYS);
+    // The calls of 100 keys run side by side: a batch reads its windows in one round trip, not one per 100.
+    const chunks: Record<string, unknown>[][] = [];
+    for (let i = 0; i < keys.length; i += MAX_BATCH_GET_KEYS) chunks.push(keys.slice(i, i + MAX_BATCH_GET_KEYS));
+    const readChunk = async (chunk: Record<string, unknown>[]) => {
+      let request: Record<string, unknown>[] | undefined = chunk;
       for (let attempt = 0; request && request.length > 0; attempt++) {
         if (attempt > 0) await (this.opts.sleep ?? realSleep)(backoffDelay(attempt, this.opts));
         if (attempt > (this.opts.maxAttempts ?? 8)) throw new Error('BatchGetItem kept returning unprocessed keys');
@@ -225,7 +258,8 @@ export class DynamoWindowStore implements WindowStore {
         }
         request = res.UnprocessedKeys?.[this.opts.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
-    }
+    };
+    await Promise.all(chunks.map(readChunk));
     return out;
   }
 
@@ -234,6 +268,7 @@ export class DynamoWindowStore implements WindowStore {
     next: StoredWindow,
     expectedRev: number | undefined,
     nowMs: number,
+    fileUnder?: string,
   ): Promise<WriteOutcome> {
     const agg = ref.aggregation;
     const names: Record<string, string> = {
@@ -262,11 +297,14 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
+      ':p': fileUnder === undefined ? windowPendingKey(ref, next.fences) : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson)),
     };
     let update =
       'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, ' +
       '#fireAt = :fireAt, #exp = :exp, #upd = :upd';
-    update += next.pending ? ', #p = :agg' : ' REMOVE #p';
+    // An existing window keeps its index key (an unchanged index key costs the index no write).
+    if (!next.pending) update += ' REMOVE #p';
+    else update += fileUnder === undefined ? ', #p = if_not_exists(#p, :p)' : ', #p = :p';
     let condition: string;
     if (expectedRev === undefined) {
       condition = 'attribute_not_exists(#pk)';
@@ -279,7 +317,7 @@ export class DynamoWindowStore implements WindowStore {
     // Every attribute the item keeps is SET by this update, so the item after the write is exactly this.
     const item: Record<string, unknown> = { ...key };
     for (const [ph, attr] of Object.entries(names)) if (ph !== '#pk' && ph !== '#p') item[attr] = values[`:${ph.slice(1)}`];
-    if (next.pending) item[ATTR.pending] = agg.name;
+    if (next.pending) item[ATTR.pending] = values[':p'];
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
     try {
@@ -300,35 +338,69 @@ export class DynamoWindowStore implements WindowStore {
     }
   }
 
-  async findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]> {
-    const refs: WindowRef[] = [];
+  async findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage> {
     const prefix = windowPk(aggregation.name, '');
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(
+    const toRef = (item: Record<string, unknown>): WindowRef | undefined => {
+      const pk = String(item[ATTR.pk]);
+      if (!pk.startsWith(prefix)) return undefined;
+      const start = Date.parse(String(item[ATTR.sk]));
+      return { aggregation, keyJson: pk.slice(prefix.length), start, end: start + aggregation.assigner.sizeMs };
+    };
+    const range = query.after === undefined ? '#fireAt <= :w' : '#fireAt BETWEEN :a AND :w';
+    const values = (bucket: number): Record<string, unknown> => ({
+      ':k': pendingKey(aggregation.name, bucket),
+      ':w': query.atOrBefore,
+      // fireAt is an integer (epoch ms): after `a` means at or after `a + 1`.
+      ...(query.after === undefined ? {} : { ':a': query.after + 1 }),
+    });
+    const send = (bucket: number, startKey: Record<string, unknown> | undefined, limit: number | undefined) =>
+      this.doc.send(
         new QueryCommand({
           TableName: this.opts.tableName,
           IndexName: PENDING_INDEX,
-          KeyConditionExpression: '#p = :agg AND #fireAt <= :w',
+          KeyConditionExpression: `#p = :k AND ${range}`,
           ExpressionAttributeNames: { '#p': ATTR.pending, '#fireAt': ATTR.fireAt },
-          ExpressionAttributeValues: { ':agg': aggregation.name, ':w': endAtOrBefore },
+          ExpressionAttributeValues: values(bucket),
           ExclusiveStartKey: startKey,
+          Limit: limit,
         }),
       );
+    if (query.limit === undefined) {
+      // A batch's time range is narrow: every bucket of its lane's slot at once, each to its end.
+      const refs: WindowRef[] = [];
+      const buckets = query.lane === undefined ? Array.from({ length: PENDING_BUCKETS }, (_, b) => b) : laneSlotBuckets(query.lane);
+      let next = 0;
+      const worker = async () => {
+        while (next < buckets.length) {
+          const bucket = buckets[next++];
+          let startKey: Record<string, unknown> | undefined;
+          do {
+            const res = await send(bucket, startKey, undefined);
+            for (const item of res.Items ?? []) {
+              const ref = toRef(item);
+              if (ref) refs.push(ref);
+            }
+            startKey = res.LastEvaluatedKey;
+          } while (startKey);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PENDING_QUERY_CONCURRENCY, buckets.length) }, worker));
+      return { refs };
+    }
+    // Paged: bucket by bucket, from a bucket that rotates from pass to pass, from where the cursor stopped.
+    const first = (query.rotation ?? 0) % PENDING_BUCKETS;
+    let { bucket, startKey } = decodePendingCursor(query.cursor);
+    const refs: WindowRef[] = [];
+    while (bucket < PENDING_BUCKETS && refs.length < query.limit) {
+      const res = await send((first + bucket) % PENDING_BUCKETS, startKey, query.limit - refs.length);
       for (const item of res.Items ?? []) {
-        const pk = String(item[ATTR.pk]);
-        if (!pk.startsWith(prefix)) continue;
-        const start = Date.parse(String(item[ATTR.sk]));
-        refs.push({
-          aggregation,
-          keyJson: pk.slice(prefix.length),
-          start,
-          end: start + aggregation.assigner.sizeMs,
-        });
+        const ref = toRef(item);
+        if (ref) refs.push(ref);
       }
       startKey = res.LastEvaluatedKey;
-    } while (startKey);
-    return refs;
+      if (!startKey) bucket++;
+    }
+    return { refs, cursor: bucket < PENDING_BUCKETS ? encodePendingCursor(bucket, startKey) : undefined };
   }
 
   async markEmitted(ref: WindowRef, version: number): Promise<void> {

@@ -3,14 +3,74 @@
  * It imports nothing, so that the CDK app can use it without loading the SDK.
  */
 
-/** The sparse index of pending windows (open, or fired and not yet emitted). */
+/**
+ * The sparse index of pending windows (open, or fired and not yet emitted). Its partition key is write-sharded,
+ * `<aggregation>#<bucket>` (see {@link pendingKey}), its sort key the window's end (`fireAt`).
+ */
 export const PENDING_INDEX = 'pending';
 
 /**
- * Partition key of the lane-watermark items: all lanes in one partition, so that one Query reads every shard's
- * watermark. It takes one write per batch per shard, far below a partition's 1,000 writes/s.
+ * Slots of the `pending` index per aggregation, one per group of lanes: a window's index key names the slot of the
+ * lane that created it, so that a batch whose watermark passes a window end queries only its own slot's buckets and
+ * reads the windows its lane fed, not every lane's. (A window several lanes feed and its creator could not fire is
+ * fired by whichever later batch touches it, or by the closer's sweep.)
+ */
+export const PENDING_LANE_SLOTS = 64;
+
+/**
+ * Buckets per slot, from a hash of the window's key: they spread one lane's window creations and emissions (thousands
+ * at a window boundary) over partitions, each ≤ 1,000 writes/s; the P8 capacity simulation sizes them.
+ */
+export const PENDING_KEY_SPREAD = 32;
+
+/**
+ * Buckets of the `pending` index per aggregation: {@link PENDING_LANE_SLOTS} × {@link PENDING_KEY_SPREAD}. One value per
+ * aggregation put every window creation and emission of the aggregation in one index partition (and a throttled
+ * index throttles the table's writes). Changing these strands pending windows in the old buckets: they are part of
+ * the table layout.
+ */
+export const PENDING_BUCKETS = PENDING_LANE_SLOTS * PENDING_KEY_SPREAD;
+
+/**
+ * Prefix of the lane-watermark items' partition keys: `lanes#<bucket>`, {@link LANE_BUCKETS} of them, so that neither
+ * the lanes' writes (one or two per batch per shard) nor their reads (every batch reads every lane) load one
+ * partition; reading every lane is {@link LANE_BUCKETS} Queries.
  */
 export const LANES_PK = 'lanes';
+
+/** Partitions the lane items are spread over (see {@link LANES_PK}). */
+export const LANE_BUCKETS = 8;
+
+/** FNV-1a, 32 bits: a cheap, stable hash, the same in every runtime and release (bucket numbers are stored). */
+export function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** The `pending` bucket of a window created by `lane`: the lane's slot, and a hash of the window's key within it. */
+export function pendingBucket(lane: string, keyJson: string): number {
+  return (fnv1a32(lane) % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD + (fnv1a32(keyJson) % PENDING_KEY_SPREAD);
+}
+
+/** The `pending` buckets of a lane's slot. */
+export function laneSlotBuckets(lane: string): number[] {
+  const first = (fnv1a32(lane) % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD;
+  return Array.from({ length: PENDING_KEY_SPREAD }, (_, i) => first + i);
+}
+
+/** The `pending` index partition key of a bucket of an aggregation. */
+export function pendingKey(aggregation: string, bucket: number): string {
+  return `${aggregation}#${bucket}`;
+}
+
+/** The partition key of a lane's item. */
+export function lanePk(lane: string): string {
+  return `${LANES_PK}#${fnv1a32(lane) % LANE_BUCKETS}`;
+}
 
 /** Item attribute names. Short names keep items small: an UpdateItem is billed on the item's size per 1 KB. */
 export const ATTR = {

@@ -15,6 +15,10 @@ import { createKinesisHandler } from '../adapters/kinesis-handler';
 import { KinesisStreamReader } from '../adapters/kinesis-stream-reader';
 import { PowertoolsLog } from '../adapters/powertools-log';
 import { S3RecordSink } from '../adapters/s3-record-sink';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { WRITE_CONCURRENCY } from '../app/window-settlement';
+import { PENDING_QUERY_CONCURRENCY } from '../adapters/dynamodb-window-store';
 import { compileSpec } from '../domain/compiled-spec';
 import { parseAggregationSpecJson } from '../domain/spec';
 
@@ -25,6 +29,9 @@ function required(name: string): string {
   if (!v) throw new Error(`aggregator: environment variable ${name} is required`);
   return v;
 }
+
+/** Sockets to DynamoDB: the window writes and the pending-index queries a batch keeps in flight at most. */
+const DYNAMODB_SOCKETS = WRITE_CONCURRENCY + PENDING_QUERY_CONCURRENCY;
 
 const spec = compileSpec(parseAggregationSpecJson(required('AGGREGATION_SPEC'), 'AGGREGATION_SPEC'));
 const bucket = required('SINK_BUCKET_NAME');
@@ -38,7 +45,11 @@ export const handler = createKinesisHandler(
   {
     spec,
     store: new DynamoWindowStore(
-      DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+      DynamoDBDocumentClient.from(
+        // The SDK's default of 50 sockets would cap the window writes kept in flight (P9).
+        new DynamoDBClient({ requestHandler: new NodeHttpHandler({ httpAgent: new HttpAgent({ keepAlive: true, maxSockets: DYNAMODB_SOCKETS }), httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: DYNAMODB_SOCKETS }) }) }),
+        { marshallOptions: { removeUndefinedValues: true } },
+      ),
       {
         tableName: required('WINDOW_TABLE_NAME'),
         retentionAfterCloseSeconds: process.env.WINDOW_RETENTION_SECONDS ? Number(process.env.WINDOW_RETENTION_SECONDS) : undefined,

@@ -1,12 +1,12 @@
 import type { CompiledSpec } from '../domain/compiled-spec';
 import { DEFAULT_LANE_IDLE_TIMEOUT_MS, type LaneState } from '../domain/lane';
-import type { FiringRule } from '../domain/window-lifecycle';
+import { eventTimeFiring, type FiringRule } from '../domain/window-lifecycle';
 import type { LogPort, ResultSink, TimePort, WindowStore } from './ports';
 import { DEFAULT_BATCH_BUDGET_MS, virtualTime } from './time';
 import {
   DEFAULT_PENDING_STALE_AFTER_MS,
   emitAndMark,
-  settlePendingWindows,
+  settleRefs,
   type Emissions,
   type SettlementContext,
   type SettlementStats,
@@ -31,7 +31,20 @@ export interface CloserDeps {
 /** Counters of one closing pass. */
 export interface CloserStats extends SettlementStats {
   readonly emissionFailed: boolean;
+  /** Pending windows read from the index. */
+  readonly windowsRead: number;
+  /** Pages read, each settled and emitted before the next. */
+  readonly pages: number;
+  /** The pass stopped at its deadline or its item budget, leaving windows for the next pass. */
+  readonly truncated: boolean;
 }
+
+/** Pending windows the closer reads per page; each page is settled and emitted before the next is read. */
+export const CLOSER_PAGE_SIZE = 500;
+/** Pending windows one closing pass reads at most, so that a pass is bounded whatever the backlog. */
+export const CLOSER_MAX_WINDOWS_PER_PASS = 20_000;
+/** Time kept back from the deadline to settle and emit the last page read. */
+export const CLOSER_PAGE_MARGIN_MS = 5_000;
 
 /**
  * Idle firing: a window fires only once every lane (shard) that fed it has had no batch for the idle timeout. A lane
@@ -62,17 +75,49 @@ export function idleFiring(lanes: ReadonlyMap<string, LaneState>, nowMs: number,
 export async function closeIdleWindows(deps: CloserDeps, nowMs: number, deadlineMs?: number): Promise<CloserStats> {
   const stats: SettlementStats = { windowWrites: 0, conflicts: 0, emitted: 0 };
   const lanes = await deps.store.readLanes();
+  const idle = idleFiring(lanes, nowMs, deps.laneIdleTimeoutMs ?? DEFAULT_LANE_IDLE_TIMEOUT_MS);
+  const watermarks = new Map<string, number>();
+  for (const [lane, s] of lanes) if (s.watermark !== undefined) watermarks.set(lane, s.watermark);
+  // Event-time firing as well: a batch looks only at the windows its own watermark passes, so a window two lanes passed
+  // at the same moment (each reading the other's older watermark) is left for this sweep.
+  const byWatermarks = eventTimeFiring(watermarks);
+  // Idle firing reaches windows whose lateness has passed in processing time; event-time firing, and versions left
+  // unemitted, up to the furthest watermark.
+  const furthest = Math.max(-Infinity, ...watermarks.values());
+  const time = deps.time ?? virtualTime(nowMs);
+  const deadline = deadlineMs ?? nowMs + DEFAULT_BATCH_BUDGET_MS;
   const ctx: SettlementContext = {
     store: deps.store,
-    fires: idleFiring(lanes, nowMs, deps.laneIdleTimeoutMs ?? DEFAULT_LANE_IDLE_TIMEOUT_MS),
+    fires: (ref, fences) => byWatermarks(ref, fences) || idle(ref, fences),
     nowMs,
     pendingStaleAfterMs: deps.pendingStaleAfterMs ?? DEFAULT_PENDING_STALE_AFTER_MS,
     stats,
-    time: deps.time ?? virtualTime(nowMs),
-    deadlineMs: deadlineMs ?? nowMs + DEFAULT_BATCH_BUDGET_MS,
+    time,
+    deadlineMs: deadline,
   };
-  const emissions: Emissions = new Map();
-  await settlePendingWindows(ctx, deps.spec.aggregations, (agg) => nowMs - agg.latenessMs, new Set(), emissions, deps.log);
-  const ok = await emitAndMark(deps.store, deps.results, emissions, stats, deps.log);
-  return { ...stats, emissionFailed: !ok };
+  let windowsRead = 0;
+  let pages = 0;
+  let truncated = false;
+  let ok = true;
+  const budget = CLOSER_MAX_WINDOWS_PER_PASS;
+  for (const agg of deps.spec.aggregations) {
+    let cursor: string | undefined;
+    do {
+      if (windowsRead >= budget || time.now() >= deadline - CLOSER_PAGE_MARGIN_MS) {
+        truncated = true;
+        break;
+      }
+      const page = await deps.store.findPending(agg, { atOrBefore: Math.max(nowMs - agg.latenessMs, furthest), limit: Math.min(CLOSER_PAGE_SIZE, budget - windowsRead), cursor, rotation: Math.floor(nowMs / 60_000) });
+      pages++;
+      windowsRead += page.refs.length;
+      cursor = page.cursor;
+      // Emitted page by page: a pass that stops early has delivered what it settled.
+      const emissions: Emissions = new Map();
+      await settleRefs(ctx, page.refs, emissions, deps.log);
+      ok = (await emitAndMark(deps.store, deps.results, emissions, stats, deps.log)) && ok;
+    } while (cursor);
+    if (truncated) break;
+  }
+  if (truncated) deps.log?.warn('closing pass stopped before the end of the pending windows', { windowsRead, pages });
+  return { ...stats, emissionFailed: !ok, windowsRead, pages, truncated };
 }

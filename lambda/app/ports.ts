@@ -42,6 +42,34 @@ export class ItemBudgetExceededError extends Error {
   }
 }
 
+/** Which pending windows {@link WindowStore.findPending} returns. */
+export interface PendingQuery {
+  /** Only windows ending after this (epoch ms); absent: no lower bound. */
+  readonly after?: number;
+  /** Only windows ending at or before this (epoch ms). */
+  readonly atOrBefore: number;
+  /**
+   * Only (at least) the windows this lane created: a store may return more. Absent: every lane's.
+   */
+  readonly lane?: string;
+  /** At most about this many windows (a page may hold a few more); absent: every one. */
+  readonly limit?: number;
+  /** Where the previous page stopped. */
+  readonly cursor?: string;
+  /**
+   * Paged queries only: a number that varies from pass to pass (the closer passes its clock), so that a pass that
+   * stops at its budget does not always read the same windows first.
+   */
+  readonly rotation?: number;
+}
+
+/** A page of pending windows. */
+export interface PendingPage {
+  readonly refs: WindowRef[];
+  /** Set when more windows may follow: the cursor of the next page. */
+  readonly cursor?: string;
+}
+
 /** The outcome of a conditional window write. */
 export type WriteOutcome = 'written' | 'conflict';
 
@@ -53,10 +81,17 @@ export interface WindowStore {
   writeLane(lane: string, next: LaneState, expectedRev: number): Promise<WriteOutcome>;
   /** Reads windows by id; absent ones are missing from the map. */
   getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>>;
-  /** Writes a window if its revision is still `expectedRev` (undefined: if it does not exist), stamping `updatedAt`. */
-  writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome>;
-  /** Pending windows (open, or fired and not yet emitted) of an aggregation whose end is at or before `endAtOrBefore`. */
-  findPending(aggregation: CompiledAggregation, endAtOrBefore: number): Promise<WindowRef[]>;
+  /**
+   * Writes a window if its revision is still `expectedRev` (undefined: if it does not exist), stamping `updatedAt`. A
+   * window is filed for {@link findPending} under `fileUnder` when given (a lane that has still to pass its end), else
+   * it keeps the lane it is filed under (a new window: the lane of its first fence).
+   */
+  writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number, fileUnder?: string): Promise<WriteOutcome>;
+  /**
+   * Pending windows (open, or fired and not yet emitted) of an aggregation whose end is in `(after, atOrBefore]`, a
+   * page at a time when `limit` is set (pass the returned cursor back for the next page; none: the last page).
+   */
+  findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage>;
   /** Clears `pending` if the window is still at `version`. */
   markEmitted(ref: WindowRef, version: number): Promise<void>;
 }

@@ -7,7 +7,7 @@ import { compilePartitionKey, partitionKeyMismatch, type PartitionKeyRule } from
 import { isAfter } from '../domain/sequence';
 import { eventTimeFiring, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
 import { mapSettled } from './concurrency';
-import { ItemBudgetExceededError, type LogPort, type RecordSink, type ResultSink, type SourceRecord, type StreamReader, type TimePort, type WindowStore } from './ports';
+import { ItemBudgetExceededError, type LogPort, type PendingQuery, type RecordSink, type ResultSink, type SourceRecord, type StreamReader, type TimePort, type WindowStore } from './ports';
 import { DEFAULT_BATCH_BUDGET_MS, virtualTime } from './time';
 import {
   conflictBackoffMs,
@@ -339,6 +339,16 @@ async function touchLane(
   }
 }
 
+/**
+ * The ends of windows a watermark move from `before` to `watermark` passes, as a pending-window query; undefined when it
+ * passes none. Windows are epoch-aligned, so their ends are multiples of the hop.
+ */
+export function dueRange(hopMs: number, before: number | undefined, watermark: number, lane: string): PendingQuery | undefined {
+  const lastEnd = watermark - (((watermark % hopMs) + hopMs) % hopMs);
+  if (before !== undefined && lastEnd <= before) return undefined;
+  return { after: before, atOrBefore: watermark, lane };
+}
+
 /** Applies records of a lane to the windows, as described at {@link processBatch} (steps 2 to 4). */
 async function applyRecords(
   deps: BatchDeps,
@@ -414,6 +424,7 @@ async function applyRecords(
     stats,
     time,
     deadlineMs,
+    passing: { lane, watermarks },
   };
   const emissions: Emissions = new Map();
   const written = await mapSettled(live, WRITE_CONCURRENCY, (slice) =>
@@ -469,8 +480,12 @@ async function applyRecords(
 
   // Windows this batch did not touch that its watermark may have closed, and versions left unemitted by a failed
   // attempt.
-  if (watermark !== undefined) {
-    await settlePendingWindows(ctx, spec.aggregations, () => watermark, new Set(live.map((s) => s.id)), emissions, log);
+  // Only windows this lane created whose end this batch's watermark moved past: those below its previous watermark were
+  // looked at by the batches that passed them, other lanes' windows by their own lanes' batches; a window several
+  // lanes feed that its creator could not fire yet is fired by a later batch that touches it, or by the closer's
+  // sweep. So the reads follow the windows the batch makes due, not all pending ones.
+  if (watermark !== undefined && watermark !== before) {
+    await settlePendingWindows(ctx, spec.aggregations, (agg) => dueRange(agg.assigner.hopMs, before, watermark, lane), new Set(live.map((s) => s.id)), emissions, log);
   }
 
   // The windows stay pending on a failed emission; once stale, a later batch or the idle closer emits them under the

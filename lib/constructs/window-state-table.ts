@@ -5,7 +5,13 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ATTR, PENDING_INDEX } from '../../lambda/adapters/window-table-layout';
 
-/** Name of the GSI that lists windows waiting to fire, per aggregation, ordered by fire time. */
+/**
+ * Name of the GSI that lists windows waiting to fire, ordered by fire time, under write-sharded keys
+ * `<aggregation>#<bucket>` (the creating shard's slot and a hash of the window key: see `pendingBucket`). The
+ * sharding lives in the key's values, not in the key schema: the index definition is the same as with one key per
+ * aggregation, so the layout change needed no index replacement (CloudFormation would otherwise have to delete and
+ * create it, and DynamoDB allows one GSI creation or deletion per table update).
+ */
 export const PENDING_INDEX_NAME = PENDING_INDEX;
 
 /** Key attributes of the window-state table, as the aggregator's store reads and writes them. */
@@ -56,8 +62,8 @@ export interface WindowStateTableProps {
 export const WINDOW_STATE_KEY_ACTIONS = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
 
 /**
- * DynamoDB table holding open-window state: `pk`/`sk` keys, a KEYS_ONLY `pending` GSI (`pendingAgg`, `fireAt`) to
- * find windows due to fire, TTL on `expiresAt` as a clean-up (not a timer), on-demand billing, PITR, and encryption
+ * DynamoDB table holding open-window state: `pk`/`sk` keys, a KEYS_ONLY `pending` GSI (`pendingAgg` =
+ * `<aggregation>#<bucket>`, `fireAt`) to find windows due to fire, TTL on `expiresAt` as a clean-up (not a timer), on-demand billing, PITR, and encryption
  * with the AWS-managed `aws/dynamodb` key or a customer-managed key.
  */
 export class WindowStateTable extends Construct {

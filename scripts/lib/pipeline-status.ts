@@ -51,7 +51,7 @@ export class PipelineStatusReader {
     let windows = 0;
     for (const item of items) {
       const pk = String(item[ATTR.pk]);
-      if (pk === LANES_PK) {
+      if (pk.startsWith(`${LANES_PK}#`)) {
         watermarks.set(String(item[ATTR.sk]), Number(item[ATTR.watermark]));
         continue;
       }

@@ -1,4 +1,4 @@
-import type { WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import type { PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import type { LaneState } from '../../lambda/domain/lane';
 import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
@@ -56,10 +56,13 @@ export class MemoryWindowStore implements WindowStore {
     return 'written';
   }
 
-  async findPending(aggregation: CompiledAggregation, endAtOrBefore: number) {
-    return [...this.windows.values()]
-      .filter((w) => w.ref.aggregation.name === aggregation.name && w.stored.pending && w.ref.end <= endAtOrBefore)
-      .map((w) => w.ref);
+  async findPending(aggregation: CompiledAggregation, q: PendingQuery): Promise<PendingPage> {
+    const all = [...this.windows.entries()]
+      .filter(([, w]) => w.ref.aggregation.name === aggregation.name && w.stored.pending && w.ref.end <= q.atOrBefore)
+      .filter(([id, w]) => (q.after === undefined || w.ref.end > q.after) && (q.cursor === undefined || id > q.cursor))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const page = q.limit === undefined ? all : all.slice(0, q.limit);
+    return { refs: page.map(([, w]) => w.ref), cursor: page.length < all.length ? page[page.length - 1][0] : undefined };
   }
 
   async markEmitted(ref: WindowRef, version: number) {

@@ -64,6 +64,6 @@ export async function readTableWindows(
 export async function readWatermarks(doc: DynamoDBDocumentClient, tableName: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   // A lane whose batches have all failed so far has an item (its last batch time) but no watermark yet.
-  for (const item of await scan(doc, tableName)) if (item.pk === 'lanes' && item.wm !== undefined) out.set(String(item.sk), Number(item.wm));
+  for (const item of await scan(doc, tableName)) if (String(item.pk).startsWith('lanes#') && item.wm !== undefined) out.set(String(item.sk), Number(item.wm));
   return out;
 }

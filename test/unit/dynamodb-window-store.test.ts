@@ -1,8 +1,9 @@
 
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand, type BatchGetCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand, type BatchGetCommandInput, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore, MAX_BATCH_GET_KEYS } from '../../lambda/adapters/dynamodb-window-store';
+import { fnv1a32, LANE_BUCKETS, lanePk, PENDING_BUCKETS, PENDING_KEY_SPREAD, PENDING_LANE_SLOTS, pendingKey } from '../../lambda/adapters/window-table-layout';
 import { emptyState } from '../../lambda/domain/aggregate-state';
 import type { WindowRef } from '../../lambda/domain/pre-aggregate';
 import { aggregationFactory, compiledSpecFactory } from '../support/factories';
@@ -43,12 +44,14 @@ describe('DynamoWindowStore', () => {
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'windows',
       Key: { pk: 'w#temp_1m#["d1"]', sk: '1970-01-01T00:02:00.000Z' },
-      UpdateExpression: 'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = :agg',
+      UpdateExpression: 'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = if_not_exists(#p, :p)',
       ConditionExpression: 'attribute_not_exists(#pk)',
       ExpressionAttributeValues: expect.objectContaining({
         ':m': { n: 2, mean: { s: 41, c: 2 }, hi: 21 },
         ':key': { deviceId: 'd1' },
         ':fireAt': 180_000,
+        // The index key: the creating lane's slot, then a hash of the window's key within it.
+        ':p': `temp_1m#${(fnv1a32('shardId-1') % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD + (fnv1a32('["d1"]') % PENDING_KEY_SPREAD)}`,
         // TTL: end + lateness + retention, in epoch seconds.
         ':exp': (180_000 + 30_000 + 3_600_000) / 1000,
       }),
@@ -72,7 +75,7 @@ describe('DynamoWindowStore', () => {
     await expect(store.writeWindow(ref('d1'), next, 1, 1)).rejects.toThrow(/throttled/);
   });
 
-  test('reads windows 100 keys a call and retries unprocessed keys', async () => {
+  test('reads windows 100 keys a call, the calls side by side, and retries unprocessed keys', async () => {
     const refs = Array.from({ length: 150 }, (_, i) => ref(`d${i}`));
     let call = 0;
     ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
@@ -89,7 +92,8 @@ describe('DynamoWindowStore', () => {
     expect(got.size).toBe(150);
     const calls = ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems!.windows.Keys!.length);
     expect(calls.every((n) => n <= MAX_BATCH_GET_KEYS)).toBe(true);
-    expect(calls).toStrictEqual([100, 10, 50]);
+    // The two calls of 100 and 50 keys run side by side; the 10 unprocessed keys of the first are retried.
+    expect([...calls].sort((a, b) => a - b)).toStrictEqual([10, 50, 100]);
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest types its asymmetric matchers as any
     expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, { RequestItems: { windows: expect.objectContaining({ ConsistentRead: true }) } });
     const w = [...got.values()][0];
@@ -97,18 +101,46 @@ describe('DynamoWindowStore', () => {
     expect(w.state).toStrictEqual([1, 5, 1, 5]);
   });
 
-  test('finds pending windows through the sparse index, following pages', async () => {
-    ddb
-      .on(QueryCommand)
-      .resolvesOnce({ Items: [{ pk: 'w#temp_1m#["a"]', sk: '1970-01-01T00:01:00.000Z' }], LastEvaluatedKey: { x: 1 } })
-      .resolves({ Items: [{ pk: 'w#temp_1m#["b"]', sk: '1970-01-01T00:02:00.000Z' }] });
-    const refs = await store.findPending(agg, 200_000);
+  test('finds pending windows in a time range by querying every bucket of the sharded index, following pages', async () => {
+    ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+      const key = input.ExpressionAttributeValues![':k'] as string;
+      if (key === pendingKey('temp_1m', 3) && !input.ExclusiveStartKey) return { Items: [{ pk: 'w#temp_1m#["a"]', sk: '1970-01-01T00:01:00.000Z' }], LastEvaluatedKey: { x: 1 } };
+      if (key === pendingKey('temp_1m', 3)) return { Items: [{ pk: 'w#temp_1m#["b"]', sk: '1970-01-01T00:02:00.000Z' }] };
+      return { Items: [] };
+    });
+    const { refs, cursor } = await store.findPending(agg, { after: 100_000, atOrBefore: 200_000 });
+    expect(cursor).toBeUndefined();
     expect(refs.map((r) => [r.keyJson, r.start, r.end])).toStrictEqual([['["a"]', 60_000, 120_000], ['["b"]', 120_000, 180_000]]);
-    const input = ddb.commandCalls(QueryCommand)[0].args[0].input;
-    expect(input.IndexName).toBe('pending');
-    expect(input.KeyConditionExpression).toBe('#p = :agg AND #fireAt <= :w');
-    expect(input.ExpressionAttributeValues).toStrictEqual({ ':agg': 'temp_1m', ':w': 200_000 });
-    expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, { ExclusiveStartKey: { x: 1 } });
+    const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(new Set(inputs.map((i) => String(i.ExpressionAttributeValues![':k']))).size).toBe(PENDING_BUCKETS);
+    expect(inputs.every((i) => i.IndexName === 'pending' && i.KeyConditionExpression === '#p = :k AND #fireAt BETWEEN :a AND :w')).toBe(true);
+    expect(inputs.find((i) => i.ExclusiveStartKey)?.ExpressionAttributeValues).toStrictEqual({ ':k': pendingKey('temp_1m', 3), ':a': 100_001, ':w': 200_000 });
+  });
+
+  test('pages through the buckets with a cursor, a bounded number of windows a page', async () => {
+    const item = (bucket: number, i: number) => ({ pk: `w#temp_1m#["k${bucket}-${i}"]`, sk: '1970-01-01T00:01:00.000Z' });
+    ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+      const bucket = Number(String(input.ExpressionAttributeValues![':k']).split('#')[1]);
+      // Every bucket holds three windows; DynamoDB honours Limit and reports where it stopped.
+      const from = Number((input.ExclusiveStartKey as { i?: number } | undefined)?.i ?? 0);
+      const to = Math.min(3, from + (input.Limit ?? 3));
+      return { Items: Array.from({ length: to - from }, (_, j) => item(bucket, from + j)), LastEvaluatedKey: to < 3 ? { i: to } : undefined };
+    });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.findPending(agg, { atOrBefore: 200_000, limit: 5, cursor, rotation: 7 });
+      expect(page.refs.length).toBeLessThanOrEqual(5);
+      seen.push(...page.refs.map((r) => r.keyJson));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor);
+    const expected = Array.from({ length: PENDING_BUCKETS }, (_, b) => [0, 1, 2].map((i) => `["k${b}-${i}"]`)).flat();
+    expect([...seen].sort()).toStrictEqual([...expected].sort());
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(pages).toBe(Math.ceil((3 * PENDING_BUCKETS) / 5));
+    expect(seen[0]).toBe('["k7-0"]');
   });
 
   test('marks a version emitted only if the window is still at that version', async () => {
@@ -120,19 +152,22 @@ describe('DynamoWindowStore', () => {
     expect(input.ExpressionAttributeValues).toStrictEqual({ ':v': 3 });
   });
 
-  test('reads every lane watermark with one consistent query of the lanes partition', async () => {
-    ddb.on(QueryCommand).resolves({ Items: [{ pk: 'lanes', sk: 'shard-1', wm: 1234 }, { pk: 'lanes', sk: 'shard-2', wm: 99 }] });
+  test('reads every lane watermark with one consistent query per lane partition', async () => {
+    ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+      const pk = String(input.ExpressionAttributeValues![':pk']);
+      return { Items: ['shard-1', 'shard-2'].filter((l) => lanePk(l) === pk).map((l) => ({ pk, sk: l, wm: l === 'shard-1' ? 1234 : 99 })) };
+    });
     expect(await store.readWatermarks()).toStrictEqual(new Map([['shard-1', 1234], ['shard-2', 99]]));
-    const input = ddb.commandCalls(QueryCommand)[0].args[0].input;
-    expect(input.ExpressionAttributeValues).toStrictEqual({ ':pk': 'lanes' });
-    expect(input.ConsistentRead).toBe(true);
+    const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(inputs.map((i) => String(i.ExpressionAttributeValues![':pk'])).sort()).toStrictEqual(Array.from({ length: LANE_BUCKETS }, (_, b) => `lanes#${b}`).sort());
+    expect(inputs.every((i) => i.ConsistentRead === true)).toBe(true);
   });
 
   test('a lane is written only at the revision it was read at', async () => {
     ddb.on(UpdateCommand).rejects(conditionFailed());
     expect(await store.writeLane('shard-1', { watermark: 1000, lastBatchAt: 5, repaired: [], lost: [], rev: 3 }, 2)).toBe('conflict');
     const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    expect(input.Key).toEqual({ pk: 'lanes', sk: 'shard-1' });
+    expect(input.Key).toEqual({ pk: lanePk('shard-1'), sk: 'shard-1' });
     expect(input.ConditionExpression).toBe('#rev = :expected');
     expect(input.ExpressionAttributeValues).toMatchObject({ ':expected': 2, ':rev': 3, ':wm': 1000, ':lb': 5 });
   });
