@@ -13,8 +13,8 @@ import { toIsoUtc } from '../domain/event-time';
 import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { LaneRange, LaneState } from '../domain/lane';
-import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
-import { ATTR, LANES_PK, PENDING_INDEX } from './window-table-layout';
+import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';
+import { ATTR, LANES_PK, PENDING_INDEX } from '../contract/window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
 

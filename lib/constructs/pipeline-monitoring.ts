@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { BATCH_METRICS } from '../../lambda/adapters/batch-metric-names';
+import { BATCH_METRICS } from '../../lambda/contract/metric-names';
 
 /** Where the runbook of every alarm lives (alarm descriptions point at its sections). */
 export const RUNBOOK = 'docs/operations.md';

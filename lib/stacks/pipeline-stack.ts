@@ -23,20 +23,14 @@ import { S3DeliveryStream } from '../constructs/s3-delivery-stream';
 import { IdleWindowCloser } from '../constructs/idle-window-closer';
 import { AGGREGATOR_SERVICE_NAME, WindowAggregator } from '../constructs/window-aggregator';
 import { WindowStateTable } from '../constructs/window-state-table';
+import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
 
 /** Hive-style time partitions, so Athena/Glue can prune by time. Firehose evaluates `!{timestamp:...}` in UTC. */
 export const HIVE_TIME_PARTITIONS =
   'year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/';
 
-/** Key prefixes in the data-lake bucket (see the team contract). */
-export const PREFIXES = {
-  raw: 'raw/',
-  rawErrors: 'raw-errors/',
-  results: 'results/',
-  resultsErrors: 'results-errors/',
-  errors: 'errors/',
-  late: 'late/',
-} as const;
+/** Key prefixes in the data-lake bucket (one definition, shared with the functions). */
+export const PREFIXES = SINK_PREFIXES;
 
 /**
  * Logical IDs pinned for resources whose replacement loses data or replays it: the stream (records), the table

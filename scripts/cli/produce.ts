@@ -2,7 +2,7 @@ import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { BackoffOptions } from '../../lambda/adapters/backoff';
+import type { BackoffOptions } from '../../lambda/support/backoff';
 import { derivePartitionKey, type PartitionKeyRule } from '../../lambda/domain/partition-key';
 import { Producer, UndeliveredRecordsError, MAX_PUT_RECORDS_ENTRIES, type FailedRecord, type ProducerRecord } from '../lib/producer';
 import { generateClickstreamWorkload, generateIotWorkload, seededRandom, type GeneratedRecord } from '../workload';

@@ -1,6 +1,6 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { chunkByLimits } from '../../lambda/adapters/chunk';
-import { backoffDelay, realSleep, type BackoffOptions } from '../../lambda/adapters/backoff';
+import { chunkByLimits } from '../../lambda/support/chunk';
+import { backoffDelay, realSleep, type BackoffOptions } from '../../lambda/support/backoff';
 import { aggregateKpl } from './kpl-aggregate';
 
 /** PutRecords takes at most 500 records per call. @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html */
