@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { PENDING_STALE_AFTER, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
 import { DEFAULT_LANE_IDLE_TIMEOUT_MS, ENV, SERVICE_NAMES } from '../../lambda/contract/env';
+import { CONFIG_DEFAULTS } from '../config/defaults';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -69,7 +70,7 @@ export class IdleWindowCloser extends Construct {
     super(scope, id);
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention ?? CONFIG_DEFAULTS.logRetentionDays,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
@@ -104,7 +105,7 @@ export class IdleWindowCloser extends Construct {
     firehose.DeliveryStreamGrants.fromDeliveryStream(props.resultsStream).putRecords(role);
 
     this.rule = new events.Rule(this, 'Schedule', {
-      schedule: events.Schedule.rate(props.interval ?? Duration.minutes(1)),
+      schedule: events.Schedule.rate(props.interval ?? Duration.minutes(CONFIG_DEFAULTS.idleCloseIntervalMinutes)),
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
   }

@@ -11,6 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CONFIG_DEFAULTS } from '../config/defaults';
 import { BATCH_METRICS } from '../../lambda/contract/metric-names';
 
 /** Where the runbook of every alarm lives (alarm descriptions point at its sections). */
@@ -123,9 +124,9 @@ export class PipelineMonitoring extends Construct {
       throw new Error('PipelineMonitoring: alarmEmail needs createAlarmTopic');
     }
     const { stream, aggregator, failureQueue, table } = props;
-    const iteratorAge = props.iteratorAgeThreshold ?? Duration.minutes(5);
-    const iteratorPeriods = props.iteratorAgeEvaluationPeriods ?? 3;
-    const freshness = props.deliveryFreshnessThreshold ?? Duration.minutes(15);
+    const iteratorAge = props.iteratorAgeThreshold ?? Duration.minutes(CONFIG_DEFAULTS.iteratorAgeAlarmMinutes);
+    const iteratorPeriods = props.iteratorAgeEvaluationPeriods ?? CONFIG_DEFAULTS.iteratorAgeAlarmPeriods;
+    const freshness = props.deliveryFreshnessThreshold ?? Duration.seconds(CONFIG_DEFAULTS.deliveryFreshnessAlarmSeconds);
     const oneMinute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
 
@@ -197,7 +198,7 @@ export class PipelineMonitoring extends Construct {
     });
     this.addAlarm('BadRecords', {
       metric: emf(BATCH_METRICS.badRecords),
-      threshold: props.badRecordsThreshold ?? 100,
+      threshold: props.badRecordsThreshold ?? CONFIG_DEFAULTS.badRecordsAlarmThreshold,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription: 'Many records went to the errors sink (invalid JSON, no event time, missing fields): a producer or the spec changed.',

@@ -15,7 +15,8 @@ import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambd
 import type { WindowStateTable } from './window-state-table';
 import { DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES } from '../../lambda/contract/env';
 import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
-import { INFINITE } from '../config';
+import { CONFIG_DEFAULTS } from '../config/defaults';
+import { INFINITE } from '../config/limits';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -168,7 +169,7 @@ export class WindowAggregator extends Construct {
     }
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention ?? CONFIG_DEFAULTS.logRetentionDays,
       removalPolicy,
     });
 
@@ -202,15 +203,15 @@ export class WindowAggregator extends Construct {
       bundling: PIPELINE_BUNDLING,
     });
 
-    const retryAttempts = props.retryAttempts ?? INFINITE;
+    const retryAttempts = props.retryAttempts ?? CONFIG_DEFAULTS.retryAttempts;
     if (props.maxRecordAge !== undefined) this.function.addEnvironment(ENV.skipDetection, SKIP_DETECTION_AGE);
     else if (retryAttempts !== INFINITE) this.function.addEnvironment(ENV.skipDetection, SKIP_DETECTION_RETRIES);
     this.function.addEventSource(
       new KinesisEventSource(props.stream, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: props.batchSize ?? 500,
-        maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
-        parallelizationFactor: props.parallelizationFactor ?? 1,
+        batchSize: props.batchSize ?? CONFIG_DEFAULTS.batchSize,
+        maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(CONFIG_DEFAULTS.maxBatchingWindowSeconds),
+        parallelizationFactor: props.parallelizationFactor ?? CONFIG_DEFAULTS.parallelizationFactor,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         retryAttempts,
