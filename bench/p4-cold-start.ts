@@ -15,6 +15,7 @@ import type { BenchLog, FigureResult } from './lib/figure';
 import { median, round } from './lib/stats';
 import { benchSpec, ROOT } from './lib/workload';
 import { ENV } from '../lambda/contract/env';
+import { LOCAL_REGION } from '../scripts/local/probe';
 import { SINK_PREFIXES } from '../lambda/contract/s3-prefixes';
 
 /** Options of {@link runP4}. */
@@ -88,7 +89,7 @@ export async function runP4(opts: P4Options = {}, log: BenchLog = () => undefine
     [ENV.sinkBucketName]: 'bench-bucket',
     [ENV.errorsPrefix]: SINK_PREFIXES.errors,
     [ENV.latePrefix]: SINK_PREFIXES.late,
-    AWS_REGION: 'us-east-1',
+    AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

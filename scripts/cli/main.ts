@@ -4,7 +4,8 @@ import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { compilePartitionKey } from '../../lambda/domain/partition-key';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { awsClients, type AwsTarget } from '../lib/aws-target';
-import { LOCAL_DIR, LOCAL_OUTPUTS_FILE } from '../lib/local-stack';
+import { LOCAL_DIR, LOCAL_OUTPUTS_FILE } from '../local/local-stack';
+import { endpointFromEnv } from '../local/probe';
 import { readStackOutputs } from '../lib/stack-outputs';
 import { queueUrlFor, redrive, type RedriveOutcome } from '../lib/redrive';
 import { formatSinkTable, readSinkEntries } from '../lib/sink-entries';
@@ -25,7 +26,7 @@ import {
 } from './produce';
 
 /** The emulator endpoint: AWS_ENDPOINT_URL when set, else the LocalStack-compatible default. */
-const DEFAULT_ENDPOINT = process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566';
+const DEFAULT_ENDPOINT = endpointFromEnv();
 
 function positiveInt(name: string) {
   return (v: string) => {

@@ -22,7 +22,7 @@ import { REDRIVE_EVENT_FIELD, type AggregatorResponse } from '../../lambda/adapt
 import { ATTR, PENDING_INDEX } from '../../lambda/contract/window-table-layout';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
 import { awsClients, clientConfig } from '../../scripts/lib/aws-target';
-import { REPO_ROOT } from '../../scripts/lib/local-stack';
+import { REPO_ROOT } from '../../scripts/local/local-stack';
 import { kinesisEventFor, readRange } from '../../scripts/lib/redrive';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';

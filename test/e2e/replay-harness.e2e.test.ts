@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { aggregateKpl } from '../../scripts/lib/kpl-aggregate';
-import { REPO_ROOT } from '../../scripts/lib/local-stack';
+import { REPO_ROOT } from '../../scripts/local/local-stack';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload } from '../../scripts/workload';
