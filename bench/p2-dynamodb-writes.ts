@@ -10,7 +10,7 @@
  */
 import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
 import type { WindowStore } from '../lambda/app/ports';
-import { windowId, type WindowRef } from '../lambda/domain/pre-aggregate';
+import { windowId, type WindowRef } from '../lambda/domain/window-ref';
 import type { AggregationSpec } from '../lambda/domain/spec';
 import type { GeneratedRecord } from '../scripts/workload';
 import { referenceTime } from '../test/support/reference';

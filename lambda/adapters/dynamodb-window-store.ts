@@ -10,7 +10,7 @@ import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
 import { fromStoredMeasures, toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
-import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
+import { keyRecord, windowId, type WindowRef } from '../domain/window-ref';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { LaneRange, LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';

@@ -1,5 +1,5 @@
 import type { CompiledAggregation } from '../domain/compiled-spec';
-import type { WindowRef } from '../domain/pre-aggregate';
+import type { WindowRef } from '../domain/window-ref';
 import type { LaneState } from '../domain/lane';
 import type { Position } from '../domain/sequence';
 import type { StoredWindow } from '../domain/window-lifecycle';

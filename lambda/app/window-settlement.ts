@@ -1,5 +1,5 @@
 import type { CompiledAggregation } from '../domain/compiled-spec';
-import { windowId, type WindowRef } from '../domain/pre-aggregate';
+import { windowId, type WindowRef } from '../domain/window-ref';
 import type { Position } from '../domain/sequence';
 import { nextWindowState, type FiringRule, type StoredWindow } from '../domain/window-lifecycle';
 import type { AggregateState } from '../domain/aggregate-state';

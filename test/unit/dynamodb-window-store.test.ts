@@ -4,7 +4,7 @@ import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand, t
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore, MAX_BATCH_GET_KEYS } from '../../lambda/adapters/dynamodb-window-store';
 import { emptyState } from '../../lambda/domain/aggregate-state';
-import type { WindowRef } from '../../lambda/domain/pre-aggregate';
+import type { WindowRef } from '../../lambda/domain/window-ref';
 import { aggregationFactory, compiledSpecFactory } from '../support/factories';
 
 const spec = compiledSpecFactory(
