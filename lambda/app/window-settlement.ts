@@ -6,6 +6,9 @@ import type { AggregateState } from '../domain/aggregate-state';
 import { toWindowResult } from '../domain/window-result';
 import { mapSettled } from './concurrency';
 import type { LogPort, ResultSink, TimePort, WindowStore } from './ports';
+import { DeadlineExceededError } from './errors';
+
+export { DeadlineExceededError };
 
 /** How many window writes are kept in flight: enough to hide latency, few enough not to trip throttling. */
 export const WRITE_CONCURRENCY = 16;
@@ -22,13 +25,6 @@ export function conflictBackoffMs(attempt: number, random: () => number): number
   return Math.floor(random() * Math.min(CONFLICT_MAX_DELAY_MS, CONFLICT_BASE_DELAY_MS * 2 ** attempt));
 }
 
-/** Thrown when a window could not be written before the invocation's deadline: the batch fails and is retried. */
-export class DeadlineExceededError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DeadlineExceededError';
-  }
-}
 /**
  * A pending window last written longer ago than this is taken as left behind by a writer that died before emitting
  * it (the writer emits within its own invocation, so twice the function timeout is safely past it).
