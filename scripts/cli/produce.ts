@@ -214,7 +214,6 @@ export async function invalidLines(
   input?: NodeJS.ReadableStream,
 ): Promise<string[]> {
   const bad: string[] = [];
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   for await (const _ of ndjsonRecords(file, partitionKeyField, true, (_line, reason) => bad.push(reason), input, opts));
   return bad;
 }
