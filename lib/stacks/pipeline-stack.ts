@@ -55,7 +55,7 @@ function days(n: number): Duration | undefined {
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
-  /** Validated configuration (see lib/config.ts). */
+  /** Validated configuration (see lib/config/). */
   readonly config: PipelineConfig;
 }
 

@@ -201,7 +201,7 @@ describe('replay harness: the bundled handler under redelivery', () => {
     );
   });
 
-  // ParallelizationFactor > 1 is refused at synth (see lib/config.ts); concurrent deliveries of one shard still happen
+  // ParallelizationFactor > 1 is refused at synth (see lib/config/rules.ts); concurrent deliveries of one shard still happen
   // when a redrive runs beside the event source mapping, and must not lose or double-count.
   test('concurrent deliveries of one shard, ordered per partition key only', async () => {
     await fc.assert(
