@@ -1,16 +1,6 @@
 import type { Command } from 'commander';
-import { localDown, localStatus, localUp } from './local';
+import { localDown, localStatus, localUp, type LocalUpOptions } from './local';
 import { DEFAULT_ENDPOINT, positiveInt } from './options';
-
-/** The options of `local up`, as commander parses them. */
-interface LocalUpOptions {
-  readonly endpoint: string;
-  readonly spec?: string;
-  readonly demo: boolean;
-  readonly rate: number;
-  readonly seed: number;
-  readonly forceDeploy: boolean;
-}
 
 /** `pipeline local up|down|status`: the pipeline on the local emulator. */
 export function registerLocal(program: Command): void {
