@@ -89,21 +89,8 @@ export class PipelineStack extends Stack {
     super(scope, id, { ...props, terminationProtection: props.terminationProtection ?? props.config.terminationProtection });
     const { config } = props;
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const bufferingSize = Size.mebibytes(config.bufferSizeMiB);
 
-    if (config.encryptionKey === 'customer-managed') {
-      // One key for the four data stores: one key policy to review and one CloudTrail trail of use. Each role gets
-      // exactly the key actions its service performs for it (see the constructs), never kms:* or wildcards.
-      this.dataKey = new kms.Key(this, 'DataKey', {
-        description: `Encrypts the stream, failure queue, bucket and window table of ${this.stackName}`,
-        enableKeyRotation: true,
-        removalPolicy,
-        // The shortest wait: a destroyable stage should not keep billing for a key for a month.
-        pendingWindow: removalPolicy === RemovalPolicy.DESTROY ? Duration.days(7) : undefined,
-      });
-      pinLogicalId(this.dataKey, STABLE_LOGICAL_IDS.dataKey);
-    }
-
+    if (config.encryptionKey === 'customer-managed') this.dataKey = this.createDataKey(removalPolicy);
     this.eventStream = new EventStream(this, 'Stream', {
       streamMode: config.streamMode === 'provisioned' ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
       shardCount: config.shardCount,
@@ -116,6 +103,33 @@ export class PipelineStack extends Stack {
     this.windowTable = new WindowStateTable(this, 'WindowTable', { removalPolicy, encryptionKey: this.dataKey });
     pinLogicalId(this.windowTable.table, STABLE_LOGICAL_IDS.windowTable);
 
+    this.dataLake = this.createDataLake(config, removalPolicy);
+    [this.resultsDelivery, this.rawDelivery] = this.createDeliveries(config, removalPolicy);
+    [this.aggregator, this.idleCloser] = this.createFunctions(config, removalPolicy);
+    this.monitoring = this.createMonitoring(config, removalPolicy);
+    if (config.glueCatalog) this.catalog = this.createCatalog(config);
+
+    Tags.of(this).add('stage', config.stage);
+    this.addOutputs(config);
+    this.acknowledgeValidationFindings();
+  }
+
+  /** The customer-managed key of the stream, queue, bucket and table. */
+  private createDataKey(removalPolicy: RemovalPolicy): kms.Key {
+    // One key for the four data stores: one key policy to review and one CloudTrail trail of use. Each role gets
+    // exactly the key actions its service performs for it (see the constructs), never kms:* or wildcards.
+    const key = new kms.Key(this, 'DataKey', {
+      description: `Encrypts the stream, failure queue, bucket and window table of ${this.stackName}`,
+      enableKeyRotation: true,
+      removalPolicy,
+      // The shortest wait: a destroyable stage should not keep billing for a key for a month.
+      pendingWindow: removalPolicy === RemovalPolicy.DESTROY ? Duration.days(7) : undefined,
+    });
+    return key;
+  }
+
+  /** The data-lake bucket, with a lifecycle per prefix. */
+  private createDataLake(config: PipelineConfig, removalPolicy: RemovalPolicy): DataLakeBucket {
     const prefixLifecycles: PrefixLifecycle[] = [
       {
         prefix: PREFIXES.raw,
@@ -130,7 +144,7 @@ export class PipelineStack extends Stack {
       { prefix: PREFIXES.rawErrors, expireAfter: days(config.errorsExpirationDays) },
       { prefix: PREFIXES.resultsErrors, expireAfter: days(config.errorsExpirationDays) },
     ];
-    this.dataLake = new DataLakeBucket(this, 'DataLakeBucket', {
+    const dataLake = new DataLakeBucket(this, 'DataLakeBucket', {
       removalPolicy,
       autoDeleteObjects: config.autoDeleteObjects,
       encryptionKey: this.dataKey,
@@ -138,15 +152,20 @@ export class PipelineStack extends Stack {
       noncurrentVersionExpiration: days(config.noncurrentVersionExpirationDays),
       prefixLifecycles,
     });
-    pinLogicalId(this.dataLake.bucket, STABLE_LOGICAL_IDS.bucket);
-    const bucket = this.dataLake.bucket;
+    pinLogicalId(dataLake.bucket, STABLE_LOGICAL_IDS.bucket);
+    return dataLake;
+  }
 
+  /** The results delivery (direct put) and the raw archive (from the stream), both into the data lake. */
+  private createDeliveries(config: PipelineConfig, removalPolicy: RemovalPolicy): [S3DeliveryStream, S3DeliveryStream] {
+    const bucket = this.dataLake.bucket;
+    const bufferingSize = Size.mebibytes(config.bufferSizeMiB);
     const firehoseLogging = {
       errorLogging: config.firehoseErrorLogging,
       logRetention: config.logRetentionDays,
       logRemovalPolicy: removalPolicy,
     };
-    this.resultsDelivery = new S3DeliveryStream(this, 'ResultsDelivery', {
+    const results = new S3DeliveryStream(this, 'ResultsDelivery', {
       bucket,
       dataOutputPrefix: `${PREFIXES.results}${HIVE_TIME_PARTITIONS}`,
       errorOutputPrefix: `${PREFIXES.resultsErrors}!{firehose:error-output-type}/${HIVE_TIME_PARTITIONS}`,
@@ -154,7 +173,7 @@ export class PipelineStack extends Stack {
       bufferingSize,
       ...firehoseLogging,
     });
-    this.rawDelivery = new S3DeliveryStream(this, 'RawDelivery', {
+    const raw = new S3DeliveryStream(this, 'RawDelivery', {
       bucket,
       source: this.eventStream.stream,
       dataOutputPrefix: `${PREFIXES.raw}${HIVE_TIME_PARTITIONS}`,
@@ -165,8 +184,13 @@ export class PipelineStack extends Stack {
       appendNewline: true,
       ...firehoseLogging,
     });
+    return [results, raw];
+  }
 
-    this.aggregator = new WindowAggregator(this, 'Aggregator', {
+  /** The aggregator and the idle closer; the aggregator's event source mapping keeps its logical ID. */
+  private createFunctions(config: PipelineConfig, removalPolicy: RemovalPolicy): [WindowAggregator, IdleWindowCloser] {
+    const bucket = this.dataLake.bucket;
+    const aggregator = new WindowAggregator(this, 'Aggregator', {
       stream: this.eventStream.stream,
       windowTable: this.windowTable,
       resultsStream: this.resultsDelivery.deliveryStream,
@@ -185,7 +209,7 @@ export class PipelineStack extends Stack {
       metricsNamespace: config.metricsNamespace,
       queueEncryptionKey: this.dataKey,
     });
-    this.idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
+    const idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
       windowTable: this.windowTable,
       resultsStream: this.resultsDelivery.deliveryStream,
       aggregationSpecJson: config.aggregationSpecJson,
@@ -195,11 +219,15 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetentionDays,
       removalPolicy,
     });
-    const mapping = this.aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
+    const mapping = aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
     if (!mapping) throw new Error('PipelineStack: the aggregator has no event source mapping');
     pinLogicalId(mapping, STABLE_LOGICAL_IDS.eventSourceMapping);
+    return [aggregator, idleCloser];
+  }
 
-    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+  /** Alarms, dashboard and alarm topic. */
+  private createMonitoring(config: PipelineConfig, removalPolicy: RemovalPolicy): PipelineMonitoring {
+    return new PipelineMonitoring(this, 'Monitoring', {
       stream: this.eventStream.stream,
       aggregator: this.aggregator.function,
       closer: this.idleCloser.function,
@@ -217,19 +245,23 @@ export class PipelineStack extends Stack {
       alarmEmail: config.alarmEmail,
       removalPolicy,
     });
+  }
 
-    if (config.glueCatalog) {
-      this.catalog = new DataLakeCatalog(this, 'Catalog', {
-        bucket,
-        databaseName: config.glueDatabaseName,
-        spec: config.aggregationSpec,
-        prefixes: PREFIXES,
-      });
-      this.catalog.database.overrideLogicalId(STABLE_LOGICAL_IDS.glueDatabase);
-    }
+  /** The Glue database and tables over the data lake. */
+  private createCatalog(config: PipelineConfig): DataLakeCatalog {
+    const catalog = new DataLakeCatalog(this, 'Catalog', {
+      bucket: this.dataLake.bucket,
+      databaseName: config.glueDatabaseName,
+      spec: config.aggregationSpec,
+      prefixes: PREFIXES,
+    });
+    catalog.database.overrideLogicalId(STABLE_LOGICAL_IDS.glueDatabase);
+    return catalog;
+  }
 
-    Tags.of(this).add('stage', config.stage);
-
+  /** The stack outputs the CLI, the tests and the runbook read. */
+  private addOutputs(config: PipelineConfig): void {
+    const bucket = this.dataLake.bucket;
     const outputs: Record<string, string> = {
       StreamName: this.eventStream.stream.streamName,
       StreamArn: this.eventStream.stream.streamArn,
@@ -250,8 +282,6 @@ export class PipelineStack extends Stack {
       ...(this.monitoring.alarmTopic ? { AlarmTopicArn: this.monitoring.alarmTopic.topicArn } : {}),
     };
     for (const [id, value] of Object.entries(outputs)) new CfnOutput(this, id, { value });
-
-    this.acknowledgeValidationFindings();
   }
 
   /**
