@@ -125,6 +125,7 @@ export class PipelineStack extends Stack {
       // The shortest wait: a destroyable stage should not keep billing for a key for a month.
       pendingWindow: removalPolicy === RemovalPolicy.DESTROY ? Duration.days(7) : undefined,
     });
+    pinLogicalId(key, STABLE_LOGICAL_IDS.dataKey);
     return key;
   }
 
