@@ -20,7 +20,7 @@ const SUITES = ['unit', 'infra', 'e2e'] as const;
 type Suite = (typeof SUITES)[number];
 
 /** What `npm run lint` lints (package.json names the same folders). */
-const LINTED_DIRS = ['bin', 'lib', 'lambda', 'scripts', 'bench', 'test'];
+const LINTED_DIRS = ['bin', 'lib', 'lambda', 'scripts', 'bench', 'fixtures', 'test'];
 
 const JEST_RESULT_FILE = join(REPO_ROOT, '.local', 'jest-result.json');
 
