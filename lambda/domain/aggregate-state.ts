@@ -96,28 +96,23 @@ const loadNumber = (m: CompiledMeasure, stored: unknown, state: AggregateState):
   state[m.slot] = Number(stored);
 };
 const finiteOrNull = (v: number | Sketch): MeasureValue => (Number.isFinite(v) ? (v as number) : null);
-const addSum = (i: number, into: AggregateState, from: AggregateState): void => {
-  (into as Slots)[i] += (from as Slots)[i];
+
+/** `count` and `sum`: one number that merges by addition (they differ only in what {@link addEvent} adds). */
+const ADDITIVE: MeasureType = {
+  slots: 1,
+  init: () => 0,
+  merge: (i, into, from) => {
+    (into as Slots)[i] += (from as Slots)[i];
+  },
+  result: (m, s) => s[m.slot] as number,
+  store: storeNumber,
+  load: loadNumber,
 };
 
 /** The measure types, by op. */
 const MEASURE_TYPES: Record<MeasureOp, MeasureType> = {
-  count: {
-    slots: 1,
-    init: () => 0,
-    merge: addSum,
-    result: (m, s) => s[m.slot] as number,
-    store: storeNumber,
-    load: loadNumber,
-  },
-  sum: {
-    slots: 1,
-    init: () => 0,
-    merge: addSum,
-    result: (m, s) => s[m.slot] as number,
-    store: storeNumber,
-    load: loadNumber,
-  },
+  count: ADDITIVE,
+  sum: ADDITIVE,
   min: {
     slots: 1,
     init: () => Infinity,
