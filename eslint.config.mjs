@@ -12,7 +12,7 @@ export default tseslint.config(
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
-    files: ['{bin,lib,lambda,scripts,bench,test}/**/*.ts'],
+    files: ['{bin,lib,lambda,scripts,bench,fixtures,test}/**/*.ts'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

@@ -10,10 +10,10 @@
  */
 import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
 import type { WindowStore } from '../lambda/app/ports';
-import { windowId, type WindowRef } from '../lambda/domain/pre-aggregate';
+import { windowId, type WindowRef } from '../lambda/domain/window-ref';
 import type { AggregationSpec } from '../lambda/domain/spec';
 import type { GeneratedRecord } from '../scripts/workload';
-import { referenceTime } from '../test/support/reference';
+import { referenceTime } from '../fixtures/event-time';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { CountingRecordSink, CountingResultSink, LeanWindowStore } from './lib/memory-ports';
 import { median, round } from './lib/stats';

@@ -17,6 +17,7 @@ import type { BenchLog, FigureResult } from './lib/figure';
 import { CountingRecordSink, LeanWindowStore } from './lib/memory-ports';
 import { round } from './lib/stats';
 import { BENCH_START_MS, benchEvent, benchSpec, benchWorkload } from './lib/workload';
+import { LOCAL_REGION } from '../scripts/local/probe';
 
 /** Options of {@link runP3}. */
 export interface P3Options {
@@ -44,7 +45,7 @@ export interface EmissionCost {
 
 /** Sends each emission through the real sink to a mocked Firehose and adds up what the calls would be billed. */
 export async function emissionCost(emissions: readonly (readonly WindowResult[])[]): Promise<EmissionCost> {
-  const client = new FirehoseClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const client = new FirehoseClient({ region: LOCAL_REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   const mock = mockClient(client);
   mock.on(PutRecordBatchCommand).callsFake((input: { Records: unknown[] }) => ({
     FailedPutCount: 0,

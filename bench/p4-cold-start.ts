@@ -14,6 +14,9 @@ import { PIPELINE_BUNDLING } from '../lib/constructs/lambda-bundling';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { median, round } from './lib/stats';
 import { benchSpec, ROOT } from './lib/workload';
+import { ENV } from '../lambda/contract/env';
+import { LOCAL_REGION } from '../scripts/local/probe';
+import { SINK_PREFIXES } from '../lambda/contract/s3-prefixes';
 
 /** Options of {@link runP4}. */
 export interface P4Options {
@@ -80,13 +83,13 @@ export async function runP4(opts: P4Options = {}, log: BenchLog = () => undefine
   // What the stack sets (lib/constructs/window-aggregator.ts); the SDK clients are built, not called, at import.
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    AGGREGATION_SPEC: json,
-    WINDOW_TABLE_NAME: 'bench-windows',
-    RESULTS_DELIVERY_STREAM: 'bench-results',
-    SINK_BUCKET_NAME: 'bench-bucket',
-    ERRORS_PREFIX: 'errors/',
-    LATE_PREFIX: 'late/',
-    AWS_REGION: 'us-east-1',
+    [ENV.aggregationSpec]: json,
+    [ENV.windowTableName]: 'bench-windows',
+    [ENV.resultsDeliveryStream]: 'bench-results',
+    [ENV.sinkBucketName]: 'bench-bucket',
+    [ENV.errorsPrefix]: SINK_PREFIXES.errors,
+    [ENV.latePrefix]: SINK_PREFIXES.late,
+    AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

@@ -14,9 +14,9 @@
 import { CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { windowPk } from '../lambda/adapters/dynamodb-window-store';
-import { EMULATOR_ENDPOINT, awsEnvFor, ensureEmulator, stopEmulator } from '../scripts/emulator';
+import { awsEnvFor, endpointFromEnv, ensureEmulator, stopEmulator } from '../scripts/local/emulator';
 import { awsClients, type AwsClients } from '../scripts/lib/aws-target';
-import { deployLocal, REPO_ROOT } from '../scripts/lib/local-stack';
+import { deployLocal, REPO_ROOT } from '../scripts/local/local-stack';
 import { Producer } from '../scripts/lib/producer';
 import type { StackOutputs } from '../scripts/lib/stack-outputs';
 import type { GeneratedRecord } from '../scripts/workload';
@@ -110,7 +110,7 @@ async function countedEvents(clients: AwsClients, table: string, devices: readon
 
 /** Measures P5. */
 export async function runP5(opts: P5Options = {}, log: BenchLog = () => undefined): Promise<FigureResult> {
-  const endpoint = opts.endpoint ?? process.env.AWS_ENDPOINT_URL ?? EMULATOR_ENDPOINT;
+  const endpoint = opts.endpoint ?? endpointFromEnv();
   const base = { id: 'P5', target: '≥ 0.50; p50/p95 reported' };
   const n = opts.records ?? 5000;
   const samples = opts.latencySamples ?? 12;

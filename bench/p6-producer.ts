@@ -12,6 +12,7 @@ import { MAX_PUT_RECORDS_ENTRIES, Producer } from '../scripts/lib/producer';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { median, round, since } from './lib/stats';
 import { benchWorkload } from './lib/workload';
+import { LOCAL_REGION } from '../scripts/local/probe';
 
 /** Options of {@link runP6}. */
 export interface P6Options {
@@ -23,7 +24,7 @@ export interface P6Options {
 
 /** A fake Kinesis: accepts everything, or fails the entries `fail` picks, answering as PutRecords does. */
 function fakeKinesis(fail?: (data: string) => boolean) {
-  const client = new KinesisClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const client = new KinesisClient({ region: LOCAL_REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   const mock = mockClient(client);
   const delivered = new Map<string, number>();
   let calls = 0;

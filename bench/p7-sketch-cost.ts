@@ -3,7 +3,7 @@
  * them removed: handler CPU per record on a 10,000-record batch, and the size of the window items they live in (an
  * UpdateItem is billed per KB of the larger of the item before and after, so bytes per item are write units).
  */
-import { ATTR } from '../lambda/adapters/window-table-layout';
+import { ATTR } from '../lambda/contract/window-table-layout';
 import { toStoredMeasures } from '../lambda/domain/aggregate-state';
 import { compileSpec, type CompiledSpec } from '../lambda/domain/compiled-spec';
 import { parseAggregationSpec, type AggregationSpec } from '../lambda/domain/spec';

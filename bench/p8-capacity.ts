@@ -12,7 +12,7 @@ import { compileSpec, type CompiledSpec } from '../lambda/domain/compiled-spec';
 import { parseAggregationSpecJson } from '../lambda/domain/spec';
 import { positionOf } from '../lambda/domain/sequence';
 import { seededRandom } from '../scripts/workload';
-import { sequenceNumber } from '../test/support/harness';
+import { sequenceNumber } from '../fixtures/kinesis';
 import {
   CapacityWindowStore,
   PARTITION_RCU_PER_SECOND,

@@ -8,14 +8,14 @@ import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
 import type { PendingQuery, WindowStore } from '../lambda/app/ports';
 import type { CompiledAggregation } from '../lambda/domain/compiled-spec';
 import type { LaneState } from '../lambda/domain/lane';
-import type { WindowRef } from '../lambda/domain/pre-aggregate';
+import type { WindowRef } from '../lambda/domain/window-ref';
 import type { StoredWindow } from '../lambda/domain/window-lifecycle';
 import { seededRandom } from '../scripts/workload';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { CountingRecordSink, LeanWindowStore } from './lib/memory-ports';
 import { round } from './lib/stats';
 import { BENCH_SEED, BENCH_SHARD, benchSpec } from './lib/workload';
-import { kinesisEvent, sequenceNumber } from '../test/support/harness';
+import { kinesisEvent, sequenceNumber } from '../fixtures/kinesis';
 import type { ResultSink } from '../lambda/app/ports';
 
 /** A shard's write limit. @see https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CONFIG_KEYS, ConfigError, loadConfig, type PipelineConfig } from '../lib/config';
+import { CONFIG_KEYS, ConfigError, DEFAULT_NAME_PREFIX, loadConfig, type PipelineConfig } from '../lib/config';
 import { PipelineStack } from '../lib/stacks/pipeline-stack';
 
 /** Relative spec paths are resolved against the repository root, not the caller's working directory. */
@@ -28,7 +28,7 @@ try {
   process.exit(1);
 }
 
-new PipelineStack(app, `${config.namePrefix ?? 'WindowedPipeline'}-${config.stage}`, {
+new PipelineStack(app, `${config.namePrefix ?? DEFAULT_NAME_PREFIX}-${config.stage}`, {
   config,
   // Unset without credentials, which leaves the stack environment-agnostic so synth works offline.
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

@@ -13,14 +13,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { awsEnvFor, ensureEmulator, stopEmulator } from './emulator';
-import { deployLocal, LOCAL_OUTPUTS_FILE, REPO_ROOT } from './lib/local-stack';
+import { awsEnvFor, endpointFromEnv, ensureEmulator, stopEmulator } from './local/emulator';
+import { deployLocal, LOCAL_OUTPUTS_FILE, REPO_ROOT } from './local/local-stack';
 
 const SUITES = ['unit', 'infra', 'e2e'] as const;
 type Suite = (typeof SUITES)[number];
 
 /** What `npm run lint` lints (package.json names the same folders). */
-const LINTED_DIRS = ['bin', 'lib', 'lambda', 'scripts', 'bench', 'test'];
+const LINTED_DIRS = ['bin', 'lib', 'lambda', 'scripts', 'bench', 'fixtures', 'test'];
 
 const JEST_RESULT_FILE = join(REPO_ROOT, '.local', 'jest-result.json');
 
@@ -92,7 +92,7 @@ async function main(): Promise<number> {
       }
       env.E2E_OUTPUTS_FILE = process.env.E2E_OUTPUTS_FILE;
     } else {
-      const endpoint = process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566';
+      const endpoint = endpointFromEnv();
       const log = (l: string) => console.log(`# [e2e setup] ${l}`);
       const emulator = await ensureEmulator({ root: REPO_ROOT, endpoint, log });
       stopAfter = emulator.startedByUs;

@@ -1,11 +1,11 @@
-import { LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS } from '../../lambda/adapters/window-table-layout';
+import { LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS } from '../../lambda/contract/window-table-layout';
 import { watermarkKey, windowPendingKey, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
 import type { PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import { toStoredMeasures } from '../../lambda/domain/aggregate-state';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import { itemBytes } from '../../lambda/domain/item-budget';
 import type { LaneState } from '../../lambda/domain/lane';
-import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
+import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 
 /**

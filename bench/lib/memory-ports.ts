@@ -1,7 +1,7 @@
 import type { PendingPage, PendingQuery, RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import type { LaneState } from '../../lambda/domain/lane';
-import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
+import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 
 /** Calls a {@link LeanWindowStore} received, by DynamoDB request they stand for in `DynamoWindowStore`. */

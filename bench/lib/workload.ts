@@ -4,7 +4,7 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { compileSpec, type CompiledSpec } from '../../lambda/domain/compiled-spec';
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import { generateIotWorkload, type GeneratedRecord, type IotWorkloadOptions } from '../../scripts/workload';
-import { kinesisEvent, sequenceNumber } from '../../test/support/harness';
+import { kinesisEvent, sequenceNumber } from '../../fixtures/kinesis';
 
 /** The repository root. */
 export const ROOT = join(__dirname, '..', '..');

@@ -1,6 +1,6 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { BatchOutcome } from '../app/process-batch';
-import { BATCH_METRICS } from './batch-metric-names';
+import { BATCH_METRICS } from '../contract/metric-names';
 
 export { BATCH_METRICS };
 

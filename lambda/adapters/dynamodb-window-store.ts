@@ -10,11 +10,11 @@ import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
 import { fromStoredMeasures, toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
-import { keyRecord, windowId, type WindowRef } from '../domain/pre-aggregate';
+import { keyRecord, windowId, type WindowRef } from '../domain/window-ref';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { LaneRange, LaneState } from '../domain/lane';
-import { realSleep, backoffDelay, type BackoffOptions } from './backoff';
-import { ATTR, LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from './window-table-layout';
+import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';
+import { ATTR, LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
 

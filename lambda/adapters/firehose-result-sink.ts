@@ -1,8 +1,8 @@
 import { PutRecordBatchCommand, type FirehoseClient } from '@aws-sdk/client-firehose';
 import type { ResultSink } from '../app/ports';
 import type { WindowResult } from '../domain/window-result';
-import { sendWithRetries, type BackoffOptions } from './backoff';
-import { chunkByLimits } from './chunk';
+import { sendWithRetries, type BackoffOptions } from '../support/backoff';
+import { chunkByLimits } from '../support/chunk';
 
 /** PutRecordBatch takes at most 500 records. @see https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html */
 export const MAX_RECORDS_PER_PUT_BATCH = 500;

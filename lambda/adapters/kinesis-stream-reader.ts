@@ -2,7 +2,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { SourceRecord, StreamReader } from '../app/ports';
 import { toSourceRecords } from './kinesis-records';
-import { realSleep, type Sleep } from './backoff';
+import { realSleep, type Sleep } from '../support/backoff';
 
 /** GetRecords returns at most 10,000 records per call. @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html */
 export const MAX_GET_RECORDS = 10_000;

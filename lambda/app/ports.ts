@@ -1,9 +1,12 @@
 import type { CompiledAggregation } from '../domain/compiled-spec';
-import type { WindowRef } from '../domain/pre-aggregate';
+import type { WindowRef } from '../domain/window-ref';
 import type { LaneState } from '../domain/lane';
 import type { Position } from '../domain/sequence';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { WindowResult } from '../domain/window-result';
+import { ItemBudgetExceededError } from './errors';
+
+export { ItemBudgetExceededError };
 
 /** One user record as delivered by the stream (a KPL aggregate yields several). */
 export interface SourceRecord {
@@ -24,22 +27,6 @@ export interface SourceRecord {
   readonly arrivalMs?: number;
   /** Set when the record could not be decoded (for example a corrupt KPL aggregate). */
   readonly decodeError?: string;
-}
-
-/**
- * Thrown by {@link WindowStore.writeWindow} when the window's next version would not fit its item budget: nothing was
- * written, and the records that would have grown it go to the errors sink rather than fail the batch for ever.
- */
-export class ItemBudgetExceededError extends Error {
-  constructor(
-    /** The estimated size of the item that was not written, in bytes. */
-    readonly bytes: number,
-    /** The budget, in bytes. */
-    readonly budget: number,
-  ) {
-    super(`window item would be ${bytes} bytes, over its ${budget}-byte budget (DynamoDB items are at most 400 KB)`);
-    this.name = 'ItemBudgetExceededError';
-  }
 }
 
 /** Which pending windows {@link WindowStore.findPending} returns. */

@@ -1,13 +1,15 @@
-import type { CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import { parseEvent } from '../domain/event-parser';
-import { PreAggregator, type PositionedEvent, type WindowSlice } from '../domain/pre-aggregate';
+import type { PositionedEvent, WindowSlice } from '../domain/pre-aggregate';
 import { EMPTY_LANE, justAfter, redriveVerdict, skippedBefore, withRange, type InFlight, type LaneRange, type LaneState } from '../domain/lane';
-import { compilePartitionKey, partitionKeyMismatch, type PartitionKeyRule } from '../domain/partition-key';
 import { isAfter } from '../domain/sequence';
 import { eventTimeFiring, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
 import { mapSettled } from './concurrency';
-import { ItemBudgetExceededError, type LogPort, type PendingQuery, type RecordSink, type ResultSink, type SourceRecord, type StreamReader, type TimePort, type WindowStore } from './ports';
+import type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
+import { prepare, sinkObjectName } from './prepare-batch';
+
+export type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
+import { ItemBudgetExceededError, type PendingQuery, type SourceRecord, type TimePort, type WindowStore } from './ports';
 import { DEFAULT_BATCH_BUDGET_MS, virtualTime } from './time';
 import {
   conflictBackoffMs,
@@ -20,138 +22,6 @@ import {
   type Emissions,
   type SettlementContext,
 } from './window-settlement';
-
-/** Everything the use case talks to. */
-export interface BatchDeps {
-  readonly spec: CompiledSpec;
-  readonly store: WindowStore;
-  readonly results: ResultSink;
-  readonly errors: RecordSink;
-  readonly late: RecordSink;
-  readonly log?: LogPort;
-  /** @default DEFAULT_PENDING_STALE_AFTER_MS */
-  readonly pendingStaleAfterMs?: number;
-  /**
-   * Processing time for backoffs; the composition root injects the real clock.
-   * @default - a virtual clock that starts at the batch's `nowMs` and moves only by its own sleeps
-   */
-  readonly time?: TimePort;
-  /**
-   * Detect ranges the event source mapping skipped (needed only when it may give up a batch: bounded retries or
-   * record age). Each batch then records its first record on the lane before it writes any window.
-   * @default false
-   */
-  readonly skipDetection?: boolean;
-  /** Re-reads a skipped range from the stream; without one, a skipped range is recorded as lost. */
-  readonly streamReader?: StreamReader;
-  /**
-   * The event source mapping may skip records it never delivered (a bounded record age): a redrive of a range behind
-   * the shard's applied mark that the aggregator did not repair is then refused, since it may never have been counted.
-   * @default false
-   */
-  readonly unseenSkipsPossible?: boolean;
-}
-
-/** One delivery of the stream: records of one shard (the lane), in order. */
-export interface BatchInput {
-  readonly lane: string;
-  readonly records: readonly SourceRecord[];
-  /** The stream the records come from (the records' `eventSourceARN`), to re-read a skipped range. */
-  readonly streamArn?: string;
-  /** Processing time by which conflicting writes stop retrying. @default nowMs + DEFAULT_BATCH_BUDGET_MS */
-  readonly deadlineMs?: number;
-  /**
-   * The records are a redrive of a range the event source mapping gave up on: they are re-fed only if that is exact
-   * (see {@link redriveVerdict}); otherwise the batch is refused, and reported as failed.
-   */
-  readonly redrive?: boolean;
-}
-
-/** Counters of one batch, for logs and metrics. */
-export interface BatchStats {
-  records: number;
-  valid: number;
-  invalid: number;
-  lateRecords: number;
-  windowsTouched: number;
-  windowWrites: number;
-  conflicts: number;
-  emitted: number;
-  /** Records of a skipped range re-read from the stream and applied (absent: none). */
-  repairedRecords?: number;
-  /** Skipped ranges no longer in the stream, recorded as lost (absent: none). */
-  lostRanges?: number;
-}
-
-/** The outcome of a batch: when set, the sequence number from which the stream must redeliver. */
-export interface BatchOutcome {
-  readonly failedSequenceNumber?: string;
-  readonly watermark?: number;
-  readonly stats: BatchStats;
-  /** Why a redrive was refused (its records were not applied, and are reported as failed). */
-  readonly refused?: string;
-}
-
-interface Prepared {
-  /** The batch folded into window slices; slice members index the valid events. */
-  readonly slices: Map<string, WindowSlice>;
-  /** For each valid event, its event time. */
-  readonly ts: number[];
-  /** For each valid event, the index of its source record. */
-  readonly sourceIndex: number[];
-  readonly invalid: object[];
-}
-
-/**
- * Parses, validates and pre-aggregates the batch in one pass. Each parsed event is folded as soon as it is parsed and
- * then dropped: keeping 10,000 parsed objects alive until the end of a batch made the garbage collector copy them,
- * which cost more than parsing them. The rare paths that need an event again (a redelivery that overlaps a window's
- * fence) re-parse its payload, which yields the same event.
- */
-function prepare(spec: CompiledSpec, lane: string, records: readonly SourceRecord[]): Prepared {
-  const aggregator = new PreAggregator(spec);
-  const keyRule = partitionKeyRule(spec);
-  const ts: number[] = [];
-  const sourceIndex: number[] = [];
-  const invalid: object[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    let parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload, r.arrivalMs);
-    if (parsed.ok && keyRule) {
-      const mismatch = partitionKeyMismatch(keyRule, parsed.event, r.partitionKey);
-      if (mismatch) parsed = { ok: false as const, reason: mismatch };
-    }
-    if (parsed.ok) {
-      aggregator.add(ts.length, parsed.event, parsed.ts, r.position);
-      ts.push(parsed.ts);
-      sourceIndex.push(i);
-    } else {
-      invalid.push({
-        reason: parsed.reason,
-        shardId: lane,
-        sequenceNumber: r.sequenceNumber,
-        subSequenceNumber: r.subSequenceNumber,
-        partitionKey: r.partitionKey,
-        payload: r.decodeError ? undefined : r.payload,
-        payloadBase64: r.payloadBase64,
-      });
-    }
-  }
-  return { slices: aggregator.slices, ts, sourceIndex, invalid };
-}
-
-const keyRules = new WeakMap<CompiledSpec, PartitionKeyRule | undefined>();
-/** The spec's partition-key rule, compiled once per spec. */
-function partitionKeyRule(spec: CompiledSpec): PartitionKeyRule | undefined {
-  if (!keyRules.has(spec)) keyRules.set(spec, compilePartitionKey(spec.spec.partitionKey));
-  return keyRules.get(spec);
-}
-
-/** A sink object name that a redelivery of the same records reproduces, so a retry overwrites instead of adding. */
-function sinkObjectName(lane: string, records: readonly SourceRecord[], nowMs: number): string {
-  const day = toIsoUtc(nowMs).slice(0, 10);
-  return `dt=${day}/${lane}/${records[0].position}-${records[records.length - 1].position}`;
-}
 
 /** What applying records to the windows came to. */
 interface Applied {

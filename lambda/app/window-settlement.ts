@@ -1,11 +1,14 @@
 import type { CompiledAggregation } from '../domain/compiled-spec';
-import { windowId, type WindowRef } from '../domain/pre-aggregate';
+import { windowId, type WindowRef } from '../domain/window-ref';
 import type { Position } from '../domain/sequence';
 import { nextWindowState, type FiringRule, type StoredWindow } from '../domain/window-lifecycle';
 import type { AggregateState } from '../domain/aggregate-state';
 import { toWindowResult } from '../domain/window-result';
 import { mapSettled } from './concurrency';
 import type { LogPort, PendingQuery, ResultSink, TimePort, WindowStore } from './ports';
+import { DeadlineExceededError } from './errors';
+
+export { DeadlineExceededError };
 
 /**
  * How many window writes are kept in flight: enough to hide latency (P9: with DynamoDB at 5 ms median, 25 ms p99, one
@@ -26,13 +29,6 @@ export function conflictBackoffMs(attempt: number, random: () => number): number
   return Math.floor(random() * Math.min(CONFLICT_MAX_DELAY_MS, CONFLICT_BASE_DELAY_MS * 2 ** attempt));
 }
 
-/** Thrown when a window could not be written before the invocation's deadline: the batch fails and is retried. */
-export class DeadlineExceededError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DeadlineExceededError';
-  }
-}
 /**
  * A pending window last written longer ago than this is taken as left behind by a writer that died before emitting
  * it (the writer emits within its own invocation, so twice the function timeout is safely past it).

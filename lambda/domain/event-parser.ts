@@ -1,6 +1,6 @@
 import type { CompiledSpec } from './compiled-spec';
 import { readEventTime } from './event-time';
-import { keyJsonOf } from './pre-aggregate';
+import { keyJsonOf } from './window-ref';
 
 /** An event that passed validation: every field the spec needs is present and well typed. */
 export interface ValidEvent {

@@ -1,7 +1,8 @@
 import { addEvent, emptyState, type AggregateState } from './aggregate-state';
-import type { CompiledAggregation, CompiledSpec, KeyValue } from './compiled-spec';
+import type { CompiledAggregation, CompiledSpec } from './compiled-spec';
 import type { Position } from './sequence';
 import type { ValidEvent } from './event-parser';
+import { keyJsonOf, windowId, type WindowRef } from './window-ref';
 
 /** One valid event of a batch, with its position in its shard. */
 export interface PositionedEvent extends ValidEvent {
@@ -14,15 +15,6 @@ export interface PositionedEvent extends ValidEvent {
  */
 export type EventAt = (index: number) => PositionedEvent;
 
-/** The identity of one window of one key of one aggregation: the unit of state and of every DynamoDB write. */
-export interface WindowRef {
-  readonly aggregation: CompiledAggregation;
-  /** Canonical JSON of the group-by values, in `groupBy` order: the key's identity. */
-  readonly keyJson: string;
-  readonly start: number;
-  readonly end: number;
-}
-
 /** A batch's contribution to one window. */
 export interface WindowSlice extends WindowRef {
   readonly id: string;
@@ -32,25 +24,6 @@ export interface WindowSlice extends WindowRef {
   readonly members: number[];
   minPosition: Position;
   maxPosition: Position;
-}
-
-/** A stable map key for a window: aggregation, key and start. */
-export function windowId(aggregation: string, keyJson: string, start: number): string {
-  return `${aggregation}\u0000${keyJson}\u0000${start}`;
-}
-
-/** The canonical key JSON of an event for an aggregation. */
-export function keyJsonOf(agg: CompiledAggregation, event: Record<string, unknown>): string {
-  if (agg.groupBy.length === 1) return `[${JSON.stringify(agg.groupBy[0].get(event))}]`;
-  return JSON.stringify(agg.groupBy.map((g) => g.get(event)));
-}
-
-/** The key as a record of field → value, the form window results carry. */
-export function keyRecord(agg: CompiledAggregation, keyJson: string): Record<string, KeyValue> {
-  const values = JSON.parse(keyJson) as KeyValue[];
-  const out: Record<string, KeyValue> = {};
-  agg.groupBy.forEach((g, i) => (out[g.field] = values[i]));
-  return out;
 }
 
 /** The windows of one (aggregation, key) a batch touches, with the slices of the latest event time seen. */

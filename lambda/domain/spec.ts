@@ -2,6 +2,9 @@ import * as z from 'zod';
 import { EVENT_TIME_FORMATS } from './event-time';
 import { DEFAULT_HLL_PRECISION, MAX_HLL_PRECISION, MIN_HLL_PRECISION } from './hyperloglog';
 import { MEASURES_BUDGET_BYTES, worstCaseMeasuresBytes } from './item-budget';
+import { SpecValidationError } from './errors';
+
+export { SpecValidationError };
 
 /**
  * The aggregation spec: which windows to keep over which events.
@@ -217,18 +220,6 @@ export function nearest(name: string, candidates: readonly string[]): string | u
     if (d < bestD) [best, bestD] = [c, d];
   }
   return bestD <= Math.max(2, Math.ceil(name.length / 3)) ? best : undefined;
-}
-
-/** Thrown when a spec does not validate; the message names every failing field by its path. */
-export class SpecValidationError extends Error {
-  constructor(
-    message: string,
-    /** Each failing field as `path: message`. */
-    readonly issues: readonly string[],
-  ) {
-    super(message);
-    this.name = 'SpecValidationError';
-  }
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

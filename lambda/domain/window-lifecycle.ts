@@ -1,5 +1,6 @@
 import { addEvent, cloneState, emptyState, mergeInto, type AggregateState } from './aggregate-state';
-import type { EventAt, WindowRef, WindowSlice } from './pre-aggregate';
+import type { EventAt, WindowSlice } from './pre-aggregate';
+import type { WindowRef } from './window-ref';
 import { isAfter, type Position } from './sequence';
 
 /**

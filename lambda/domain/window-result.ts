@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { toMeasureValues, type MeasureValue } from './aggregate-state';
 import type { KeyValue } from './compiled-spec';
 import { toIsoUtc } from './event-time';
-import { keyRecord, type WindowRef } from './pre-aggregate';
+import { keyRecord, type WindowRef } from './window-ref';
 import type { StoredWindow } from './window-lifecycle';
 
 /**

@@ -3,6 +3,7 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { AggregationSpec } from '../../lambda/domain/spec';
+import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
 
 /** The Hive SerDe for newline-delimited JSON that Athena supports. @see https://docs.aws.amazon.com/athena/latest/ug/openx-json-serde.html */
 export const JSON_SERDE = 'org.openx.data.jsonserde.JsonSerDe';
@@ -35,11 +36,20 @@ export interface DataLakeCatalogProps {
   readonly databaseName: string;
   /** The validated spec: the raw table gets a column for each top-level field it reads. */
   readonly spec: AggregationSpec;
-  /** Key prefixes (each ending in "/") of the four datasets. */
-  readonly prefixes: { readonly raw: string; readonly results: string; readonly errors: string; readonly late: string };
+  /**
+   * Key prefixes (each ending in "/") of the four datasets.
+   * @default SINK_PREFIXES, the prefixes the stack's deliveries and the aggregator's sinks write
+   */
+  readonly prefixes?: { readonly raw: string; readonly results: string; readonly errors: string; readonly late: string };
 }
 
 type Column = glue.CfnTable.ColumnProperty;
+
+/** A table's partition columns and its projection parameters. */
+interface Partitioning {
+  readonly partitionKeys: Column[];
+  readonly parameters: Record<string, string>;
+}
 
 /**
  * The JSON keys that are not all lower case, by column name. Glue column names are lower case; with the SerDe's
@@ -146,10 +156,13 @@ export class DataLakeCatalog extends Construct {
   readonly databaseName: string;
   /** The tables by dataset. */
   readonly tables: Record<keyof typeof CATALOG_TABLES, glue.CfnTable>;
+  private readonly bucket: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: DataLakeCatalogProps) {
     super(scope, id);
     this.databaseName = props.databaseName;
+    this.bucket = props.bucket;
+    const prefixes = props.prefixes ?? SINK_PREFIXES;
     this.database = new glue.CfnDatabase(this, 'Database', {
       catalogId: Aws.ACCOUNT_ID,
       databaseInput: {
@@ -157,9 +170,58 @@ export class DataLakeCatalog extends Construct {
         description: `Data lake of the ${Stack.of(this).stackName} streaming pipeline (partition projection, no crawler).`,
       },
     });
+    this.tables = {
+      raw: this.table(
+        'RawEventsTable',
+        CATALOG_TABLES.raw,
+        'Every record put on the stream, as produced (GZIP, one JSON object per line); columns from the spec fields.',
+        prefixes.raw,
+        rawColumns(props.spec),
+        this.hourly(prefixes.raw),
+        true,
+        specTopLevelKeys(props.spec),
+      ),
+      results: this.table(
+        'WindowResultsTable',
+        CATALOG_TABLES.results,
+        'Window results (at least once: deduplicate by id, or keep the highest version per window).',
+        prefixes.results,
+        RESULT_COLUMNS,
+        this.hourly(prefixes.results),
+        true,
+        CAMEL_CASE_KEYS,
+      ),
+      errors: this.table(
+        'ErrorsTable',
+        CATALOG_TABLES.errors,
+        'Records the aggregator rejected, with the reason and the payload.',
+        prefixes.errors,
+        ERROR_COLUMNS,
+        this.daily(prefixes.errors),
+        false,
+        CAMEL_CASE_KEYS,
+      ),
+      late: this.table(
+        'LateEventsTable',
+        CATALOG_TABLES.late,
+        'Records later than their window end plus the allowed lateness.',
+        prefixes.late,
+        LATE_COLUMNS,
+        this.daily(prefixes.late),
+        false,
+        CAMEL_CASE_KEYS,
+      ),
+    };
+  }
 
-    const location = (prefix: string) => `s3://${props.bucket.bucketName}/${prefix}`;
-    const hourly = (prefix: string) => ({
+  /** The S3 location of a prefix of the bucket. */
+  private location(prefix: string): string {
+    return `s3://${this.bucket.bucketName}/${prefix}`;
+  }
+
+  /** Firehose's hourly `year=/month=/day=/hour=` layout below `prefix`, projected as integer ranges. */
+  private hourly(prefix: string): Partitioning {
+    return {
       partitionKeys: GLUE_PARTITION_COLUMNS.map((name) => ({ name, type: 'string' })),
       parameters: {
         'projection.enabled': 'true',
@@ -174,10 +236,14 @@ export class DataLakeCatalog extends Construct {
         'projection.hour.type': 'integer',
         'projection.hour.range': '0,23',
         'projection.hour.digits': '2',
-        'storage.location.template': `${location(prefix)}year=\${year}/month=\${month}/day=\${day}/hour=\${hour}/`,
+        'storage.location.template': `${this.location(prefix)}year=\${year}/month=\${month}/day=\${day}/hour=\${hour}/`,
       },
-    });
-    const daily = (prefix: string) => ({
+    };
+  }
+
+  /** The aggregator's daily `dt=YYYY-MM-DD/` layout below `prefix`, projected as dates up to today. */
+  private daily(prefix: string): Partitioning {
+    return {
       partitionKeys: [{ name: 'dt', type: 'string', comment: 'UTC date the batch was processed, yyyy-MM-dd' }],
       parameters: {
         'projection.enabled': 'true',
@@ -186,95 +252,53 @@ export class DataLakeCatalog extends Construct {
         'projection.dt.range': `${FIRST_PARTITION_DATE},NOW`,
         'projection.dt.interval': '1',
         'projection.dt.interval.unit': 'DAYS',
-        'storage.location.template': `${location(prefix)}dt=\${dt}/`,
+        'storage.location.template': `${this.location(prefix)}dt=\${dt}/`,
       },
-    });
+    };
+  }
 
-    const table = (
-      tableId: string,
-      name: string,
-      description: string,
-      prefix: string,
-      columns: Column[],
-      partitioning: ReturnType<typeof hourly> | ReturnType<typeof daily>,
-      compressed: boolean,
-      jsonKeys: readonly string[],
-    ) => {
-      const t = new glue.CfnTable(this, tableId, {
-        catalogId: Aws.ACCOUNT_ID,
-        databaseName: props.databaseName,
-        tableInput: {
-          name,
-          description,
-          tableType: 'EXTERNAL_TABLE',
-          partitionKeys: partitioning.partitionKeys,
-          parameters: {
-            classification: 'json',
-            ...(compressed ? { compressionType: 'gzip' } : {}),
-            ...partitioning.parameters,
-          },
-          storageDescriptor: {
-            location: location(prefix),
-            columns,
-            inputFormat: TEXT_INPUT_FORMAT,
-            outputFormat: TEXT_OUTPUT_FORMAT,
-            serdeInfo: {
-              serializationLibrary: JSON_SERDE,
-              parameters: {
-                // One bad line (the raw archive holds poison records too) must not fail a whole query.
-                'ignore.malformed.json': 'true',
-                'case.insensitive': 'false',
-                ...serdeMappings(columns, jsonKeys),
-              },
+  /** One JSON table over `prefix`, after the database exists. */
+  private table(
+    tableId: string,
+    name: string,
+    description: string,
+    prefix: string,
+    columns: Column[],
+    partitioning: Partitioning,
+    compressed: boolean,
+    jsonKeys: readonly string[],
+  ): glue.CfnTable {
+    const t = new glue.CfnTable(this, tableId, {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseName: this.databaseName,
+      tableInput: {
+        name,
+        description,
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: partitioning.partitionKeys,
+        parameters: {
+          classification: 'json',
+          ...(compressed ? { compressionType: 'gzip' } : {}),
+          ...partitioning.parameters,
+        },
+        storageDescriptor: {
+          location: this.location(prefix),
+          columns,
+          inputFormat: TEXT_INPUT_FORMAT,
+          outputFormat: TEXT_OUTPUT_FORMAT,
+          serdeInfo: {
+            serializationLibrary: JSON_SERDE,
+            parameters: {
+              // One bad line (the raw archive holds poison records too) must not fail a whole query.
+              'ignore.malformed.json': 'true',
+              'case.insensitive': 'false',
+              ...serdeMappings(columns, jsonKeys),
             },
           },
         },
-      });
-      t.node.addDependency(this.database);
-      return t;
-    };
-
-    this.tables = {
-      raw: table(
-        'RawEventsTable',
-        CATALOG_TABLES.raw,
-        'Every record put on the stream, as produced (GZIP, one JSON object per line); columns from the spec fields.',
-        props.prefixes.raw,
-        rawColumns(props.spec),
-        hourly(props.prefixes.raw),
-        true,
-        specTopLevelKeys(props.spec),
-      ),
-      results: table(
-        'WindowResultsTable',
-        CATALOG_TABLES.results,
-        'Window results (at least once: deduplicate by id, or keep the highest version per window).',
-        props.prefixes.results,
-        RESULT_COLUMNS,
-        hourly(props.prefixes.results),
-        true,
-        CAMEL_CASE_KEYS,
-      ),
-      errors: table(
-        'ErrorsTable',
-        CATALOG_TABLES.errors,
-        'Records the aggregator rejected, with the reason and the payload.',
-        props.prefixes.errors,
-        ERROR_COLUMNS,
-        daily(props.prefixes.errors),
-        false,
-        CAMEL_CASE_KEYS,
-      ),
-      late: table(
-        'LateEventsTable',
-        CATALOG_TABLES.late,
-        'Records later than their window end plus the allowed lateness.',
-        props.prefixes.late,
-        LATE_COLUMNS,
-        daily(props.prefixes.late),
-        false,
-        CAMEL_CASE_KEYS,
-      ),
-    };
+      },
+    });
+    t.node.addDependency(this.database);
+    return t;
   }
 }

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { CONFIG_DEFAULTS } from '../config/defaults';
 
 /** Properties of {@link EventStream}. */
 export interface EventStreamProps {
@@ -51,7 +52,7 @@ export class EventStream extends Construct {
       streamMode,
       // CloudFormation rejects ShardCount on on-demand streams.
       shardCount: streamMode === kinesis.StreamMode.PROVISIONED ? (props.shardCount ?? 1) : undefined,
-      retentionPeriod: props.retentionPeriod ?? Duration.hours(24),
+      retentionPeriod: props.retentionPeriod ?? Duration.hours(CONFIG_DEFAULTS.retentionHours),
       encryption: props.encryptionKey ? kinesis.StreamEncryption.KMS : kinesis.StreamEncryption.MANAGED,
       encryptionKey: props.encryptionKey,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,

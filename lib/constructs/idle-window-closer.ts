@@ -10,7 +10,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PENDING_STALE_AFTER, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
-import { DEFAULT_LANE_IDLE_TIMEOUT_MS, LANE_IDLE_TIMEOUT_MS_ENV } from '../../lambda/adapters/function-env';
+import { DEFAULT_LANE_IDLE_TIMEOUT_MS, ENV, SERVICE_NAMES } from '../../lambda/contract/env';
+import { CONFIG_DEFAULTS } from '../config/defaults';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -69,7 +70,7 @@ export class IdleWindowCloser extends Construct {
     super(scope, id);
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention ?? CONFIG_DEFAULTS.logRetentionDays,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
@@ -89,14 +90,14 @@ export class IdleWindowCloser extends Construct {
       // One closer at a time: overlapping runs would only race each other's conditional writes.
       reservedConcurrentExecutions: 1,
       environment: {
-        AGGREGATION_SPEC: props.aggregationSpecJson,
-        WINDOW_TABLE_NAME: props.windowTable.table.tableName,
-        ...(props.windowRetention ? { WINDOW_RETENTION_SECONDS: String(props.windowRetention.toSeconds()) } : {}),
-        RESULTS_DELIVERY_STREAM: props.resultsStream.deliveryStreamName,
-        PENDING_STALE_AFTER_MS: String(PENDING_STALE_AFTER.toMilliseconds()),
-        [LANE_IDLE_TIMEOUT_MS_ENV]: String(props.laneIdleTimeout?.toMilliseconds() ?? DEFAULT_LANE_IDLE_TIMEOUT_MS),
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'closer',
+        [ENV.aggregationSpec]: props.aggregationSpecJson,
+        [ENV.windowTableName]: props.windowTable.table.tableName,
+        ...(props.windowRetention ? { [ENV.windowRetentionSeconds]: String(props.windowRetention.toSeconds()) } : {}),
+        [ENV.resultsDeliveryStream]: props.resultsStream.deliveryStreamName,
+        [ENV.pendingStaleAfterMs]: String(PENDING_STALE_AFTER.toMilliseconds()),
+        [ENV.laneIdleTimeoutMs]: String(props.laneIdleTimeout?.toMilliseconds() ?? DEFAULT_LANE_IDLE_TIMEOUT_MS),
+        [ENV.nodeOptions]: '--enable-source-maps',
+        [ENV.serviceName]: SERVICE_NAMES.closer,
       },
       bundling: PIPELINE_BUNDLING,
     });
@@ -104,7 +105,7 @@ export class IdleWindowCloser extends Construct {
     firehose.DeliveryStreamGrants.fromDeliveryStream(props.resultsStream).putRecords(role);
 
     this.rule = new events.Rule(this, 'Schedule', {
-      schedule: events.Schedule.rate(props.interval ?? Duration.minutes(1)),
+      schedule: events.Schedule.rate(props.interval ?? Duration.minutes(CONFIG_DEFAULTS.idleCloseIntervalMinutes)),
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
   }

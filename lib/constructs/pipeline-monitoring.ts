@@ -11,7 +11,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { BATCH_METRICS } from '../../lambda/adapters/batch-metric-names';
+import { CONFIG_DEFAULTS } from '../config/defaults';
+import { BATCH_METRICS } from '../../lambda/contract/metric-names';
 
 /** Where the runbook of every alarm lives (alarm descriptions point at its sections). */
 export const RUNBOOK = 'docs/operations.md';
@@ -122,13 +123,6 @@ export class PipelineMonitoring extends Construct {
     if (props.alarmEmail && !props.createAlarmTopic) {
       throw new Error('PipelineMonitoring: alarmEmail needs createAlarmTopic');
     }
-    const { stream, aggregator, failureQueue, table } = props;
-    const iteratorAge = props.iteratorAgeThreshold ?? Duration.minutes(5);
-    const iteratorPeriods = props.iteratorAgeEvaluationPeriods ?? 3;
-    const freshness = props.deliveryFreshnessThreshold ?? Duration.minutes(15);
-    const oneMinute = Duration.minutes(1);
-    const fiveMinutes = Duration.minutes(5);
-
     if (props.createAlarmTopic) {
       const created = this.createTopic(props.removalPolicy ?? RemovalPolicy.RETAIN);
       this.alarmTopic = created.topic;
@@ -138,18 +132,18 @@ export class PipelineMonitoring extends Construct {
       this.alarmTopic = props.alarmTopic;
     }
 
-    // No label on alarm metrics: a labelled metric is rendered as a `Metrics` (math) alarm, which the emulator rejects.
-    const emf = (name: string, label?: string) =>
-      new cloudwatch.Metric({
-        namespace: props.metricsNamespace,
-        metricName: name,
-        dimensionsMap: { service: props.serviceName },
-        statistic: cloudwatch.Stats.SUM,
-        period: fiveMinutes,
-        label,
-      });
+    this.addAlarms(props);
+    this.dashboard = this.createDashboard(props);
+  }
 
-    // --- alarms -----------------------------------------------------------------------------------------------
+  /** One alarm per failure mode, in the order of the runbook (docs/operations.md). */
+  private addAlarms(props: PipelineMonitoringProps): void {
+    const { stream, aggregator, failureQueue, table } = props;
+    const iteratorAge = props.iteratorAgeThreshold ?? Duration.minutes(CONFIG_DEFAULTS.iteratorAgeAlarmMinutes);
+    const iteratorPeriods = props.iteratorAgeEvaluationPeriods ?? CONFIG_DEFAULTS.iteratorAgeAlarmPeriods;
+    const freshness = props.deliveryFreshnessThreshold ?? Duration.seconds(CONFIG_DEFAULTS.deliveryFreshnessAlarmSeconds);
+    const oneMinute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
     const iteratorAgeMs = iteratorAge.toMilliseconds();
     this.addAlarm('AggregatorIteratorAge', {
       metric: aggregator.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: oneMinute }),
@@ -196,14 +190,14 @@ export class PipelineMonitoring extends Construct {
       alarmDescription: 'Batches were given up on (retries or record age exhausted): redrive them while the stream still retains the records.',
     });
     this.addAlarm('BadRecords', {
-      metric: emf(BATCH_METRICS.badRecords),
-      threshold: props.badRecordsThreshold ?? 100,
+      metric: this.emf(props, BATCH_METRICS.badRecords),
+      threshold: props.badRecordsThreshold ?? CONFIG_DEFAULTS.badRecordsAlarmThreshold,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription: 'Many records went to the errors sink (invalid JSON, no event time, missing fields): a producer or the spec changed.',
     });
     this.addAlarm('LostRecords', {
-      metric: emf(BATCH_METRICS.lostRanges),
+      metric: this.emf(props, BATCH_METRICS.lostRanges),
       threshold: 0,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -251,16 +245,21 @@ export class PipelineMonitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription: 'Producers are throttled (1 MB/s or 1,000 records/s per shard, or a hot partition key).',
     });
+  }
 
-    // --- dashboard --------------------------------------------------------------------------------------------
+  /** The dashboard: alarm status first, then the stream, the aggregator, its own metrics, the table and Firehose. */
+  private createDashboard(props: PipelineMonitoringProps): cloudwatch.Dashboard {
+    const { stream, aggregator, failureQueue, table } = props;
+    const oneMinute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
     const deliveries = Object.entries(props.deliveryStreams);
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
     const widget = (title: string, left: cloudwatch.IMetric[], right?: cloudwatch.IMetric[]) =>
       new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6 });
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms.map((a) => a.alarm), width: 24, height: 4 }),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       widget('Stream: incoming records', [stream.metricIncomingRecords({ statistic: cloudwatch.Stats.SUM, period: oneMinute })]),
       widget('Iterator age (ms)', [
         aggregator.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: oneMinute, label: 'aggregator' }),
@@ -271,7 +270,7 @@ export class PipelineMonitoring extends Construct {
         stream.metricWriteProvisionedThroughputExceeded({ statistic: cloudwatch.Stats.SUM, period: oneMinute, label: 'write' }),
       ]),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       widget(
         'Aggregator: invocations, errors, throttles',
         [
@@ -288,8 +287,8 @@ export class PipelineMonitoring extends Construct {
         failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: oneMinute }),
       ]),
     );
-    const emfMinute = (name: string, label: string) => emf(name, label).with({ period: oneMinute });
-    this.dashboard.addWidgets(
+    const emfMinute = (name: string, label: string) => this.emf(props, name, label).with({ period: oneMinute });
+    dashboard.addWidgets(
       widget(
         'Records (per minute)',
         [emfMinute(BATCH_METRICS.recordsIn, 'in'), emfMinute(BATCH_METRICS.badRecords, 'bad'), emfMinute(BATCH_METRICS.lateRecords, 'late')],
@@ -307,7 +306,7 @@ export class PipelineMonitoring extends Construct {
         }),
       ]),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       widget(
         'Firehose: data freshness (s)',
         deliveries.map(([label, d]) => d.metric('DeliveryToS3.DataFreshness', { statistic: cloudwatch.Stats.MAXIMUM, period: fiveMinutes, label })),
@@ -321,6 +320,22 @@ export class PipelineMonitoring extends Construct {
         deliveries.map(([label, d]) => d.metricIncomingRecords({ statistic: cloudwatch.Stats.SUM, period: fiveMinutes, label })),
       ),
     );
+    return dashboard;
+  }
+
+  /**
+   * One of the aggregator's EMF metrics, summed over 5 minutes. No label on alarm metrics: a labelled metric is
+   * rendered as a `Metrics` (math) alarm, which the emulator rejects.
+   */
+  private emf(props: PipelineMonitoringProps, name: string, label?: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: props.metricsNamespace,
+      metricName: name,
+      dimensionsMap: { service: props.serviceName },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      label,
+    });
   }
 
   private addAlarm(id: string, props: Omit<cloudwatch.AlarmProps, 'treatMissingData' | 'datapointsToAlarm'>): void {

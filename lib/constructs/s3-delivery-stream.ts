@@ -5,6 +5,7 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { CONFIG_DEFAULTS } from '../config/defaults';
 
 /** Properties of {@link S3DeliveryStream}. */
 export interface S3DeliveryStreamProps {
@@ -119,7 +120,7 @@ export class S3DeliveryStream extends Construct {
     let loggingConfig: firehose.ILoggingConfig;
     if (props.errorLogging ?? true) {
       this.logGroup = new logs.LogGroup(this, 'ErrorLogs', {
-        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        retention: props.logRetention ?? CONFIG_DEFAULTS.logRetentionDays,
         removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
       });
       this.logGroup.grantWrite(this.role);

@@ -13,8 +13,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
-import { SKIP_DETECTION_AGE, SKIP_DETECTION_ENV, SKIP_DETECTION_RETRIES } from '../../lambda/adapters/function-env';
-import { INFINITE } from '../config';
+import { DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES } from '../../lambda/contract/env';
+import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
+import { CONFIG_DEFAULTS } from '../config/defaults';
+import { INFINITE } from '../config/limits';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -26,7 +28,7 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const MAX_SQS_RETENTION = Duration.days(14);
 
 /** The Powertools service name: the `service` key of every log line and the `service` dimension of every metric. */
-export const AGGREGATOR_SERVICE_NAME = 'aggregator';
+export const AGGREGATOR_SERVICE_NAME = SERVICE_NAMES.aggregator;
 
 /**
  * Key actions a sender to a queue encrypted with a customer-managed key needs (the ESM sends with the function's
@@ -148,8 +150,8 @@ export class WindowAggregator extends Construct {
   constructor(scope: Construct, id: string, props: WindowAggregatorProps) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.errorsPrefix = props.errorsPrefix ?? 'errors/';
-    this.latePrefix = props.latePrefix ?? 'late/';
+    this.errorsPrefix = props.errorsPrefix ?? SINK_PREFIXES.errors;
+    this.latePrefix = props.latePrefix ?? SINK_PREFIXES.late;
     const projectRoot = props.projectRoot ?? REPO_ROOT;
 
     this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
@@ -167,7 +169,7 @@ export class WindowAggregator extends Construct {
     }
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention ?? CONFIG_DEFAULTS.logRetentionDays,
       removalPolicy,
     });
 
@@ -187,29 +189,29 @@ export class WindowAggregator extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       environment: {
-        AGGREGATION_SPEC: props.aggregationSpecJson,
-        WINDOW_TABLE_NAME: props.windowTable.table.tableName,
-        ...(props.windowRetention ? { WINDOW_RETENTION_SECONDS: String(props.windowRetention.toSeconds()) } : {}),
-        RESULTS_DELIVERY_STREAM: props.resultsStream.deliveryStreamName,
-        SINK_BUCKET_NAME: props.sinkBucket.bucketName,
-        ERRORS_PREFIX: this.errorsPrefix,
-        LATE_PREFIX: this.latePrefix,
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: AGGREGATOR_SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? 'WindowedPipeline',
+        [ENV.aggregationSpec]: props.aggregationSpecJson,
+        [ENV.windowTableName]: props.windowTable.table.tableName,
+        ...(props.windowRetention ? { [ENV.windowRetentionSeconds]: String(props.windowRetention.toSeconds()) } : {}),
+        [ENV.resultsDeliveryStream]: props.resultsStream.deliveryStreamName,
+        [ENV.sinkBucketName]: props.sinkBucket.bucketName,
+        [ENV.errorsPrefix]: this.errorsPrefix,
+        [ENV.latePrefix]: this.latePrefix,
+        [ENV.nodeOptions]: '--enable-source-maps',
+        [ENV.serviceName]: AGGREGATOR_SERVICE_NAME,
+        [ENV.metricsNamespace]: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
       },
       bundling: PIPELINE_BUNDLING,
     });
 
-    const retryAttempts = props.retryAttempts ?? INFINITE;
-    if (props.maxRecordAge !== undefined) this.function.addEnvironment(SKIP_DETECTION_ENV, SKIP_DETECTION_AGE);
-    else if (retryAttempts !== INFINITE) this.function.addEnvironment(SKIP_DETECTION_ENV, SKIP_DETECTION_RETRIES);
+    const retryAttempts = props.retryAttempts ?? CONFIG_DEFAULTS.retryAttempts;
+    if (props.maxRecordAge !== undefined) this.function.addEnvironment(ENV.skipDetection, SKIP_DETECTION_AGE);
+    else if (retryAttempts !== INFINITE) this.function.addEnvironment(ENV.skipDetection, SKIP_DETECTION_RETRIES);
     this.function.addEventSource(
       new KinesisEventSource(props.stream, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: props.batchSize ?? 500,
-        maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
-        parallelizationFactor: props.parallelizationFactor ?? 1,
+        batchSize: props.batchSize ?? CONFIG_DEFAULTS.batchSize,
+        maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(CONFIG_DEFAULTS.maxBatchingWindowSeconds),
+        parallelizationFactor: props.parallelizationFactor ?? CONFIG_DEFAULTS.parallelizationFactor,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         retryAttempts,

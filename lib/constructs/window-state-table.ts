@@ -3,7 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { ATTR, PENDING_INDEX } from '../../lambda/adapters/window-table-layout';
+import { ATTR, PENDING_INDEX } from '../../lambda/contract/window-table-layout';
 
 /**
  * Name of the GSI that lists windows waiting to fire, ordered by fire time, under write-sharded keys

@@ -14,7 +14,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct, IConstruct } from 'constructs';
-import { INFINITE, type PipelineConfig } from '../config';
+import { INFINITE } from '../config/limits';
+import type { PipelineConfig } from '../config/schema';
 import { DataLakeBucket, type PrefixLifecycle } from '../constructs/data-lake-bucket';
 import { DataLakeCatalog } from '../constructs/data-lake-catalog';
 import { EventStream } from '../constructs/event-stream';
@@ -23,20 +24,14 @@ import { S3DeliveryStream } from '../constructs/s3-delivery-stream';
 import { IdleWindowCloser } from '../constructs/idle-window-closer';
 import { AGGREGATOR_SERVICE_NAME, WindowAggregator } from '../constructs/window-aggregator';
 import { WindowStateTable } from '../constructs/window-state-table';
+import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
 
 /** Hive-style time partitions, so Athena/Glue can prune by time. Firehose evaluates `!{timestamp:...}` in UTC. */
 export const HIVE_TIME_PARTITIONS =
   'year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/';
 
-/** Key prefixes in the data-lake bucket (see the team contract). */
-export const PREFIXES = {
-  raw: 'raw/',
-  rawErrors: 'raw-errors/',
-  results: 'results/',
-  resultsErrors: 'results-errors/',
-  errors: 'errors/',
-  late: 'late/',
-} as const;
+/** Key prefixes in the data-lake bucket (one definition, shared with the functions). */
+export const PREFIXES = SINK_PREFIXES;
 
 /**
  * Logical IDs pinned for resources whose replacement loses data or replays it: the stream (records), the table
@@ -60,7 +55,7 @@ function days(n: number): Duration | undefined {
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
-  /** Validated configuration (see lib/config.ts). */
+  /** Validated configuration (see lib/config/). */
   readonly config: PipelineConfig;
 }
 
@@ -94,21 +89,8 @@ export class PipelineStack extends Stack {
     super(scope, id, { ...props, terminationProtection: props.terminationProtection ?? props.config.terminationProtection });
     const { config } = props;
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const bufferingSize = Size.mebibytes(config.bufferSizeMiB);
 
-    if (config.encryptionKey === 'customer-managed') {
-      // One key for the four data stores: one key policy to review and one CloudTrail trail of use. Each role gets
-      // exactly the key actions its service performs for it (see the constructs), never kms:* or wildcards.
-      this.dataKey = new kms.Key(this, 'DataKey', {
-        description: `Encrypts the stream, failure queue, bucket and window table of ${this.stackName}`,
-        enableKeyRotation: true,
-        removalPolicy,
-        // The shortest wait: a destroyable stage should not keep billing for a key for a month.
-        pendingWindow: removalPolicy === RemovalPolicy.DESTROY ? Duration.days(7) : undefined,
-      });
-      pinLogicalId(this.dataKey, STABLE_LOGICAL_IDS.dataKey);
-    }
-
+    if (config.encryptionKey === 'customer-managed') this.dataKey = this.createDataKey(removalPolicy);
     this.eventStream = new EventStream(this, 'Stream', {
       streamMode: config.streamMode === 'provisioned' ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
       shardCount: config.shardCount,
@@ -121,6 +103,34 @@ export class PipelineStack extends Stack {
     this.windowTable = new WindowStateTable(this, 'WindowTable', { removalPolicy, encryptionKey: this.dataKey });
     pinLogicalId(this.windowTable.table, STABLE_LOGICAL_IDS.windowTable);
 
+    this.dataLake = this.createDataLake(config, removalPolicy);
+    [this.resultsDelivery, this.rawDelivery] = this.createDeliveries(config, removalPolicy);
+    [this.aggregator, this.idleCloser] = this.createFunctions(config, removalPolicy);
+    this.monitoring = this.createMonitoring(config, removalPolicy);
+    if (config.glueCatalog) this.catalog = this.createCatalog(config);
+
+    Tags.of(this).add('stage', config.stage);
+    this.addOutputs(config);
+    this.acknowledgeValidationFindings();
+  }
+
+  /** The customer-managed key of the stream, queue, bucket and table. */
+  private createDataKey(removalPolicy: RemovalPolicy): kms.Key {
+    // One key for the four data stores: one key policy to review and one CloudTrail trail of use. Each role gets
+    // exactly the key actions its service performs for it (see the constructs), never kms:* or wildcards.
+    const key = new kms.Key(this, 'DataKey', {
+      description: `Encrypts the stream, failure queue, bucket and window table of ${this.stackName}`,
+      enableKeyRotation: true,
+      removalPolicy,
+      // The shortest wait: a destroyable stage should not keep billing for a key for a month.
+      pendingWindow: removalPolicy === RemovalPolicy.DESTROY ? Duration.days(7) : undefined,
+    });
+    pinLogicalId(key, STABLE_LOGICAL_IDS.dataKey);
+    return key;
+  }
+
+  /** The data-lake bucket, with a lifecycle per prefix. */
+  private createDataLake(config: PipelineConfig, removalPolicy: RemovalPolicy): DataLakeBucket {
     const prefixLifecycles: PrefixLifecycle[] = [
       {
         prefix: PREFIXES.raw,
@@ -135,7 +145,7 @@ export class PipelineStack extends Stack {
       { prefix: PREFIXES.rawErrors, expireAfter: days(config.errorsExpirationDays) },
       { prefix: PREFIXES.resultsErrors, expireAfter: days(config.errorsExpirationDays) },
     ];
-    this.dataLake = new DataLakeBucket(this, 'DataLakeBucket', {
+    const dataLake = new DataLakeBucket(this, 'DataLakeBucket', {
       removalPolicy,
       autoDeleteObjects: config.autoDeleteObjects,
       encryptionKey: this.dataKey,
@@ -143,15 +153,20 @@ export class PipelineStack extends Stack {
       noncurrentVersionExpiration: days(config.noncurrentVersionExpirationDays),
       prefixLifecycles,
     });
-    pinLogicalId(this.dataLake.bucket, STABLE_LOGICAL_IDS.bucket);
-    const bucket = this.dataLake.bucket;
+    pinLogicalId(dataLake.bucket, STABLE_LOGICAL_IDS.bucket);
+    return dataLake;
+  }
 
+  /** The results delivery (direct put) and the raw archive (from the stream), both into the data lake. */
+  private createDeliveries(config: PipelineConfig, removalPolicy: RemovalPolicy): [S3DeliveryStream, S3DeliveryStream] {
+    const bucket = this.dataLake.bucket;
+    const bufferingSize = Size.mebibytes(config.bufferSizeMiB);
     const firehoseLogging = {
       errorLogging: config.firehoseErrorLogging,
       logRetention: config.logRetentionDays,
       logRemovalPolicy: removalPolicy,
     };
-    this.resultsDelivery = new S3DeliveryStream(this, 'ResultsDelivery', {
+    const results = new S3DeliveryStream(this, 'ResultsDelivery', {
       bucket,
       dataOutputPrefix: `${PREFIXES.results}${HIVE_TIME_PARTITIONS}`,
       errorOutputPrefix: `${PREFIXES.resultsErrors}!{firehose:error-output-type}/${HIVE_TIME_PARTITIONS}`,
@@ -159,7 +174,7 @@ export class PipelineStack extends Stack {
       bufferingSize,
       ...firehoseLogging,
     });
-    this.rawDelivery = new S3DeliveryStream(this, 'RawDelivery', {
+    const raw = new S3DeliveryStream(this, 'RawDelivery', {
       bucket,
       source: this.eventStream.stream,
       dataOutputPrefix: `${PREFIXES.raw}${HIVE_TIME_PARTITIONS}`,
@@ -170,8 +185,13 @@ export class PipelineStack extends Stack {
       appendNewline: true,
       ...firehoseLogging,
     });
+    return [results, raw];
+  }
 
-    this.aggregator = new WindowAggregator(this, 'Aggregator', {
+  /** The aggregator and the idle closer; the aggregator's event source mapping keeps its logical ID. */
+  private createFunctions(config: PipelineConfig, removalPolicy: RemovalPolicy): [WindowAggregator, IdleWindowCloser] {
+    const bucket = this.dataLake.bucket;
+    const aggregator = new WindowAggregator(this, 'Aggregator', {
       stream: this.eventStream.stream,
       windowTable: this.windowTable,
       resultsStream: this.resultsDelivery.deliveryStream,
@@ -190,7 +210,7 @@ export class PipelineStack extends Stack {
       metricsNamespace: config.metricsNamespace,
       queueEncryptionKey: this.dataKey,
     });
-    this.idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
+    const idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
       windowTable: this.windowTable,
       resultsStream: this.resultsDelivery.deliveryStream,
       aggregationSpecJson: config.aggregationSpecJson,
@@ -200,11 +220,15 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetentionDays,
       removalPolicy,
     });
-    const mapping = this.aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
+    const mapping = aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
     if (!mapping) throw new Error('PipelineStack: the aggregator has no event source mapping');
     pinLogicalId(mapping, STABLE_LOGICAL_IDS.eventSourceMapping);
+    return [aggregator, idleCloser];
+  }
 
-    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+  /** Alarms, dashboard and alarm topic. */
+  private createMonitoring(config: PipelineConfig, removalPolicy: RemovalPolicy): PipelineMonitoring {
+    return new PipelineMonitoring(this, 'Monitoring', {
       stream: this.eventStream.stream,
       aggregator: this.aggregator.function,
       closer: this.idleCloser.function,
@@ -222,19 +246,23 @@ export class PipelineStack extends Stack {
       alarmEmail: config.alarmEmail,
       removalPolicy,
     });
+  }
 
-    if (config.glueCatalog) {
-      this.catalog = new DataLakeCatalog(this, 'Catalog', {
-        bucket,
-        databaseName: config.glueDatabaseName,
-        spec: config.aggregationSpec,
-        prefixes: PREFIXES,
-      });
-      this.catalog.database.overrideLogicalId(STABLE_LOGICAL_IDS.glueDatabase);
-    }
+  /** The Glue database and tables over the data lake. */
+  private createCatalog(config: PipelineConfig): DataLakeCatalog {
+    const catalog = new DataLakeCatalog(this, 'Catalog', {
+      bucket: this.dataLake.bucket,
+      databaseName: config.glueDatabaseName,
+      spec: config.aggregationSpec,
+      prefixes: PREFIXES,
+    });
+    catalog.database.overrideLogicalId(STABLE_LOGICAL_IDS.glueDatabase);
+    return catalog;
+  }
 
-    Tags.of(this).add('stage', config.stage);
-
+  /** The stack outputs the CLI, the tests and the runbook read. */
+  private addOutputs(config: PipelineConfig): void {
+    const bucket = this.dataLake.bucket;
     const outputs: Record<string, string> = {
       StreamName: this.eventStream.stream.streamName,
       StreamArn: this.eventStream.stream.streamArn,
@@ -255,8 +283,6 @@ export class PipelineStack extends Stack {
       ...(this.monitoring.alarmTopic ? { AlarmTopicArn: this.monitoring.alarmTopic.topicArn } : {}),
     };
     for (const [id, value] of Object.entries(outputs)) new CfnOutput(this, id, { value });
-
-    this.acknowledgeValidationFindings();
   }
 
   /**

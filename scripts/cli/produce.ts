@@ -2,10 +2,13 @@ import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { BackoffOptions } from '../../lambda/adapters/backoff';
+import type { BackoffOptions } from '../../lambda/support/backoff';
 import { derivePartitionKey, type PartitionKeyRule } from '../../lambda/domain/partition-key';
 import { Producer, UndeliveredRecordsError, MAX_PUT_RECORDS_ENTRIES, type FailedRecord, type ProducerRecord } from '../lib/producer';
 import { generateClickstreamWorkload, generateIotWorkload, seededRandom, type GeneratedRecord } from '../workload';
+import { InvalidInputError } from '../lib/errors';
+
+export { InvalidInputError };
 
 /** Counters a produce run reports. */
 export interface ProduceStats {
@@ -133,24 +136,6 @@ export function* withPartitionKey(records: Iterable<GeneratedRecord>, field: str
     }
     const v = field ? r.event?.[field] : undefined;
     yield { partitionKey: typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : r.partitionKey, data: r.data };
-  }
-}
-
-/**
- * An input line that is not a usable event. Nothing from that line on was sent: every line before it was (or is in
- * the failed-records file), so resuming with `--from-line <line>` after fixing it sends each record exactly once.
- */
-export class InvalidInputError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly reason: string,
-  ) {
-    super(
-      `${file === '-' ? 'stdin' : file}: line ${line}: ${reason}. Lines before ${line} were sent, nothing from line ${line} on: ` +
-        `fix the line and resume exactly with --from-line ${line}, or pass --skip-invalid to skip such lines.`,
-    );
-    this.name = 'InvalidInputError';
   }
 }
 

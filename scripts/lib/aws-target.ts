@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { LOCAL_CREDENTIAL, LOCAL_REGION } from '../local/probe';
 
 /** Where the tools send AWS calls: an emulator endpoint, or the default AWS credential chain and region. */
 export interface AwsTarget {
@@ -18,8 +19,8 @@ export function clientConfig(target: AwsTarget) {
   if (!target.endpoint) return target.region ? { region: target.region } : {};
   return {
     endpoint: target.endpoint,
-    region: target.region ?? 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    region: target.region ?? LOCAL_REGION,
+    credentials: { accessKeyId: LOCAL_CREDENTIAL, secretAccessKey: LOCAL_CREDENTIAL },
     // Emulators serve buckets on the path, not as virtual hosts.
     forcePathStyle: true,
   };

@@ -1,7 +1,10 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { chunkByLimits } from '../../lambda/adapters/chunk';
-import { backoffDelay, realSleep, type BackoffOptions } from '../../lambda/adapters/backoff';
+import { chunkByLimits } from '../../lambda/support/chunk';
+import { backoffDelay, realSleep, type BackoffOptions } from '../../lambda/support/backoff';
 import { aggregateKpl } from './kpl-aggregate';
+import { UndeliveredRecordsError } from './errors';
+
+export { UndeliveredRecordsError };
 
 /** PutRecords takes at most 500 records per call. @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html */
 export const MAX_PUT_RECORDS_ENTRIES = 500;
@@ -64,14 +67,6 @@ export interface ProducerStats {
   failed: number;
   /** Kinesis records written: equals `sent` unless aggregating. */
   kinesisRecords: number;
-}
-
-/** Thrown by `flush`/`close` when records still failed after the retry bound; they are in `failed`. */
-export class UndeliveredRecordsError extends Error {
-  constructor(readonly failed: readonly FailedRecord[]) {
-    super(`${failed.length} record(s) could not be written to Kinesis after retries`);
-    this.name = 'UndeliveredRecordsError';
-  }
 }
 
 /** One Kinesis record as sent: a plain record, or a KPL aggregate of several user records. */

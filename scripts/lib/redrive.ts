@@ -1,9 +1,9 @@
-import { chunkByLimits } from '../../lambda/adapters/chunk';
+import { chunkByLimits } from '../../lambda/support/chunk';
 import { GetRecordsCommand, GetShardIteratorCommand, type _Record, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetFunctionConfigurationCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { realSleep, type Sleep } from '../../lambda/adapters/backoff';
+import { realSleep, type Sleep } from '../../lambda/support/backoff';
 import { REDRIVE_EVENT_FIELD, type AggregatorResponse } from '../../lambda/adapters/kinesis-handler';
 
 /** GetRecords returns at most 10,000 records per call. @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html */

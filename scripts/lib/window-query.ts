@@ -2,6 +2,9 @@ import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import { ATTR, parseWindowItem, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
 import type { CompiledSpec } from '../../lambda/domain/compiled-spec';
 import { toWindowResult, type WindowResult } from '../../lambda/domain/window-result';
+import { QueryError } from './errors';
+
+export { QueryError };
 
 /** What to read from the window-state table. */
 export interface WindowQuery {
@@ -13,9 +16,6 @@ export interface WindowQuery {
   /** Windows starting before this instant (epoch ms). */
   readonly to?: number;
 }
-
-/** A query the spec cannot answer; the message lists the valid choices. */
-export class QueryError extends Error {}
 
 /** Checks a query against the spec, naming the valid aggregations or fields in the error. */
 export function validateQuery(spec: CompiledSpec, q: WindowQuery): void {

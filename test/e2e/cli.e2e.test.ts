@@ -16,7 +16,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from 
 import { parseAggregationSpecJson } from '../../lambda/domain/spec';
 import type { WindowResult } from '../../lambda/domain/window-result';
 import { awsClients } from '../../scripts/lib/aws-target';
-import { REPO_ROOT } from '../../scripts/lib/local-stack';
+import { REPO_ROOT } from '../../scripts/local/local-stack';
 import { Producer, type PutReceipt } from '../../scripts/lib/producer';
 import { queueUrlFor, type RedriveOutcome } from '../../scripts/lib/redrive';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';

@@ -19,10 +19,10 @@ import { CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand,
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { REDRIVE_EVENT_FIELD, type AggregatorResponse } from '../../lambda/adapters/kinesis-handler';
-import { ATTR, PENDING_INDEX } from '../../lambda/adapters/window-table-layout';
+import { ATTR, PENDING_INDEX } from '../../lambda/contract/window-table-layout';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
 import { awsClients, clientConfig } from '../../scripts/lib/aws-target';
-import { REPO_ROOT } from '../../scripts/lib/local-stack';
+import { REPO_ROOT } from '../../scripts/local/local-stack';
 import { kinesisEventFor, readRange } from '../../scripts/lib/redrive';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
@@ -32,6 +32,7 @@ import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { pollUntil } from '../support/poll';
 import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
 import { readTableWindows } from '../support/table-windows';
+import { ENV } from '../../lambda/contract/env';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
 if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
@@ -97,16 +98,16 @@ beforeAll(async () => {
   );
   streamArn = summary.StreamDescriptionSummary!.StreamARN!;
   Object.assign(process.env, {
-    AGGREGATION_SPEC: JSON.stringify(SPEC),
-    WINDOW_TABLE_NAME: TABLE,
-    RESULTS_DELIVERY_STREAM: outputs.ResultsDeliveryStreamName,
-    SINK_BUCKET_NAME: outputs.BucketName,
-    ERRORS_PREFIX: outputs.ErrorsPrefix,
-    LATE_PREFIX: outputs.LatePrefix,
-    PENDING_STALE_AFTER_MS: '0',
+    [ENV.aggregationSpec]: JSON.stringify(SPEC),
+    [ENV.windowTableName]: TABLE,
+    [ENV.resultsDeliveryStream]: outputs.ResultsDeliveryStreamName,
+    [ENV.sinkBucketName]: outputs.BucketName,
+    [ENV.errorsPrefix]: outputs.ErrorsPrefix,
+    [ENV.latePrefix]: outputs.LatePrefix,
+    [ENV.pendingStaleAfterMs]: '0',
     // What the stack sets when retries are bounded (the opt-in): each batch marks itself in flight on its lane.
-    SKIP_DETECTION: 'retries',
-    LANE_IDLE_TIMEOUT_MS: String(LANE_IDLE_TIMEOUT_MS),
+    [ENV.skipDetection]: 'retries',
+    [ENV.laneIdleTimeoutMs]: String(LANE_IDLE_TIMEOUT_MS),
   });
   aggregator = loadBundledHandler<typeof aggregator>(outputs.stackName, 'aggregator');
   closer = loadBundledHandler<typeof closer>(outputs.stackName, 'closer');

@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { aggregateKpl } from '../../scripts/lib/kpl-aggregate';
-import { REPO_ROOT } from '../../scripts/lib/local-stack';
+import { REPO_ROOT } from '../../scripts/local/local-stack';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload } from '../../scripts/workload';
@@ -28,6 +28,7 @@ import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { measuresClose, referenceAggregate } from '../support/reference';
 import { playSchedule, stepArb, type Step } from '../support/redelivery';
 import { readTableWindows } from '../support/table-windows';
+import { ENV } from '../../lambda/contract/env';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
 if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
@@ -53,18 +54,18 @@ beforeAll(async () => {
     process.env.AWS_ENDPOINT_URL = await proxy.start();
   }
   Object.assign(process.env, {
-    AGGREGATION_SPEC: JSON.stringify(SPEC),
-    WINDOW_TABLE_NAME: outputs.WindowTableName,
-    RESULTS_DELIVERY_STREAM: outputs.ResultsDeliveryStreamName,
-    SINK_BUCKET_NAME: outputs.BucketName,
-    ERRORS_PREFIX: outputs.ErrorsPrefix,
-    LATE_PREFIX: outputs.LatePrefix,
+    [ENV.aggregationSpec]: JSON.stringify(SPEC),
+    [ENV.windowTableName]: outputs.WindowTableName,
+    [ENV.resultsDeliveryStream]: outputs.ResultsDeliveryStreamName,
+    [ENV.sinkBucketName]: outputs.BucketName,
+    [ENV.errorsPrefix]: outputs.ErrorsPrefix,
+    [ENV.latePrefix]: outputs.LatePrefix,
     // Every delivery may emit what a crashed one left pending, so a schedule's end shows all that was left.
-    PENDING_STALE_AFTER_MS: '0',
+    [ENV.pendingStaleAfterMs]: '0',
     // The handler runs in this process: keep its per-batch log lines and EMF documents (and the injected faults'
     // error lines) out of the test output. Jest gives each test file its own process.env.
-    POWERTOOLS_SERVICE_NAME: 'aggregator',
-    POWERTOOLS_METRICS_NAMESPACE: 'ReplayHarness',
+    [ENV.serviceName]: 'aggregator',
+    [ENV.metricsNamespace]: 'ReplayHarness',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
@@ -187,7 +188,7 @@ describe('replay harness: the bundled handler under redelivery', () => {
     );
   });
 
-  // ParallelizationFactor > 1 is refused at synth (see lib/config.ts); concurrent deliveries of one shard still happen
+  // ParallelizationFactor > 1 is refused at synth (see lib/config/rules.ts); concurrent deliveries of one shard still happen
   // when a redrive runs beside the event source mapping, and must not lose or double-count.
   test('concurrent deliveries of one shard, ordered per partition key only', async () => {
     await fc.assert(

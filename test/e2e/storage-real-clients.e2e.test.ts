@@ -13,7 +13,7 @@ import { S3RecordSink } from '../../lambda/adapters/s3-record-sink';
 import { addEvent, emptyState, toMeasureValues, type AggregateState } from '../../lambda/domain/aggregate-state';
 import { compileSpec, type CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import { HyperLogLog } from '../../lambda/domain/hyperloglog';
-import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
+import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import { positionOf } from '../../lambda/domain/sequence';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';

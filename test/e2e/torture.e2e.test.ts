@@ -20,6 +20,7 @@ import { loadBundledHandler } from '../support/bundled-function';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { measuresClose, referenceAggregate } from '../support/reference';
 import { readTableWindows, readWatermarks } from '../support/table-windows';
+import { ENV } from '../../lambda/contract/env';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
 if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
@@ -52,12 +53,12 @@ let handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
 
 beforeAll(() => {
   Object.assign(process.env, {
-    AGGREGATION_SPEC: JSON.stringify(SPEC),
-    WINDOW_TABLE_NAME: outputs.WindowTableName,
-    RESULTS_DELIVERY_STREAM: outputs.ResultsDeliveryStreamName,
-    SINK_BUCKET_NAME: outputs.BucketName,
-    ERRORS_PREFIX: outputs.ErrorsPrefix,
-    LATE_PREFIX: outputs.LatePrefix,
+    [ENV.aggregationSpec]: JSON.stringify(SPEC),
+    [ENV.windowTableName]: outputs.WindowTableName,
+    [ENV.resultsDeliveryStream]: outputs.ResultsDeliveryStreamName,
+    [ENV.sinkBucketName]: outputs.BucketName,
+    [ENV.errorsPrefix]: outputs.ErrorsPrefix,
+    [ENV.latePrefix]: outputs.LatePrefix,
   });
   if (process.env.E2E_ENDPOINT) process.env.AWS_ENDPOINT_URL = process.env.E2E_ENDPOINT;
   handler = loadBundledHandler<typeof handler>(outputs.stackName, 'aggregator');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BATCH_METRICS } from '../../lambda/adapters/batch-metric-names';
+import { BATCH_METRICS } from '../../lambda/contract/metric-names';
 import { loadConfig, type PipelineConfig } from '../../lib/config';
 import { CATALOG_TABLES, JSON_SERDE, rawColumns } from '../../lib/constructs/data-lake-catalog';
 import { WINDOW_TABLE_OPERATIONS } from '../../lib/constructs/pipeline-monitoring';

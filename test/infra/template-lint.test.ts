@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureMinistackInstalled } from '../../scripts/emulator';
+import { ensureMinistackInstalled } from '../../scripts/local/emulator';
 import { normalizedTemplate, REPO_ROOT, STAGES, synthStage } from '../support/stages';
 
 /**

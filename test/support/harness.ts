@@ -1,7 +1,9 @@
-import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { RecordSink, ResultSink, SourceRecord } from '../../lambda/app/ports';
 import { positionOf } from '../../lambda/domain/sequence';
 import type { WindowResult } from '../../lambda/domain/window-result';
+import { sequenceNumber } from '../../fixtures/kinesis';
+
+export { kinesisEvent, sequenceNumber } from '../../fixtures/kinesis';
 
 /** A results sink that keeps what it got and can be told to fail. */
 export class MemoryResultSink implements ResultSink {
@@ -36,11 +38,6 @@ export class MemoryRecordSink implements RecordSink {
   }
 }
 
-/** A Kinesis sequence number longer than 38 digits, as real ones are, for the i-th record of a shard. */
-export function sequenceNumber(i: number): string {
-  return `49650000000000000000000000000000000${String(i).padStart(21, '0')}`;
-}
-
 /** Source records (as the decoder yields them) for payloads, numbered from `first`. */
 export function sourceRecords(payloads: readonly string[], partitionKeys: readonly string[], first = 0): SourceRecord[] {
   return payloads.map((payload, i) => {
@@ -54,31 +51,4 @@ export function sourceRecords(payloads: readonly string[], partitionKeys: readon
       payloadBase64: Buffer.from(payload).toString('base64'),
     };
   });
-}
-
-/** A Kinesis event as the event source mapping delivers it. */
-export function kinesisEvent(
-  shardId: string,
-  records: readonly { data: string | Buffer; partitionKey: string; sequenceNumber: string }[],
-): KinesisStreamEvent {
-  return {
-    Records: records.map(
-      (r): KinesisStreamRecord => ({
-        eventID: `${shardId}:${r.sequenceNumber}`,
-        eventName: 'aws:kinesis:record',
-        eventSource: 'aws:kinesis',
-        eventVersion: '1.0',
-        invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
-        awsRegion: 'us-east-1',
-        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/test',
-        kinesis: {
-          kinesisSchemaVersion: '1.0',
-          partitionKey: r.partitionKey,
-          sequenceNumber: r.sequenceNumber,
-          approximateArrivalTimestamp: Date.now() / 1000,
-          data: Buffer.isBuffer(r.data) ? r.data.toString('base64') : Buffer.from(r.data).toString('base64'),
-        },
-      }),
-    ),
-  };
 }

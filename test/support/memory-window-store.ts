@@ -1,7 +1,7 @@
 import type { PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import type { LaneState } from '../../lambda/domain/lane';
-import { windowId, type WindowRef } from '../../lambda/domain/pre-aggregate';
+import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 
 /** A deep copy, as a round trip through a database would give (sketches are class instances structuredClone loses). */

@@ -3,6 +3,9 @@
  * candidate starts) and sharing no code with the aggregator beyond the spec's types.
  */
 import type { AggregationSpec } from '../../lambda/domain/spec';
+import { referenceTime } from '../../fixtures/event-time';
+
+export { referenceTime };
 
 /** An exact value a sketch measure may miss by its documented error bound. */
 export interface Approx {
@@ -20,11 +23,6 @@ export interface ReferenceWindow {
 
 function get(event: Record<string, unknown>, path: string): unknown {
   return path.split('.').reduce<unknown>((o, p) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[p] : undefined), event);
-}
-
-/** Event time as epoch ms, read independently of the aggregator's parser. */
-export function referenceTime(v: unknown): number {
-  return Math.floor(typeof v === 'number' ? v : new Date(String(v)).getTime());
 }
 
 /** The identity a window result is compared by. */

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOCAL_DIR } from '../../scripts/lib/local-stack';
+import { LOCAL_DIR } from '../../scripts/local/local-stack';
 
 /** Where the lock lives: one per checkout, which is one per deployed local stack. */
 const LOCK_DIR = join(LOCAL_DIR, 'e2e-stack.lock');

@@ -8,7 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { loadConfig } from '../../lib/config';
 import { PipelineStack } from '../../lib/stacks/pipeline-stack';
-import { localContext } from '../../scripts/lib/local-stack';
+import { localContext } from '../../scripts/local/local-stack';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;

@@ -7,7 +7,7 @@ import { processBatch, type BatchDeps } from '../../lambda/app/process-batch';
 import type { TimePort, WriteOutcome } from '../../lambda/app/ports';
 import { conflictBackoffMs } from '../../lambda/app/window-settlement';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
-import type { WindowRef } from '../../lambda/domain/pre-aggregate';
+import type { WindowRef } from '../../lambda/domain/window-ref';
 import { parseAggregationSpec } from '../../lambda/domain/spec';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';

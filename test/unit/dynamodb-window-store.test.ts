@@ -3,9 +3,9 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand, type BatchGetCommandInput, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore, MAX_BATCH_GET_KEYS } from '../../lambda/adapters/dynamodb-window-store';
-import { fnv1a32, LANE_BUCKETS, lanePk, PENDING_BUCKETS, PENDING_KEY_SPREAD, PENDING_LANE_SLOTS, pendingKey } from '../../lambda/adapters/window-table-layout';
+import { fnv1a32, LANE_BUCKETS, lanePk, PENDING_BUCKETS, PENDING_KEY_SPREAD, PENDING_LANE_SLOTS, pendingKey } from '../../lambda/contract/window-table-layout';
 import { emptyState } from '../../lambda/domain/aggregate-state';
-import type { WindowRef } from '../../lambda/domain/pre-aggregate';
+import type { WindowRef } from '../../lambda/domain/window-ref';
 import { aggregationFactory, compiledSpecFactory } from '../support/factories';
 
 const spec = compiledSpecFactory(

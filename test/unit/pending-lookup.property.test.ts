@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore } from '../../lambda/adapters/dynamodb-window-store';
 import { laggardOf } from '../../lambda/app/window-settlement';
 import { emptyState } from '../../lambda/domain/aggregate-state';
-import type { WindowRef } from '../../lambda/domain/pre-aggregate';
+import type { WindowRef } from '../../lambda/domain/window-ref';
 import { aggregationFactory, compiledSpecFactory } from '../support/factories';
 
 const spec = compiledSpecFactory(aggregationFactory({ name: 'temp_1m', groupBy: ['deviceId'], measures: [{ name: 'n', op: 'count' }] }));

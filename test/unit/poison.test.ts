@@ -15,7 +15,7 @@ import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { parseEvent } from '../../lambda/domain/event-parser';
 import { parseEventTime } from '../../lambda/domain/event-time';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../../lambda/domain/item-budget';
-import { keyRecord, type WindowRef } from '../../lambda/domain/pre-aggregate';
+import { keyRecord, type WindowRef } from '../../lambda/domain/window-ref';
 import { MAX_QUANTILE_SKETCH_BYTES, QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import { parseAggregationSpec, SpecValidationError } from '../../lambda/domain/spec';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';

@@ -6,7 +6,7 @@ import type { SourceRecord } from '../../lambda/app/ports';
 import { toMeasureValues } from '../../lambda/domain/aggregate-state';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { toIsoUtc } from '../../lambda/domain/event-time';
-import { keyRecord } from '../../lambda/domain/pre-aggregate';
+import { keyRecord } from '../../lambda/domain/window-ref';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import { generateIotWorkload } from '../../scripts/workload';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';

@@ -4,19 +4,21 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join, relative, resolve } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
-import { readStackOutputs, type StackOutputs } from './stack-outputs';
+import { readStackOutputs, type StackOutputs } from '../lib/stack-outputs';
+import { localDir } from './process';
+import { LOCAL_REGION } from './probe';
 
 /** The repository root. */
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 /** Where local runs keep their state: PID file, logs, outputs, deploy fingerprint (git-ignored). */
-export const LOCAL_DIR = join(REPO_ROOT, '.local');
+export const LOCAL_DIR = localDir(REPO_ROOT);
 /** The stack outputs of the local deployment, as `cdk deploy --outputs-file` writes them. */
 export const LOCAL_OUTPUTS_FILE = join(LOCAL_DIR, 'outputs.json');
 /** The local stack's stage; its name is `WindowedPipeline-local`. */
 export const LOCAL_STAGE = 'local';
-/** The account and region emulators answer for. */
+/** The account emulators answer for (the region is {@link LOCAL_REGION}). */
 export const LOCAL_ACCOUNT = '000000000000';
-export const LOCAL_REGION = 'us-east-1';
+export { LOCAL_REGION };
 
 /** What the local deployment is configured with, beyond the defaults. */
 export interface LocalDeployOptions {

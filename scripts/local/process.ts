@@ -1,6 +1,6 @@
 /**
- * The local AWS emulator: find one that answers, or install and start a project-local ministack, and stop only the
- * one this project started.
+ * The local AWS emulator's process: find one that answers, or start the project-local ministack (installed by
+ * install.ts), and stop only the one this project started.
  *
  * ministack (PyPI, MIT) speaks the LocalStack API on one port and runs Lambda code in local `node` subprocesses, so no
  * Docker is needed. It is installed into `<root>/.ministack-venv` at a pinned version and started detached, in its own
@@ -16,81 +16,11 @@
  *   escalates to SIGKILL of the whole process group after a deadline.
  * - It keeps its state in memory: a restart loses every resource, and `POST /_ministack/reset` wipes everything,
  *   including the CDK bootstrap stack.
- */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+ */import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-
-/** The default emulator endpoint (LocalStack-compatible edge port on the loopback address). */
-export const EMULATOR_ENDPOINT = 'http://127.0.0.1:4566';
-
-/**
- * The ministack release this project is tested with. Bump it deliberately: the emulator's gaps (Kinesis ESM retry
- * semantics, Firehose buffering and compression, CloudFormation coverage) change between releases, and the e2e
- * suite and the README document the behaviour of this version.
- */
-export const MINISTACK_VERSION = '1.5.33';
-
-/**
- * Exact versions of ministack's dependencies, as resolved for {@link MINISTACK_VERSION}. Passed to pip as
- * constraints so that a fresh install gets the same set; packages needed only on another Python version stay free.
- */
-export const MINISTACK_CONSTRAINTS: readonly string[] = [
-  'botocore==1.43.106',
-  'defusedxml==0.7.1',
-  'graphql-core==3.2.12',
-  'h11==0.16.0',
-  'h2==4.4.1',
-  'hpack==4.2.0',
-  'hypercorn==0.18.0',
-  'hyperframe==6.1.0',
-  'jmespath==1.1.0',
-  'jsonata-python==0.7.1',
-  'priority==2.0.0',
-  'python-dateutil==2.9.0.post0',
-  'pyyaml==6.0.4',
-  'six==1.17.0',
-  'urllib3==2.8.0',
-  'wsproto==1.3.2',
-];
-
-/**
- * cfn-lint, installed into the same venv: the infra suite lints every synthesized stage against CloudFormation's
- * resource specification with it. Pinned so that a new rule release cannot fail the suite unannounced.
- */
-export const CFN_LINT_VERSION = '1.58.0';
-
-/** Exact versions of cfn-lint's dependencies, as resolved for {@link CFN_LINT_VERSION} next to ministack's. */
-export const CFN_LINT_CONSTRAINTS: readonly string[] = [
-  'jsonpatch==1.48',
-  'jsonpointer==3.12',
-  'mpmath==1.3.0',
-  'networkx==3.6.1',
-  'regex==2026.11.19',
-  'sympy==1.14.0',
-  'typing_extensions==4.16.0',
-];
-
-/** The oldest Python ministack supports (its `Requires-Python: >=3.10`). */
-export const MIN_PYTHON_VERSION: readonly [major: number, minor: number] = [3, 10];
-
-/** The region and credentials emulators accept; any credentials work, `test` is the convention. */
-const LOCAL_REGION = 'us-east-1';
-const LOCAL_CREDENTIAL = 'test';
-
-/** What answered at an endpoint. */
-export type EmulatorKind = 'ministack' | 'localstack' | 'unknown';
-
-/** The result of {@link probeEmulator}: something answers at the endpoint. */
-export interface EmulatorProbe {
-  readonly kind: EmulatorKind;
-  /** The endpoint that was probed. */
-  readonly endpoint: string;
-  /** The version the health document reports, when it reports one. */
-  readonly version?: string;
-  /** The services the health document lists, with their state (`available`, `running`, ...). */
-  readonly services: Readonly<Record<string, string>>;
-}
+import { ensureMinistackInstalled, MINISTACK_VERSION, tail } from './install';
+import { EMULATOR_ENDPOINT, probeEmulator, type EmulatorKind, type LogFn } from './probe';
 
 /** An emulator in use: one that was already answering, or one this process started. */
 export interface EmulatorHandle {
@@ -105,11 +35,9 @@ export interface EmulatorHandle {
   startedByUs: boolean;
 }
 
-/** A line-oriented progress sink. */
-export type LogFn = (line: string) => void;
 
-/** Where the emulator's run-time files live (git-ignored). */
-function localDir(root: string): string {
+/** Where local runs keep their run-time files: the emulator's, the local deployment's (git-ignored). */
+export function localDir(root: string): string {
   return join(root, '.local');
 }
 
@@ -123,11 +51,6 @@ export function emulatorLogFile(root: string): string {
   return join(localDir(root), 'emulator.log');
 }
 
-/** The project-local virtual environment ministack is installed into. */
-export function ministackVenvDir(root: string): string {
-  return join(root, '.ministack-venv');
-}
-
 /**
  * ministack's temporary directory (its TMPDIR): the Lambda workers' code directories and ministack's own PID file go
  * here instead of the system /tmp, and {@link stopEmulator} removes it.
@@ -138,187 +61,6 @@ function ministackTmpDir(root: string): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown } | null> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-    const text = await res.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    return { status: res.status, body };
-  } catch {
-    // Connection refused, reset or timed out: nothing (usable) answers.
-    return null;
-  }
-}
-
-/**
- * Asks `GET /_localstack/health` at an endpoint what is there.
- *
- * ministack is told apart from LocalStack by its own `/_ministack/health` path (LocalStack does not serve it).
- *
- * @param endpoint the emulator's base URL. @default {@link EMULATOR_ENDPOINT}
- * @param timeoutMs the deadline for each request. @default 2000
- * @returns what answers, or `null` when nothing answers at all. Something that answers HTTP but not with a health
- *   document is reported as `unknown` (the port is taken).
- */
-export async function probeEmulator(endpoint: string = EMULATOR_ENDPOINT, timeoutMs = 2000): Promise<EmulatorProbe | null> {
-  const base = endpoint.replace(/\/+$/, '');
-  const health = await getJson(`${base}/_localstack/health`, timeoutMs);
-  if (!health) return null;
-  const body = isRecord(health.body) ? health.body : undefined;
-  if (health.status !== 200 || !body || !isRecord(body.services)) {
-    return { kind: 'unknown', endpoint, services: {} };
-  }
-  const services: Record<string, string> = {};
-  for (const [name, state] of Object.entries(body.services)) services[name] = String(state);
-  const version = typeof body.version === 'string' ? body.version : undefined;
-  const own = await getJson(`${base}/_ministack/health`, timeoutMs);
-  const kind: EmulatorKind = own?.status === 200 && isRecord(own.body) && isRecord(own.body.services) ? 'ministack' : 'localstack';
-  return { kind, endpoint, version, services };
-}
-
-/**
- * The environment a child `cdk` process or an SDK client needs to talk to the emulator at `endpoint`: its endpoint,
- * the conventional `test` credentials (they take precedence over any profile in the SDK's credential chain) and the
- * region. Instance-metadata look-ups are switched off so that nothing waits on a metadata service that is not there.
- */
-export function awsEnvFor(endpoint: string = EMULATOR_ENDPOINT): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIAL,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIAL,
-    AWS_REGION: LOCAL_REGION,
-    AWS_DEFAULT_REGION: LOCAL_REGION,
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-}
-
-/** Options of {@link ensureMinistackInstalled}. */
-export interface InstallOptions {
-  /** The Python interpreter that creates the venv. @default 'python3' (from PATH) */
-  readonly python?: string;
-  readonly log?: LogFn;
-}
-
-/** A usable ministack installation. */
-export interface MinistackInstall {
-  /** The `ministack` console script in the venv. */
-  readonly executable: string;
-  /** The `cfn-lint` console script in the same venv ({@link CFN_LINT_VERSION}). */
-  readonly cfnLint: string;
-  readonly version: string;
-  /** Whether this call installed it (false: it was already there). */
-  readonly installedNow: boolean;
-}
-
-/** What {@link ensureMinistackInstalled} records after a successful install; a different value forces a reinstall. */
-function installStamp(): string {
-  return JSON.stringify({ ministack: MINISTACK_VERSION, constraints: MINISTACK_CONSTRAINTS, cfnLint: CFN_LINT_VERSION, cfnLintConstraints: CFN_LINT_CONSTRAINTS });
-}
-
-/** The version of the ministack distribution installed in a venv, read from its `.dist-info` (no Python started). */
-function installedMinistackVersion(venv: string): string | undefined {
-  const lib = join(venv, 'lib');
-  if (!existsSync(lib)) return undefined;
-  for (const py of readdirSync(lib)) {
-    const site = join(lib, py, 'site-packages');
-    if (!existsSync(site)) continue;
-    for (const entry of readdirSync(site)) {
-      const m = /^ministack-(.+)\.dist-info$/.exec(entry);
-      if (m) return m[1];
-    }
-  }
-  return undefined;
-}
-
-function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs: number }): { ok: boolean; output: string; missing: boolean } {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: 'utf8', timeout: opts.timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-  const error: NodeJS.ErrnoException | undefined = r.error;
-  const missing = error?.code === 'ENOENT';
-  const output = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error && !missing ? `\n${r.error.message}` : ''}`.trim();
-  return { ok: !r.error && r.status === 0, output, missing };
-}
-
-function tail(text: string, lines = 25): string {
-  return text.split('\n').slice(-lines).join('\n');
-}
-
-/**
- * Makes sure `<root>/.ministack-venv` holds ministack {@link MINISTACK_VERSION}: creates the venv with
- * `python3 -m venv` and pip-installs the pinned version (with {@link MINISTACK_CONSTRAINTS}) on first use. When the
- * pinned version is already installed it only reads a stamp file and the `.dist-info` name, so it is fast. A venv
- * holding another version is upgraded or downgraded in place.
- *
- * @throws Error when `python3` is missing or older than {@link MIN_PYTHON_VERSION}, when `venv` is unavailable, or
- *   when pip fails (for instance without access to PyPI); the message says what to do.
- */
-export function ensureMinistackInstalled(root: string, opts: InstallOptions = {}): MinistackInstall {
-  const venv = ministackVenvDir(root);
-  const executable = join(venv, 'bin', 'ministack');
-  const cfnLint = join(venv, 'bin', 'cfn-lint');
-  const venvPython = join(venv, 'bin', 'python');
-  const stampFile = join(venv, '.ministack-install.json');
-  const stamp = installStamp();
-  if (
-    existsSync(executable) &&
-    existsSync(cfnLint) &&
-    existsSync(stampFile) &&
-    readFileSync(stampFile, 'utf8') === stamp &&
-    installedMinistackVersion(venv) === MINISTACK_VERSION
-  ) {
-    return { executable, cfnLint, version: MINISTACK_VERSION, installedNow: false };
-  }
-
-  const log = opts.log ?? (() => undefined);
-  if (!existsSync(venvPython)) {
-    const python = opts.python ?? 'python3';
-    const probe = run(python, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { timeoutMs: 30_000 });
-    const [minMajor, minMinor] = MIN_PYTHON_VERSION;
-    const need = `Python >= ${minMajor}.${minMinor}`;
-    if (probe.missing) {
-      throw new Error(`"${python}" was not found. The local emulator (ministack) needs ${need}: install python3 (with its venv module, e.g. "apt-get install python3 python3-venv") or point at another emulator with AWS_ENDPOINT_URL.`);
-    }
-    const m = /^(\d+)\.(\d+)\.(\d+)/.exec(probe.output.split('\n').pop() ?? '');
-    if (!probe.ok || !m) {
-      throw new Error(`could not run "${python}" to check its version:\n${tail(probe.output)}`);
-    }
-    const [major, minor] = [Number(m[1]), Number(m[2])];
-    if (major < minMajor || (major === minMajor && minor < minMinor)) {
-      throw new Error(`"${python}" is Python ${m[0]}; the local emulator (ministack) needs ${need}. Install a newer python3, or point at another emulator with AWS_ENDPOINT_URL.`);
-    }
-    log(`creating ${venv} with Python ${m[0]}`);
-    const made = run(python, ['-m', 'venv', '--clear', venv], { timeoutMs: 120_000 });
-    if (!made.ok || !existsSync(venvPython)) {
-      rmSync(venv, { recursive: true, force: true });
-      throw new Error(`"${python} -m venv ${venv}" failed (on Debian/Ubuntu install python3-venv):\n${tail(made.output)}`);
-    }
-  }
-
-  log(`installing ministack==${MINISTACK_VERSION} and cfn-lint==${CFN_LINT_VERSION} into ${venv}`);
-  rmSync(stampFile, { force: true });
-  const constraintsFile = join(venv, 'ministack-constraints.txt');
-  writeFileSync(constraintsFile, `${[...MINISTACK_CONSTRAINTS, ...CFN_LINT_CONSTRAINTS].join('\n')}\n`);
-  const pip = run(
-    venvPython,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '-c', constraintsFile, `ministack==${MINISTACK_VERSION}`, `cfn-lint==${CFN_LINT_VERSION}`],
-    { timeoutMs: 600_000 },
-  );
-  const version = installedMinistackVersion(venv);
-  if (!pip.ok || version !== MINISTACK_VERSION || !existsSync(executable) || !existsSync(cfnLint)) {
-    throw new Error(`pip could not install ministack==${MINISTACK_VERSION} and cfn-lint==${CFN_LINT_VERSION} into ${venv} (is PyPI reachable?):\n${tail(pip.output)}`);
-  }
-  writeFileSync(stampFile, stamp);
-  return { executable, cfnLint, version, installedNow: true };
 }
 
 /** Options of {@link startMinistack}. */

@@ -1,0 +1,33 @@
+/**
+ * Window identity: which window of which key of which aggregation. Ports, adapters and the folding code all name
+ * windows this way, so it lives apart from the folding code (pre-aggregate.ts).
+ */
+import type { CompiledAggregation, KeyValue } from './compiled-spec';
+
+/** The identity of one window of one key of one aggregation: the unit of state and of every DynamoDB write. */
+export interface WindowRef {
+  readonly aggregation: CompiledAggregation;
+  /** Canonical JSON of the group-by values, in `groupBy` order: the key's identity. */
+  readonly keyJson: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A stable map key for a window: aggregation, key and start. */
+export function windowId(aggregation: string, keyJson: string, start: number): string {
+  return `${aggregation}\u0000${keyJson}\u0000${start}`;
+}
+
+/** The canonical key JSON of an event for an aggregation. */
+export function keyJsonOf(agg: CompiledAggregation, event: Record<string, unknown>): string {
+  if (agg.groupBy.length === 1) return `[${JSON.stringify(agg.groupBy[0].get(event))}]`;
+  return JSON.stringify(agg.groupBy.map((g) => g.get(event)));
+}
+
+/** The key as a record of field → value, the form window results carry. */
+export function keyRecord(agg: CompiledAggregation, keyJson: string): Record<string, KeyValue> {
+  const values = JSON.parse(keyJson) as KeyValue[];
+  const out: Record<string, KeyValue> = {};
+  agg.groupBy.forEach((g, i) => (out[g.field] = values[i]));
+  return out;
+}
