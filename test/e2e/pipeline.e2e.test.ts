@@ -94,18 +94,39 @@ describe('pipeline end to end', () => {
     const deviceShard = receipts.get(phase1.find((r) => r.event?.deviceId === device)!.data)!.shardId;
     const deviceWm = wms.get(deviceShard)!;
     expect(deviceWm).toBeGreaterThanOrEqual(startMs);
-    const allowed = (spec.aggregations.find((a) => a.groupBy.includes('deviceId'))?.allowedLatenessSeconds ?? 0) * 1000;
     const tooLate: GeneratedRecord[] = Array.from({ length: 10 }, (_, i) => {
       const event = { deviceId: device, site: valid1[0].site, ts: startMs - 3_600_000 + i * 1000, temperature: 99 + i };
       return { partitionKey: device, data: JSON.stringify(event), event };
     });
-    const corrections: GeneratedRecord[] = allowed >= 10_000
-      ? Array.from({ length: 5 }, (_, i) => {
-          const event = { deviceId: device, site: valid1[0].site, ts: deviceWm - 5_000 - i * 100, temperature: 50 + i };
-          return { partitionKey: device, data: JSON.stringify(event), event };
-        })
-      : [];
-    await put([...tooLate, ...corrections]);
+    await put(tooLate);
+
+    // A correction, made deterministic rather than left to how the event source mapping happens to batch: an event
+    // opens the device's next window, a later one moves the shard's watermark past its end (the window fires), and one
+    // more lands in the fired window within its allowed lateness, so that the window must reach version 2.
+    const deviceEvent = (ts: number, temperature: number): GeneratedRecord => {
+      const event = { deviceId: device, site: valid1[0].site, ts, temperature };
+      return { partitionKey: device, data: JSON.stringify(event), event };
+    };
+    const deviceAgg = spec.aggregations.find((a) => a.groupBy.length === 1 && a.groupBy[0] === 'deviceId' && a.window.type === 'tumbling');
+    const corrections: GeneratedRecord[] = [];
+    if (deviceAgg && deviceAgg.allowedLatenessSeconds * 1000 > 10_000) {
+      const sizeMs = deviceAgg.window.sizeSeconds * 1000;
+      const start = Math.ceil((deviceWm + 1) / sizeMs) * sizeMs;
+      const id = windowIdentity({ aggregation: deviceAgg.name, key: { deviceId: device }, windowStart: new Date(start).toISOString() });
+      const steps = [
+        { record: deviceEvent(start + 1_000, 60), until: (w?: { final: boolean }) => w !== undefined },
+        { record: deviceEvent(start + sizeMs + 5_000, 61), until: (w?: { final: boolean }) => w?.final === true },
+        { record: deviceEvent(start + sizeMs - 1_000, 62), until: (w?: { version: number }) => (w?.version ?? 0) >= 2 },
+      ];
+      for (const { record, until } of steps) {
+        corrections.push(record);
+        await put([record]);
+        await pollUntil(ourWindows, (a) => until(a.get(id)), {
+          timeoutMs: TIMEOUT_MS,
+          describe: (a) => `device window ${id} after ${record.data}: ${JSON.stringify(a?.get(id))}`,
+        });
+      }
+    }
 
     const expected = referenceAggregate(spec, [...valid1, ...corrections.map((r) => r.event!)]);
     const state = await pollUntil(ourWindows, (actual) => diffWindows(expected, actual).length === 0, {
