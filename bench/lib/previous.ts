@@ -42,7 +42,9 @@ export function compareLines(results: readonly FigureResult[], previous: Readonl
   for (const r of results) {
     const prev = previous.get(r.id);
     const was = (x: number | null | undefined) => (prev === undefined || x === undefined ? '(no previous)' : `(previous ${fmt(x)})`);
-    lines.push(`${r.id} ${fmt(r.ratio)} ${was(prev?.ratio)}`);
+    // A headline whose reference changed is not comparable with the old value; say so rather than show a jump.
+    const changed = prev !== undefined && prev.reference !== r.reference ? ' [reference changed]' : '';
+    lines.push(`${r.id} ${fmt(r.ratio)} ${was(prev?.ratio)}${changed}`);
     for (const [name, value] of Object.entries(r.subRatios ?? {})) {
       lines.push(`${r.id} ${name} ${fmt(value)} ${was(prev?.subRatios?.[name])}`);
     }
