@@ -43,7 +43,9 @@ export function compareLines(results: readonly FigureResult[], previous: Readonl
     const prev = previous.get(r.id);
     const was = (x: number | null | undefined) => (prev === undefined || x === undefined ? '(no previous)' : `(previous ${fmt(x)})`);
     // A headline whose reference changed is not comparable with the old value; say so rather than show a jump.
-    const changed = prev !== undefined && prev.reference !== r.reference ? ' [reference changed]' : '';
+    // Numbers are measurements, not the reference's definition: compare the words only.
+    const kind = (ref: string) => ref.replace(/[\d.,]+/g, '#');
+    const changed = prev !== undefined && kind(prev.reference) !== kind(r.reference) ? ' [reference changed]' : '';
     lines.push(`${r.id} ${fmt(r.ratio)} ${was(prev?.ratio)}${changed}`);
     for (const [name, value] of Object.entries(r.subRatios ?? {})) {
       lines.push(`${r.id} ${name} ${fmt(value)} ${was(prev?.subRatios?.[name])}`);
