@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: measures P1–P6 side by side in one run, each against a reference measured in the same run, prints
- * a table and writes bench/results.json (git-ignored) with every raw number and the machine.
+ * a table and writes bench/results.json (git-ignored) with every raw number and the machine. Each ratio is printed next
+ * to its value in the previous results.json, when there is one, so that a regression shows at once; figures not
+ * measured this run are carried over from it.
  *
  *   npm run bench                 every figure (P5 uses the emulator at AWS_ENDPOINT_URL, starting ministack if none)
  *   npm run bench -- P1 P4        only those
@@ -12,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import type { FigureResult } from './lib/figure';
+import { compareLines, mergeResults, readPrevious } from './lib/previous';
 import { round } from './lib/stats';
 import { ROOT } from './lib/workload';
 import { runP1 } from './p1-handler-cpu';
@@ -79,6 +82,8 @@ async function main(): Promise<number> {
   }
   const ids = wanted.length > 0 ? wanted : Object.keys(FIGURES);
   const started = new Date();
+  const file = join(ROOT, 'bench', 'results.json');
+  const previous = readPrevious(file);
   const results: FigureResult[] = [];
   let failed = false;
   for (const id of ids) {
@@ -96,10 +101,23 @@ async function main(): Promise<number> {
   console.log('');
   console.log(formatTable(results));
   for (const r of results) if (r.note) console.log(`${r.id}: ${r.note}`);
-  const file = join(ROOT, 'bench', 'results.json');
+  console.log('');
+  const when = (id: string) => previous.get(id)?.measuredAt;
+  const prevRuns = [...new Set(results.map((r) => when(r.id)).filter((x): x is string => x !== undefined))];
+  console.log(`ratios against the previous results.json${prevRuns.length > 0 ? ` (measured ${prevRuns.join(', ')})` : ' (none)'}:`);
+  for (const l of compareLines(results, previous)) console.log(`  ${l}`);
   writeFileSync(
     file,
-    `${JSON.stringify({ startedAt: started.toISOString(), durationSeconds: round((Date.now() - started.getTime()) / 1000, 1), machine: machine(), results }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        startedAt: started.toISOString(),
+        durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
+        machine: machine(),
+        results: mergeResults(results, started.toISOString(), previous),
+      },
+      null,
+      2,
+    )}\n`,
   );
   console.log(`\nraw numbers: ${file}`);
   return failed ? 1 : 0;

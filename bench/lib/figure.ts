@@ -14,6 +14,11 @@ export interface FigureResult {
   readonly met: boolean | null;
   /** Every raw number behind the figure, for bench/results.json. */
   readonly raw: Record<string, unknown>;
+  /**
+   * Secondary ratios worth watching for regressions (e.g. P1 without sketches), by a short stable name; the runner
+   * prints each next to its value from the previous results.json.
+   */
+  readonly subRatios?: Readonly<Record<string, number>>;
   /** Why the figure is missing or what qualifies it, when something does. */
   readonly note?: string;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { compileSpec, type CompiledSpec } from '../../lambda/domain/compiled-spec';
-import { parseAggregationSpecJson } from '../../lambda/domain/spec';
+import { parseAggregationSpec, parseAggregationSpecJson, type AggregationSpec } from '../../lambda/domain/spec';
 import { generateIotWorkload, type GeneratedRecord, type IotWorkloadOptions } from '../../scripts/workload';
 import { kinesisEvent, sequenceNumber } from '../../fixtures/kinesis';
 
@@ -33,5 +33,26 @@ export function benchEvent(records: readonly GeneratedRecord[], firstSeq = 0): K
   return kinesisEvent(
     BENCH_SHARD,
     records.map((r, i) => ({ data: r.data, partitionKey: r.partitionKey, sequenceNumber: sequenceNumber(firstSeq + i) })),
+  );
+}
+
+/** The sketch measures: the costly ones, which P1 and P7 also measure without. */
+const SKETCH_OPS: ReadonlySet<string> = new Set(['distinct', 'percentile']);
+
+/**
+ * A variant of a spec, compiled: only the aggregations `keep` accepts (the demo spec's own order), optionally without
+ * sketch measures. Throws when no aggregation is left, as the spec's validation would.
+ */
+export function specVariant(
+  spec: AggregationSpec,
+  opts: { keep?: (a: AggregationSpec['aggregations'][number]) => boolean; withoutSketches?: boolean },
+): CompiledSpec {
+  return compileSpec(
+    parseAggregationSpec({
+      ...spec,
+      aggregations: spec.aggregations
+        .filter((a) => opts.keep?.(a) ?? true)
+        .map((a) => (opts.withoutSketches ? { ...a, measures: a.measures.filter((m) => !SKETCH_OPS.has(m.op)) } : a)),
+    }),
   );
 }
