@@ -26,7 +26,7 @@ import { REPO_ROOT } from '../../scripts/local/local-stack';
 import { kinesisEventFor, readRange } from '../../scripts/lib/redrive';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
-import { loadBundledHandler } from '../support/bundled-function';
+import { functionEnvFor, loadBundledHandler } from '../support/bundled-function';
 import { FaultProxy } from '../support/fault-proxy';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { pollUntil } from '../support/poll';
@@ -97,18 +97,13 @@ beforeAll(async () => {
     `stream ${STREAM} active`,
   );
   streamArn = summary.StreamDescriptionSummary!.StreamARN!;
-  Object.assign(process.env, {
-    [ENV.aggregationSpec]: JSON.stringify(SPEC),
+  Object.assign(process.env, functionEnvFor(outputs, SPEC, {
     [ENV.windowTableName]: TABLE,
-    [ENV.resultsDeliveryStream]: outputs.ResultsDeliveryStreamName,
-    [ENV.sinkBucketName]: outputs.BucketName,
-    [ENV.errorsPrefix]: outputs.ErrorsPrefix,
-    [ENV.latePrefix]: outputs.LatePrefix,
     [ENV.pendingStaleAfterMs]: '0',
     // What the stack sets when retries are bounded (the opt-in): each batch marks itself in flight on its lane.
     [ENV.skipDetection]: 'retries',
     [ENV.laneIdleTimeoutMs]: String(LANE_IDLE_TIMEOUT_MS),
-  });
+  }));
   aggregator = loadBundledHandler<typeof aggregator>(outputs.stackName, 'aggregator');
   closer = loadBundledHandler<typeof closer>(outputs.stackName, 'closer');
 });

@@ -22,7 +22,7 @@ import { REPO_ROOT } from '../../scripts/local/local-stack';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateIotWorkload } from '../../scripts/workload';
-import { loadBundledHandler } from '../support/bundled-function';
+import { functionEnvFor, loadBundledHandler } from '../support/bundled-function';
 import { FaultProxy } from '../support/fault-proxy';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { measuresClose, referenceAggregate } from '../support/reference';
@@ -53,13 +53,7 @@ beforeAll(async () => {
     proxy = new FaultProxy(new URL(endpoint));
     process.env.AWS_ENDPOINT_URL = await proxy.start();
   }
-  Object.assign(process.env, {
-    [ENV.aggregationSpec]: JSON.stringify(SPEC),
-    [ENV.windowTableName]: outputs.WindowTableName,
-    [ENV.resultsDeliveryStream]: outputs.ResultsDeliveryStreamName,
-    [ENV.sinkBucketName]: outputs.BucketName,
-    [ENV.errorsPrefix]: outputs.ErrorsPrefix,
-    [ENV.latePrefix]: outputs.LatePrefix,
+  Object.assign(process.env, functionEnvFor(outputs, SPEC, {
     // Every delivery may emit what a crashed one left pending, so a schedule's end shows all that was left.
     [ENV.pendingStaleAfterMs]: '0',
     // The handler runs in this process: keep its per-batch log lines and EMF documents (and the injected faults'
@@ -68,7 +62,7 @@ beforeAll(async () => {
     [ENV.metricsNamespace]: 'ReplayHarness',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
-  });
+  }));
   handler = loadBundledHandler<typeof handler>(outputs.stackName, 'aggregator');
 });
 afterAll(async () => proxy?.stop());

@@ -16,11 +16,11 @@ import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/
 import { awsClients } from '../../scripts/lib/aws-target';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
-import { loadBundledHandler } from '../support/bundled-function';
+import { functionEnvFor, loadBundledHandler } from '../support/bundled-function';
+import { everyMeasure } from '../support/factories';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { measuresClose, referenceAggregate } from '../support/reference';
 import { readTableWindows, readWatermarks } from '../support/table-windows';
-import { ENV } from '../../lambda/contract/env';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
 if (!outputsFile) throw new Error('E2E_OUTPUTS_FILE is not set: run the e2e suite through "npm test"');
@@ -36,15 +36,7 @@ const SPEC: AggregationSpec = parseAggregationSpec({
       groupBy: ['run', 'deviceId'],
       window: { type: 'tumbling', sizeSeconds: 60 },
       allowedLatenessSeconds: 0,
-      measures: [
-        { name: 'events', op: 'count' },
-        { name: 'total', op: 'sum', field: 'v' },
-        { name: 'mean', op: 'avg', field: 'v' },
-        { name: 'lo', op: 'min', field: 'v' },
-        { name: 'hi', op: 'max', field: 'v' },
-        { name: 'users', op: 'distinct', field: 'user' },
-        { name: 'p99', op: 'percentile', field: 'v', quantile: 0.99, relativeAccuracy: 0.001 },
-      ],
+      measures: everyMeasure(),
     },
   ],
 });
@@ -52,14 +44,7 @@ const SPEC: AggregationSpec = parseAggregationSpec({
 let handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
 
 beforeAll(() => {
-  Object.assign(process.env, {
-    [ENV.aggregationSpec]: JSON.stringify(SPEC),
-    [ENV.windowTableName]: outputs.WindowTableName,
-    [ENV.resultsDeliveryStream]: outputs.ResultsDeliveryStreamName,
-    [ENV.sinkBucketName]: outputs.BucketName,
-    [ENV.errorsPrefix]: outputs.ErrorsPrefix,
-    [ENV.latePrefix]: outputs.LatePrefix,
-  });
+  Object.assign(process.env, functionEnvFor(outputs, SPEC));
   if (process.env.E2E_ENDPOINT) process.env.AWS_ENDPOINT_URL = process.env.E2E_ENDPOINT;
   handler = loadBundledHandler<typeof handler>(outputs.stackName, 'aggregator');
 });

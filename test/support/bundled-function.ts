@@ -1,5 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ENV } from '../../lambda/contract/env';
+import type { AggregationSpec } from '../../lambda/domain/spec';
+import type { StackOutputs } from '../../scripts/lib/stack-outputs';
 import { REPO_ROOT } from '../../scripts/local/local-stack';
 
 /** The parts of an `AWS::Lambda::Function`'s properties this reads. */
@@ -17,7 +20,7 @@ export function bundledFunctionPath(stackName: string, service: string): string 
     Resources: Record<string, { Type: string; Properties: FunctionProperties }>;
   };
   const fn = Object.values(template.Resources).find(
-    (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service,
+    (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[ENV.serviceName] === service,
   );
   const key = String(fn?.Properties.Code?.S3Key ?? '');
   const file = join(REPO_ROOT, 'cdk.out', `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
@@ -32,4 +35,20 @@ export function bundledFunctionPath(stackName: string, service: string): string 
 export function loadBundledHandler<H>(stackName: string, service: string): H {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the asset is CommonJS, found at run time
   return (require(bundledFunctionPath(stackName, service)) as { handler: H }).handler;
+}
+
+/**
+ * The environment the stack gives the functions, built from a deployed stack's outputs, for a bundled handler run in
+ * the test's process with the test's own spec; `overrides` (by variable name) add to it or replace parts of it.
+ */
+export function functionEnvFor(outputs: StackOutputs, spec: AggregationSpec, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    [ENV.aggregationSpec]: JSON.stringify(spec),
+    [ENV.windowTableName]: outputs.WindowTableName,
+    [ENV.resultsDeliveryStream]: outputs.ResultsDeliveryStreamName,
+    [ENV.sinkBucketName]: outputs.BucketName,
+    [ENV.errorsPrefix]: outputs.ErrorsPrefix,
+    [ENV.latePrefix]: outputs.LatePrefix,
+    ...overrides,
+  };
 }

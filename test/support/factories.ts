@@ -28,6 +28,23 @@ export function aggregationFactory(overrides: Partial<AggregationInput> = {}): A
   };
 }
 
+/**
+ * One measure of every type over the numeric field `field` (count, sum, avg, min, max, a percentile at 0.1 %
+ * accuracy) and a distinct count over `distinctField`: what the storage and hostile-input tests put through every
+ * measure's encoding.
+ */
+export function everyMeasure(field = 'v', distinctField = 'user'): AggregationInput['measures'] {
+  return [
+    { name: 'events', op: 'count' },
+    { name: 'total', op: 'sum', field },
+    { name: 'mean', op: 'avg', field },
+    { name: 'lo', op: 'min', field },
+    { name: 'hi', op: 'max', field },
+    { name: 'users', op: 'distinct', field: distinctField },
+    { name: 'p99', op: 'percentile', field, quantile: 0.99, relativeAccuracy: 0.001 },
+  ];
+}
+
 /** The unvalidated spec over `aggregations` (the default aggregation when none is given), event time in `ts`. */
 export function specInputFactory(...aggregations: AggregationInput[]): SpecInput {
   return { eventTime: { field: 'ts' }, aggregations: aggregations.length > 0 ? aggregations : [aggregationFactory()] };

@@ -23,6 +23,7 @@ import { ConfigError, loadConfig, parseSettings } from '../../lib/config';
 import { Producer } from '../../scripts/lib/producer';
 import { formatSinkTable, toSinkEntry } from '../../scripts/lib/sink-entries';
 import { MemoryRecordSink, MemoryResultSink, sequenceNumber } from '../support/harness';
+import { everyMeasure } from '../support/factories';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { positionOf } from '../../lambda/domain/sequence';
 
@@ -37,15 +38,7 @@ const SPEC = parseAggregationSpec({
       groupBy: ['deviceId'],
       window: { type: 'tumbling', sizeSeconds: 60 },
       allowedLatenessSeconds: 0,
-      measures: [
-        { name: 'events', op: 'count' },
-        { name: 'total', op: 'sum', field: 'v' },
-        { name: 'mean', op: 'avg', field: 'v' },
-        { name: 'lo', op: 'min', field: 'v' },
-        { name: 'hi', op: 'max', field: 'v' },
-        { name: 'users', op: 'distinct', field: 'user' },
-        { name: 'p99', op: 'percentile', field: 'v', quantile: 0.99, relativeAccuracy: 0.001 },
-      ],
+      measures: everyMeasure(),
     },
   ],
 });
