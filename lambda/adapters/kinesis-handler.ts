@@ -1,7 +1,7 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { processBatch, type BatchDeps, type BatchOutcome } from '../app/process-batch';
 import { DEADLINE_MARGIN_MS } from '../app/time';
-import { groupByShard, shardIdOf } from './kinesis-records';
+import { splitByShard } from './kinesis-records';
 
 /**
  * The event field a redrive sets (to true) on the events it builds from the failure queue: the aggregator then
@@ -51,8 +51,7 @@ export function createKinesisHandler(
     const deadlineMs = remaining === undefined ? undefined : now() + Math.max(remaining - DEADLINE_MARGIN_MS, remaining / 2);
     try {
       const delivered = event.Records ?? [];
-      for (const [lane, records] of groupByShard(delivered)) {
-        const ofLane = delivered.filter((r) => shardIdOf(r) === lane);
+      for (const [lane, { delivered: ofLane, records }] of splitByShard(delivered)) {
         observer.beforeBatch?.(lane, ofLane);
         const outcome = await processBatch(deps, { lane, records, streamArn: ofLane[0]?.eventSourceARN, deadlineMs, redrive }, now());
         deps.log?.info('batch processed', { shardId: lane, ...outcome.stats, watermark: outcome.watermark });

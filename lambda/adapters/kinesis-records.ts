@@ -1,4 +1,4 @@
-import { deaggregateSync, type UserRecord } from 'aws-kinesis-agg';
+import type { UserRecord } from 'aws-kinesis-agg';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { SourceRecord } from '../app/ports';
 import { positionOf } from '../domain/sequence';
@@ -51,6 +51,19 @@ function asciiPayload(data: string): string | undefined {
   return Buffer.byteLength(text, 'utf8') === text.length ? text : undefined;
 }
 
+let kpl: typeof import('aws-kinesis-agg') | undefined;
+
+/**
+ * The KPL de-aggregator, loaded on the first aggregated record. Why: it brings protobufjs and async, whose module
+ * evaluation a cold start would pay for records most producers never send (P4). A synchronous `require` because
+ * decoding is synchronous; esbuild bundles it and evaluates the CommonJS module only when this first runs.
+ */
+function kplLib(): typeof import('aws-kinesis-agg') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  kpl ??= require('aws-kinesis-agg') as typeof import('aws-kinesis-agg');
+  return kpl;
+}
+
 function isKplAggregate(bytes: Buffer): boolean {
   return (
     bytes.length >= KPL_MAGIC.length + 16 &&
@@ -77,7 +90,7 @@ export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
   }
   let users: UserRecord[] = [];
   let failure: Error | undefined;
-  deaggregateSync(record.kinesis, true, (err, userRecords) => {
+  kplLib().deaggregateSync(record.kinesis, true, (err, userRecords) => {
     if (err) failure = err;
     else users = userRecords ?? [];
   });
@@ -119,19 +132,32 @@ function inLane(eventID: string, lane: string): boolean {
   );
 }
 
-/** Splits a delivery into its shards, keeping each shard's order. A Lambda batch holds one shard; a test may mix. */
-export function groupByShard(records: readonly KinesisStreamRecord[]): Map<string, SourceRecord[]> {
-  const lanes = new Map<string, SourceRecord[]>();
+/** One shard's part of a delivery: the Kinesis records as delivered, and the user records decoded from them. */
+export interface ShardBatch {
+  /** The delivered Kinesis records of the shard, in order. */
+  readonly delivered: KinesisStreamRecord[];
+  /** Their user records, in order (several per KPL-aggregated record). */
+  readonly records: SourceRecord[];
+}
+
+/**
+ * Splits a delivery into its shards, keeping each shard's order, in one pass: each shard's delivered records (for the
+ * observer and the stream ARN) and their user records. A Lambda batch holds one shard; a test may mix.
+ */
+export function splitByShard(records: readonly KinesisStreamRecord[]): Map<string, ShardBatch> {
+  const lanes = new Map<string, ShardBatch>();
   // A Lambda batch is one shard: remembering the last lane saves a substring and a map lookup per record.
   let lastLane: string | undefined;
-  let list: SourceRecord[] = [];
+  let batch: ShardBatch = { delivered: [], records: [] };
   for (const r of records) {
     if (lastLane === undefined || !inLane(r.eventID, lastLane)) {
       lastLane = shardIdOf(r);
-      let l = lanes.get(lastLane);
-      if (!l) lanes.set(lastLane, (l = []));
-      list = l;
+      let b = lanes.get(lastLane);
+      if (!b) lanes.set(lastLane, (b = { delivered: [], records: [] }));
+      batch = b;
     }
+    batch.delivered.push(r);
+    const list = batch.records;
     // The plain-ASCII fast path is inlined, so that the common record costs no intermediate array.
     const ascii = asciiPayload(r.kinesis.data);
     if (ascii !== undefined) {
@@ -142,4 +168,9 @@ export function groupByShard(records: readonly KinesisStreamRecord[]): Map<strin
     }
   }
   return lanes;
+}
+
+/** Splits a delivery into its shards' user records, keeping each shard's order (see {@link splitByShard}). */
+export function groupByShard(records: readonly KinesisStreamRecord[]): Map<string, SourceRecord[]> {
+  return new Map([...splitByShard(records)].map(([lane, b]) => [lane, b.records]));
 }
