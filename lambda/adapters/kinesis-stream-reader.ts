@@ -76,7 +76,9 @@ export class KinesisStreamReader implements StreamReader {
             kinesisSchemaVersion: '1.0',
             partitionKey: r.PartitionKey!,
             sequenceNumber: r.SequenceNumber!,
-            approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? 0) / 1000,
+            // Absent (an emulator may leave it out), NaN makes the decoder report no arrival time, so the event-time
+            // bounds are not judged against 1970 and the repaired records are not all refused as far in the future.
+            approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? Number.NaN) / 1000,
             data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
           },
         };

@@ -21,6 +21,16 @@ describe('KinesisStreamReader', () => {
     mock.restore();
   });
 
+  test('re-read records carry their arrival time, and none (not 1970) when the stream leaves it out', async () => {
+    const mock = mockClient(KinesisClient);
+    const arrived = new Date('2026-01-02T03:04:05.678Z');
+    mock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    mock.on(GetRecordsCommand).resolves({ Records: [{ ...rec(1), ApproximateArrivalTimestamp: arrived }, rec(2), rec(3)], NextShardIterator: 'it-1' });
+    const read = await new KinesisStreamReader(new KinesisClient({}), async () => {}).readRange(ARN, 'shardId-1', sequenceNumber(1), sequenceNumber(3));
+    expect(read.records.map((r) => r.arrivalMs)).toEqual([arrived.getTime(), undefined]);
+    mock.restore();
+  });
+
   test('a range whose first records left the stream is read from the trim horizon and said to be trimmed', async () => {
     const mock = mockClient(KinesisClient);
     mock.on(GetShardIteratorCommand, { ShardIteratorType: 'AT_SEQUENCE_NUMBER' }).rejects(Object.assign(new Error('expired'), { name: 'InvalidArgumentException' }));
