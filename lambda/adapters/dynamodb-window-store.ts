@@ -7,16 +7,28 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ItemBudgetExceededError, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
-import { fromStoredMeasures, toStoredMeasures } from '../domain/aggregate-state';
-import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
+import { toStoredMeasures } from '../domain/aggregate-state';
+import type { CompiledAggregation } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import { keyRecord, windowId, type WindowRef } from '../domain/window-ref';
 import type { StoredWindow } from '../domain/window-lifecycle';
-import type { LaneRange, LaneState } from '../domain/lane';
+import {
+  decodePendingCursor,
+  encodePendingCursor,
+  laneStateOf,
+  rangeItem,
+  storedWindowOf,
+  watermarkKey,
+  windowPendingKey,
+  windowPk,
+  windowSk,
+} from './window-items';
+import type { LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';
-import { ATTR, LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
+import { ATTR, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
+export { laneStateOf, parseWindowItem, storedWindowOf, watermarkKey, windowPendingKey, windowPk, windowSk } from './window-items';
 
 /** Queries of the `pending` index kept in flight when a batch reads every bucket of a time range. */
 export const PENDING_QUERY_CONCURRENCY = 16;
@@ -34,96 +46,8 @@ export interface DynamoWindowStoreOptions extends BackoffOptions {
   readonly retentionAfterCloseSeconds?: number;
 }
 
-/** The partition key of a window's items: aggregation and canonical key. */
-export function windowPk(aggregation: string, keyJson: string): string {
-  return `w#${aggregation}#${keyJson}`;
-}
-
-/** The sort key of a window: its start, ISO-8601 UTC, which sorts in time order. */
-export function windowSk(start: number): string {
-  return toIsoUtc(start);
-}
-
-/** The item key of a lane's watermark. */
-export function watermarkKey(lane: string): { pk: string; sk: string } {
-  return { pk: lanePk(lane), sk: lane };
-}
-
-/**
- * The `pending` index key a window is filed under when it becomes pending: the slot of the lane that created it (the
- * only fence of a new window; the first in order otherwise, where the item's existing key is kept anyway).
- */
-export function windowPendingKey(ref: WindowRef, fences: Readonly<Record<string, string>>): string {
-  const lanes = Object.keys(fences).sort();
-  return pendingKey(ref.aggregation.name, pendingBucket(lanes[0] ?? '', ref.keyJson));
-}
-
-/** A `findPending` page cursor: how many buckets of the pass it finished and, within it, DynamoDB's LastEvaluatedKey. */
-function encodePendingCursor(bucket: number, startKey: Record<string, unknown> | undefined): string {
-  return JSON.stringify({ b: bucket, k: startKey });
-}
-
-function decodePendingCursor(cursor: string | undefined): { bucket: number; startKey: Record<string, unknown> | undefined } {
-  if (cursor === undefined) return { bucket: 0, startKey: undefined };
-  const parsed = JSON.parse(cursor) as { b?: unknown; k?: Record<string, unknown> };
-  if (typeof parsed.b !== 'number' || !Number.isInteger(parsed.b) || parsed.b < 0) throw new Error(`invalid pending-window cursor: ${cursor}`);
-  return { bucket: parsed.b, startKey: parsed.k };
-}
-
 function isConditionFailure(e: unknown): boolean {
   return e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
-}
-
-/** The stored state of a window item. */
-export function storedWindowOf(ref: WindowRef, item: Record<string, unknown>): StoredWindow {
-  return {
-    state: fromStoredMeasures(ref.aggregation.layout, item[ATTR.measures] as Record<string, unknown> | undefined),
-    fences: (item[ATTR.fences] as Record<string, string> | undefined) ?? {},
-    version: Number(item[ATTR.version] ?? 0),
-    pending: item[ATTR.pending] !== undefined,
-    rev: Number(item[ATTR.rev] ?? 0),
-    updatedAt: item[ATTR.updatedAt] === undefined ? undefined : Number(item[ATTR.updatedAt]),
-  };
-}
-
-function rangeItem(r: LaneRange): { f: string; b: string } {
-  return { f: r.from, b: r.before };
-}
-
-function rangesOf(v: unknown): LaneRange[] {
-  return Array.isArray(v) ? v.map((r: { f: string; b: string }) => ({ from: String(r.f), before: String(r.b) })) : [];
-}
-
-/** The state of a lane item. */
-export function laneStateOf(item: Record<string, unknown>): LaneState {
-  const inFlight = item[ATTR.inFlight] as { s?: string; p?: string } | undefined;
-  return {
-    watermark: item[ATTR.watermark] === undefined ? undefined : Number(item[ATTR.watermark]),
-    lastBatchAt: item[ATTR.lastBatchAt] === undefined ? undefined : Number(item[ATTR.lastBatchAt]),
-    applied: item[ATTR.applied] === undefined ? undefined : String(item[ATTR.applied]),
-    inFlight: inFlight?.s && inFlight.p ? { sequenceNumber: inFlight.s, position: inFlight.p } : undefined,
-    repaired: rangesOf(item[ATTR.repaired]),
-    lost: rangesOf(item[ATTR.lost]),
-    rev: Number(item[ATTR.rev] ?? 0),
-  };
-}
-
-/**
- * Reads a window item back into its reference and state; undefined for items that are not windows of an aggregation
- * of this spec (lane watermarks, or aggregations since removed from the spec).
- */
-export function parseWindowItem(
-  spec: CompiledSpec,
-  item: Record<string, unknown>,
-): { ref: WindowRef; stored: StoredWindow } | undefined {
-  const pkAttr = item[ATTR.pk];
-  const aggAttr = item[ATTR.aggregation];
-  const pk = typeof pkAttr === 'string' ? pkAttr : '';
-  const agg = spec.byName.get(typeof aggAttr === 'string' ? aggAttr : '');
-  if (!agg || !pk.startsWith(windowPk(agg.name, ''))) return undefined;
-  const start = Date.parse(String(item[ATTR.sk]));
-  const ref: WindowRef = { aggregation: agg, keyJson: pk.slice(windowPk(agg.name, '').length), start, end: start + agg.assigner.sizeMs };
-  return { ref, stored: storedWindowOf(ref, item) };
 }
 
 /**

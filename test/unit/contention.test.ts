@@ -8,25 +8,20 @@ import type { TimePort, WriteOutcome } from '../../lambda/app/ports';
 import { conflictBackoffMs } from '../../lambda/app/window-settlement';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
 import type { WindowRef } from '../../lambda/domain/window-ref';
-import { parseAggregationSpec } from '../../lambda/domain/spec';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
+import { specFactory } from '../support/factories';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { referenceAggregate } from '../support/reference';
 
-const spec = parseAggregationSpec({
-  eventTime: { field: 'ts' },
-  aggregations: [
-    {
-      name: 'per_site',
-      groupBy: ['site'],
-      window: { type: 'tumbling', sizeSeconds: 60 },
-      allowedLatenessSeconds: 3600,
-      measures: [
-        { name: 'n', op: 'count' },
-        { name: 'total', op: 'sum', field: 'v' },
-      ],
-    },
+const spec = specFactory({
+  name: 'per_site',
+  groupBy: ['site'],
+  window: { type: 'tumbling', sizeSeconds: 60 },
+  allowedLatenessSeconds: 3600,
+  measures: [
+    { name: 'n', op: 'count' },
+    { name: 'total', op: 'sum', field: 'v' },
   ],
 });
 const compiled = compileSpec(spec);

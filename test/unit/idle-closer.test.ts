@@ -7,23 +7,18 @@ import { closeIdleWindows, idleFiring } from '../../lambda/app/close-idle-window
 import { processBatch, type BatchDeps } from '../../lambda/app/process-batch';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { EMPTY_LANE } from '../../lambda/domain/lane';
-import { parseAggregationSpec } from '../../lambda/domain/spec';
 import type { WindowResult } from '../../lambda/domain/window-result';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
+import { specFactory } from '../support/factories';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { referenceAggregate, windowIdentity } from '../support/reference';
 
-const spec = parseAggregationSpec({
-  eventTime: { field: 'ts' },
-  aggregations: [
-    {
-      name: 'per_device',
-      groupBy: ['d'],
-      window: { type: 'tumbling', sizeSeconds: 60 },
-      allowedLatenessSeconds: 30,
-      measures: [{ name: 'n', op: 'count' }],
-    },
-  ],
+const spec = specFactory({
+  name: 'per_device',
+  groupBy: ['d'],
+  window: { type: 'tumbling', sizeSeconds: 60 },
+  allowedLatenessSeconds: 30,
+  measures: [{ name: 'n', op: 'count' }],
 });
 const compiled = compileSpec(spec);
 const IDLE_MS = 60_000;

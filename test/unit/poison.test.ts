@@ -23,24 +23,19 @@ import { ConfigError, loadConfig, parseSettings } from '../../lib/config';
 import { Producer } from '../../scripts/lib/producer';
 import { formatSinkTable, toSinkEntry } from '../../scripts/lib/sink-entries';
 import { MemoryRecordSink, MemoryResultSink, sequenceNumber } from '../support/harness';
-import { everyMeasure } from '../support/factories';
+import { everyMeasure, specFactory } from '../support/factories';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { positionOf } from '../../lambda/domain/sequence';
 
 const ARRIVAL = Date.UTC(2026, 0, 15, 12);
 const MIN = 60_000;
 
-const SPEC = parseAggregationSpec({
-  eventTime: { field: 'ts' },
-  aggregations: [
-    {
-      name: 'dev_1m',
-      groupBy: ['deviceId'],
-      window: { type: 'tumbling', sizeSeconds: 60 },
-      allowedLatenessSeconds: 0,
-      measures: everyMeasure(),
-    },
-  ],
+const SPEC = specFactory({
+  name: 'dev_1m',
+  groupBy: ['deviceId'],
+  window: { type: 'tumbling', sizeSeconds: 60 },
+  allowedLatenessSeconds: 0,
+  measures: everyMeasure(),
 });
 const compiled = compileSpec(SPEC);
 

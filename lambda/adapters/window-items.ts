@@ -1,0 +1,100 @@
+/**
+ * How window and lane items of the window table read and write: their keys, the `pending` index key and page cursor,
+ * and the item <-> state codecs. Pure functions over the table layout, shared by the store and the tools that scan the
+ * table.
+ */
+import { fromStoredMeasures } from '../domain/aggregate-state';
+import type { CompiledSpec } from '../domain/compiled-spec';
+import { toIsoUtc } from '../domain/event-time';
+import type { LaneRange, LaneState } from '../domain/lane';
+import type { StoredWindow } from '../domain/window-lifecycle';
+import type { WindowRef } from '../domain/window-ref';
+import { ATTR, lanePk, pendingBucket, pendingKey } from '../contract/window-table-layout';
+
+/** The partition key of a window's items: aggregation and canonical key. */
+export function windowPk(aggregation: string, keyJson: string): string {
+  return `w#${aggregation}#${keyJson}`;
+}
+
+/** The sort key of a window: its start, ISO-8601 UTC, which sorts in time order. */
+export function windowSk(start: number): string {
+  return toIsoUtc(start);
+}
+
+/** The item key of a lane's watermark. */
+export function watermarkKey(lane: string): { pk: string; sk: string } {
+  return { pk: lanePk(lane), sk: lane };
+}
+
+/**
+ * The `pending` index key a window is filed under when it becomes pending: the slot of the lane that created it (the
+ * only fence of a new window; the first in order otherwise, where the item's existing key is kept anyway).
+ */
+export function windowPendingKey(ref: WindowRef, fences: Readonly<Record<string, string>>): string {
+  const lanes = Object.keys(fences).sort();
+  return pendingKey(ref.aggregation.name, pendingBucket(lanes[0] ?? '', ref.keyJson));
+}
+
+/** A `findPending` page cursor: how many buckets of the pass it finished and, within it, DynamoDB's LastEvaluatedKey. */
+export function encodePendingCursor(bucket: number, startKey: Record<string, unknown> | undefined): string {
+  return JSON.stringify({ b: bucket, k: startKey });
+}
+
+export function decodePendingCursor(cursor: string | undefined): { bucket: number; startKey: Record<string, unknown> | undefined } {
+  if (cursor === undefined) return { bucket: 0, startKey: undefined };
+  const parsed = JSON.parse(cursor) as { b?: unknown; k?: Record<string, unknown> };
+  if (typeof parsed.b !== 'number' || !Number.isInteger(parsed.b) || parsed.b < 0) throw new Error(`invalid pending-window cursor: ${cursor}`);
+  return { bucket: parsed.b, startKey: parsed.k };
+}
+
+/** The stored state of a window item. */
+export function storedWindowOf(ref: WindowRef, item: Record<string, unknown>): StoredWindow {
+  return {
+    state: fromStoredMeasures(ref.aggregation.layout, item[ATTR.measures] as Record<string, unknown> | undefined),
+    fences: (item[ATTR.fences] as Record<string, string> | undefined) ?? {},
+    version: Number(item[ATTR.version] ?? 0),
+    pending: item[ATTR.pending] !== undefined,
+    rev: Number(item[ATTR.rev] ?? 0),
+    updatedAt: item[ATTR.updatedAt] === undefined ? undefined : Number(item[ATTR.updatedAt]),
+  };
+}
+
+export function rangeItem(r: LaneRange): { f: string; b: string } {
+  return { f: r.from, b: r.before };
+}
+
+export function rangesOf(v: unknown): LaneRange[] {
+  return Array.isArray(v) ? v.map((r: { f: string; b: string }) => ({ from: String(r.f), before: String(r.b) })) : [];
+}
+
+/** The state of a lane item. */
+export function laneStateOf(item: Record<string, unknown>): LaneState {
+  const inFlight = item[ATTR.inFlight] as { s?: string; p?: string } | undefined;
+  return {
+    watermark: item[ATTR.watermark] === undefined ? undefined : Number(item[ATTR.watermark]),
+    lastBatchAt: item[ATTR.lastBatchAt] === undefined ? undefined : Number(item[ATTR.lastBatchAt]),
+    applied: item[ATTR.applied] === undefined ? undefined : String(item[ATTR.applied]),
+    inFlight: inFlight?.s && inFlight.p ? { sequenceNumber: inFlight.s, position: inFlight.p } : undefined,
+    repaired: rangesOf(item[ATTR.repaired]),
+    lost: rangesOf(item[ATTR.lost]),
+    rev: Number(item[ATTR.rev] ?? 0),
+  };
+}
+
+/**
+ * Reads a window item back into its reference and state; undefined for items that are not windows of an aggregation
+ * of this spec (lane watermarks, or aggregations since removed from the spec).
+ */
+export function parseWindowItem(
+  spec: CompiledSpec,
+  item: Record<string, unknown>,
+): { ref: WindowRef; stored: StoredWindow } | undefined {
+  const pkAttr = item[ATTR.pk];
+  const aggAttr = item[ATTR.aggregation];
+  const pk = typeof pkAttr === 'string' ? pkAttr : '';
+  const agg = spec.byName.get(typeof aggAttr === 'string' ? aggAttr : '');
+  if (!agg || !pk.startsWith(windowPk(agg.name, ''))) return undefined;
+  const start = Date.parse(String(item[ATTR.sk]));
+  const ref: WindowRef = { aggregation: agg, keyJson: pk.slice(windowPk(agg.name, '').length), start, end: start + agg.assigner.sizeMs };
+  return { ref, stored: storedWindowOf(ref, item) };
+}
