@@ -2,26 +2,30 @@ import { compileFieldGetter, type FieldGetter } from './fields';
 import { HyperLogLog } from './hyperloglog';
 import { QuantileSketch } from './quantile-sketch';
 import type { Aggregation, MeasureOp } from './spec';
+import { defaultTopKCapacity, TopKSketch, type TopKItem, type TopKValue } from './top-k';
 
 /** A mergeable sketch held in one slot of a state. */
-export type Sketch = HyperLogLog | QuantileSketch;
+export type Sketch = HyperLogLog | QuantileSketch | TopKSketch;
 
 /**
  * The partial aggregate of one window: a flat array laid out by a {@link MeasureLayout}. Numeric measures take number
  * slots, so per-record work is a few arithmetic operations with no allocation; `distinct` and `percentile` take one
- * slot holding their sketch. Every measure merges associatively, so a batch's partial aggregate merges into the
+ * slot holding their sketch, and so does `topK`. Every measure merges associatively, so a batch's partial aggregate merges into the
  * stored one.
  */
 export type AggregateState = (number | Sketch)[];
 
-/** A measure's value in a window result: `avg`, `min`, `max` and `percentile` are null when no value was seen. */
+/**
+ * A measure's value in a window result: `avg`, `min`, `max` and `percentile` are null when no value was seen.
+ * `topK` measures are not numbers: they are reported apart (see {@link toTopKValues}).
+ */
 export type MeasureValue = number | null;
 
 /**
  * A measure's stored form: avg as sum and count so that it merges; min and max null while empty; distinct as an
- * encoded HyperLogLog (`{hll}`), percentile as a base64 DDSketch (`{dd}`).
+ * encoded HyperLogLog (`{hll}`), percentile as a base64 DDSketch (`{dd}`), topK as a JSON Misra-Gries summary (`{tk}`).
  */
-export type StoredMeasure = StoredNumber | null | { s: StoredNumber; c: number } | { hll: string } | { dd: string };
+export type StoredMeasure = StoredNumber | null | { s: StoredNumber; c: number } | { hll: string } | { dd: string } | { tk: string };
 
 /**
  * A number as stored in a window item: a DynamoDB number when the document client and DynamoDB both take it as is
@@ -55,6 +59,8 @@ interface CompiledMeasure {
   /** The quantile a percentile measure reports. */
   readonly quantile?: number;
   readonly relativeAccuracy?: number;
+  /** How many values a topK measure reports. */
+  readonly k?: number;
 }
 
 /** How an aggregation's measures map onto an {@link AggregateState}. */
@@ -65,6 +71,8 @@ export interface MeasureLayout {
   readonly numericFields: readonly { field: string; get: FieldGetter }[];
   /** The fields an event must carry as a string, number or boolean (the values `distinct` counts). */
   readonly scalarFields: readonly { field: string; get: FieldGetter }[];
+  /** The fields `topK` measures count: each value a string, number or boolean of bounded size. */
+  readonly topKFields: readonly { field: string; get: FieldGetter }[];
   /** Whether any measure keeps a sketch (such states are deep-copied, not sliced). */
   readonly hasSketches: boolean;
 }
@@ -169,6 +177,17 @@ const MEASURE_TYPES: Record<MeasureOp, MeasureType> = {
       s[m.slot] = QuantileSketch.decode((stored as { dd: string }).dd, m.relativeAccuracy!);
     },
   },
+  topK: {
+    slots: 1,
+    init: (m) => m.newSketch!(),
+    merge: (i, a, b) => (a[i] as TopKSketch).merge(b[i] as TopKSketch),
+    // Reported by toTopKValues, not among the numbers.
+    result: () => null,
+    store: (i, s) => ({ tk: (s[i] as TopKSketch).encode() }),
+    load: (m, stored, s) => {
+      s[m.slot] = TopKSketch.decode((stored as { tk: string }).tk);
+    },
+  },
 };
 
 /** Compiles an aggregation's measures into a slot layout. */
@@ -177,7 +196,8 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
   const measures: CompiledMeasure[] = [];
   const numeric = new Map<string, FieldGetter>();
   const scalar = new Map<string, FieldGetter>();
-  const getter = (field: string) => numeric.get(field) ?? scalar.get(field) ?? compileFieldGetter(field);
+  const topK = new Map<string, FieldGetter>();
+  const getter = (field: string) => numeric.get(field) ?? scalar.get(field) ?? topK.get(field) ?? compileFieldGetter(field);
   for (const m of agg.measures) {
     if (m.op === 'count') {
       measures.push({ name: m.name, op: m.op, slot });
@@ -200,6 +220,11 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
         relativeAccuracy: accuracy,
         newSketch: () => new QuantileSketch(accuracy),
       });
+    } else if (m.op === 'topK') {
+      const get = getter(m.field);
+      topK.set(m.field, get);
+      const capacity = m.capacity ?? defaultTopKCapacity(m.k);
+      measures.push({ name: m.name, op: m.op, field: m.field, get, slot, k: m.k, newSketch: () => new TopKSketch(capacity) });
     } else {
       const get = getter(m.field);
       numeric.set(m.field, get);
@@ -213,6 +238,7 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
     width: slot,
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),
     scalarFields: [...scalar].map(([field, get]) => ({ field, get })),
+    topKFields: [...topK].map(([field, get]) => ({ field, get })),
     hasSketches: measures.some((m) => m.newSketch),
   };
 }
@@ -267,6 +293,9 @@ export function addEvent(layout: MeasureLayout, state: AggregateState, event: Re
       case 'percentile':
         (state[i] as QuantileSketch).add(m.get!(event) as number);
         break;
+      case 'topK':
+        (state[i] as TopKSketch).add(m.get!(event) as TopKValue);
+        break;
     }
   }
 }
@@ -276,10 +305,17 @@ export function mergeInto(layout: MeasureLayout, into: AggregateState, from: Agg
   for (const m of layout.measures) MEASURE_TYPES[m.op].merge(m.slot, into, from);
 }
 
-/** The measures of a window result: avg from its sum and count, sketches as their estimates. */
+/** The numeric measures of a window result: avg from its sum and count, sketches as their estimates. */
 export function toMeasureValues(layout: MeasureLayout, state: AggregateState): Record<string, MeasureValue> {
   const out: Record<string, MeasureValue> = {};
-  for (const m of layout.measures) out[m.name] = MEASURE_TYPES[m.op].result(m, state);
+  for (const m of layout.measures) if (m.op !== 'topK') out[m.name] = MEASURE_TYPES[m.op].result(m, state);
+  return out;
+}
+
+/** The topK measures of a window result, each its k most frequent values, or undefined when it has none. */
+export function toTopKValues(layout: MeasureLayout, state: AggregateState): Record<string, TopKItem[]> | undefined {
+  let out: Record<string, TopKItem[]> | undefined;
+  for (const m of layout.measures) if (m.op === 'topK') (out ??= {})[m.name] = (state[m.slot] as TopKSketch).top(m.k!);
   return out;
 }
 

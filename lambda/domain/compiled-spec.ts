@@ -32,6 +32,8 @@ export interface CompiledSpec {
   readonly keyFields: readonly { readonly field: string; readonly get: FieldGetter }[];
   /** Every field a `distinct` measure counts (not already checked as a number), each checked once per event. */
   readonly scalarFields: readonly { readonly field: string; readonly get: FieldGetter }[];
+  /** Every field a `topK` measure counts, each checked once per event. */
+  readonly topKFields: readonly { readonly field: string; readonly get: FieldGetter }[];
 }
 
 /** Compiles a validated spec. */
@@ -49,7 +51,9 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
   const numeric = new Map<string, FieldGetter>();
   const keys = new Map<string, FieldGetter>();
   const scalar = new Map<string, FieldGetter>();
+  const topK = new Map<string, FieldGetter>();
   for (const a of aggregations) {
+    for (const f of a.layout.topKFields) topK.set(f.field, f.get);
     for (const f of a.layout.numericFields) numeric.set(f.field, f.get);
     for (const f of a.layout.scalarFields) scalar.set(f.field, f.get);
     for (const g of a.groupBy) keys.set(g.field, g.get);
@@ -68,5 +72,6 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),
     keyFields: [...keys].map(([field, get]) => ({ field, get })),
     scalarFields: [...scalar].filter(([field]) => !numeric.has(field) && !keys.has(field)).map(([field, get]) => ({ field, get })),
+    topKFields: [...topK].map(([field, get]) => ({ field, get })),
   };
 }

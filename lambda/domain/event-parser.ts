@@ -1,5 +1,6 @@
 import type { CompiledSpec } from './compiled-spec';
 import { readEventTime } from './event-time';
+import { topKValueProblem } from './top-k';
 import { keyJsonOf } from './window-ref';
 
 /** An event that passed validation: every field the spec needs is present and well typed. */
@@ -123,6 +124,12 @@ export function parseEvent(spec: CompiledSpec, text: string, arrivalMs?: number)
     if (t !== 'string' && t !== 'boolean' && !(t === 'number' && Number.isFinite(v))) {
       return { ok: false, reason: `invalid distinct-count field "${field}": expected a string, number or boolean, got ${describe(v)}` };
     }
+  }
+  for (const { field, get } of spec.topKFields) {
+    const v = get(obj);
+    if (v === undefined || v === null) return { ok: false, reason: `missing topK field "${field}"` };
+    const problem = topKValueProblem(v);
+    if (problem) return { ok: false, reason: `invalid topK field "${field}": ${problem}` };
   }
   for (const { field, get } of spec.numericFields) {
     const v = get(obj);

@@ -4,6 +4,7 @@
  */
 import { MAX_QUANTILE_SKETCH_BYTES } from './quantile-sketch';
 import type { Aggregation } from './spec';
+import { defaultTopKCapacity, maxTopKStoredBytes } from './top-k';
 
 /**
  * DynamoDB's item size limit, attribute names and values together.
@@ -28,6 +29,7 @@ const PER_MEASURE_OVERHEAD_BYTES = 100;
 export function worstCaseMeasureBytes(m: Aggregation['measures'][number]): number {
   if (m.op === 'distinct') return Math.ceil((4 / 3) * 2 ** m.precision) + PER_MEASURE_OVERHEAD_BYTES;
   if (m.op === 'percentile') return MAX_QUANTILE_SKETCH_BYTES + PER_MEASURE_OVERHEAD_BYTES;
+  if (m.op === 'topK') return maxTopKStoredBytes(m.capacity ?? defaultTopKCapacity(m.k)) + PER_MEASURE_OVERHEAD_BYTES;
   return PER_MEASURE_OVERHEAD_BYTES;
 }
 

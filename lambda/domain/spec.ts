@@ -3,6 +3,7 @@ import { EVENT_TIME_FORMATS } from './event-time';
 import { DEFAULT_HLL_PRECISION, MAX_HLL_PRECISION, MIN_HLL_PRECISION } from './hyperloglog';
 import { MEASURES_BUDGET_BYTES, worstCaseMeasuresBytes } from './item-budget';
 import { SpecValidationError } from './errors';
+import { MAX_TOP_K, MAX_TOP_K_CAPACITY, MIN_TOP_K, DEFAULT_TOP_K_CAPACITY_FACTOR } from './top-k';
 
 export { SpecValidationError };
 
@@ -74,11 +75,27 @@ const percentileMeasure = z
   })
   .strict();
 
+/** The most frequent values of a field (a mergeable Misra-Gries summary, see top-k.ts). */
+const topKMeasure = z
+  .object({
+    name: measureName,
+    op: z.literal('topK'),
+    field: fieldPath,
+    /** How many values a result lists, most frequent first. */
+    k: z.number().int().min(MIN_TOP_K).max(MAX_TOP_K),
+    /**
+     * Counters kept; a count is short by at most n / (capacity + 1) for n values in the window.
+     * @default 4 × k
+     */
+    capacity: z.number().int().min(MIN_TOP_K).max(MAX_TOP_K_CAPACITY).optional(),
+  })
+  .strict();
+
 /**
- * One measure of an aggregation. `avg` is stored as sum and count, `distinct` as a HyperLogLog sketch and
- * `percentile` as a DDSketch, so every partial aggregate merges.
+ * One measure of an aggregation. `avg` is stored as sum and count, `distinct` as a HyperLogLog sketch,
+ * `percentile` as a DDSketch and `topK` as a Misra-Gries summary, so every partial aggregate merges.
  */
-export const measureSchema = z.discriminatedUnion('op', [countMeasure, fieldMeasure, distinctMeasure, percentileMeasure]);
+export const measureSchema = z.discriminatedUnion('op', [countMeasure, fieldMeasure, distinctMeasure, percentileMeasure, topKMeasure]);
 
 const windowSeconds = z.number().int().min(1).max(MAX_WINDOW_SECONDS);
 
@@ -126,6 +143,15 @@ export const aggregationSchema = z
       }
       seen.add(m.name);
     });
+    a.measures.forEach((m, i) => {
+      if (m.op === 'topK' && m.capacity !== undefined && m.capacity < m.k) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['measures', i, 'capacity'],
+          message: `must be >= k (${m.k}); the default is ${DEFAULT_TOP_K_CAPACITY_FACTOR} × k`,
+        });
+      }
+    });
     if (new Set(a.groupBy).size !== a.groupBy.length) {
       ctx.addIssue({ code: 'custom', path: ['groupBy'], message: 'must not repeat a field' });
     }
@@ -133,14 +159,15 @@ export const aggregationSchema = z
     if (worst > MEASURES_BUDGET_BYTES) {
       const distinct = a.measures.filter((m) => m.op === 'distinct');
       const percentile = a.measures.filter((m) => m.op === 'percentile').length;
+      const topK = a.measures.filter((m) => m.op === 'topK').length;
       ctx.addIssue({
         code: 'custom',
         path: ['measures'],
         message:
           `need up to ${Math.ceil(worst / 1024)} KB per window item once their sketches fill ` +
-          `(${distinct.length} distinct at precision ${distinct.map((m) => m.precision).join('/') || '-'}, ${percentile} percentile), ` +
+          `(${distinct.length} distinct at precision ${distinct.map((m) => m.precision).join('/') || '-'}, ${percentile} percentile, ${topK} topK), ` +
           `over the ${MEASURES_BUDGET_BYTES / 1024} KB measures budget of a window item (DynamoDB items are at most 400 KB): ` +
-          'lower the HyperLogLog precision or split the measures across aggregations',
+          'lower the HyperLogLog precision or a topK capacity, or split the measures across aggregations',
       });
     }
   });
@@ -193,7 +220,7 @@ export type AggregationSpec = z.infer<typeof aggregationSpecSchema>;
 const SPEC_FIELD_NAMES = [
   'eventTime', 'field', 'format', 'maxFutureSeconds', 'maxPastSeconds', 'partitionKey', 'aggregations', 'name',
   'groupBy', 'window', 'type', 'sizeSeconds', 'hopSeconds', 'allowedLatenessSeconds', 'measures', 'op', 'precision',
-  'quantile', 'relativeAccuracy',
+  'quantile', 'relativeAccuracy', 'k', 'capacity',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */

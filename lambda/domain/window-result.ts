@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
-import { toMeasureValues, type MeasureValue } from './aggregate-state';
+import { toMeasureValues, toTopKValues, type MeasureValue } from './aggregate-state';
+import type { TopKItem } from './top-k';
 import type { KeyValue } from './compiled-spec';
 import { toIsoUtc } from './event-time';
 import { keyRecord, type WindowRef } from './window-ref';
@@ -18,6 +19,11 @@ export interface WindowResult {
   readonly windowStart: string;
   readonly windowEnd: string;
   readonly measures: Record<string, MeasureValue>;
+  /**
+   * The topK measures, when the aggregation has any: each its k most frequent values, most frequent first. Kept apart
+   * from `measures` so that those stay numbers (a `map<string,double>` column in the Glue table).
+   */
+  readonly topK?: Record<string, TopKItem[]>;
   readonly final: boolean;
   readonly version: number;
 }
@@ -49,6 +55,7 @@ function isoOfBound(ms: number): string {
 
 /** Builds the result record of a window's current state. */
 export function toWindowResult(ref: WindowRef, stored: StoredWindow): WindowResult {
+  const topK = toTopKValues(ref.aggregation.layout, stored.state);
   return {
     id: resultId(ref.aggregation.name, ref.keyJson, ref.start, stored.version),
     aggregation: ref.aggregation.name,
@@ -56,6 +63,7 @@ export function toWindowResult(ref: WindowRef, stored: StoredWindow): WindowResu
     windowStart: isoOfBound(ref.start),
     windowEnd: isoOfBound(ref.end),
     measures: toMeasureValues(ref.aggregation.layout, stored.state),
+    ...(topK ? { topK } : {}),
     final: stored.version > 0,
     version: stored.version,
   };

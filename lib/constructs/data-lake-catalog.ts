@@ -56,7 +56,7 @@ interface Partitioning {
  * case folding off (so that map keys such as `key['deviceId']` keep their case), each such column is mapped to its
  * JSON key with a `mapping.<column>` SerDe property.
  */
-const CAMEL_CASE_KEYS = ['windowStart', 'windowEnd', 'eventTime', 'shardId', 'sequenceNumber', 'subSequenceNumber', 'partitionKey', 'payloadBase64'];
+const CAMEL_CASE_KEYS = ['windowStart', 'windowEnd', 'topK', 'eventTime', 'shardId', 'sequenceNumber', 'subSequenceNumber', 'partitionKey', 'payloadBase64'];
 
 /** The hourly tables' partition columns, after Firehose's `year=/month=/day=/hour=` prefixes; no column may share a name. */
 export const GLUE_PARTITION_COLUMNS: readonly string[] = ['year', 'month', 'day', 'hour'];
@@ -112,12 +112,18 @@ const RESULT_COLUMNS: Column[] = [
   { name: 'windowstart', type: 'string', comment: 'ISO-8601 UTC' },
   { name: 'windowend', type: 'string', comment: 'ISO-8601 UTC' },
   { name: 'measures', type: 'map<string,double>' },
+  {
+    name: 'topk',
+    type: 'map<string,array<struct<value:string,count:bigint,error:bigint>>>',
+    comment: 'topK measures, most frequent first: the true count is between count and count + error',
+  },
   { name: 'final', type: 'boolean' },
   { name: 'version', type: 'int' },
 ];
 
 /**
- * The raw table's columns: one per top-level field the spec reads. Measure fields are numbers (double); group-by
+ * The raw table's columns: one per top-level field the spec reads. Measure fields are numbers (double), topK fields
+ * strings; group-by
  * fields are read as strings (OpenX coerces numbers and booleans); the event time is a string because it may be
  * epoch milliseconds or ISO-8601; a dotted path becomes its top-level field as a JSON string.
  */
@@ -133,7 +139,8 @@ export function rawColumns(spec: AggregationSpec): Column[] {
   add(spec.eventTime.field, 'string');
   for (const a of spec.aggregations) {
     for (const g of a.groupBy) add(g, 'string');
-    for (const m of a.measures) if ('field' in m && m.field) add(m.field, 'double');
+    // A topK field may hold strings, numbers or booleans: a string column reads all three.
+    for (const m of a.measures) if ('field' in m && m.field) add(m.field, m.op === 'topK' ? 'string' : 'double');
   }
   return [...types].map(([name, type]) => ({ name, type }));
 }

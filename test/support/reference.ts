@@ -13,12 +13,46 @@ export interface Approx {
   readonly tolerance: number;
 }
 
+/** A topK measure's exact frequencies, which its result may miss by the summary's documented bound. */
+export interface ExactTopK {
+  /** Every value with its exact frequency, keyed by its JSON text (1 and "1" apart). */
+  readonly exactTopK: ReadonlyMap<string, number>;
+  readonly n: number;
+  readonly k: number;
+  readonly capacity: number;
+}
+
 export interface ReferenceWindow {
   aggregation: string;
   key: Record<string, unknown>;
   windowStart: string;
   windowEnd: string;
-  measures: Record<string, number | null | Approx>;
+  measures: Record<string, number | null | Approx | ExactTopK>;
+}
+
+/**
+ * Whether a topK result honours the Misra-Gries bound against exact frequencies: sorted, at most k entries, every count
+ * a lower bound within `error` of the truth, `error` at most n / (capacity + 1), and no value missing that must rank
+ * among those listed (its frequency beats the last listed count by more than the error, or any error when fewer than
+ * k are listed).
+ */
+export function topKWithinBound(got: unknown, want: ExactTopK): boolean {
+  if (!Array.isArray(got)) return false;
+  const items = got as { value: unknown; count: number; error: number }[];
+  const bound = Math.floor(want.n / (want.capacity + 1));
+  if (items.length > want.k) return false;
+  for (let i = 0; i < items.length; i++) {
+    const { value, count, error } = items[i];
+    const f = want.exactTopK.get(JSON.stringify(value)) ?? 0;
+    if (error > bound || count > f || f > count + error) return false;
+    if (i > 0 && items[i - 1].count < count) return false;
+  }
+  const listed = new Set(items.map((x) => JSON.stringify(x.value)));
+  // An empty list says only that every frequency is within the bound.
+  const error = items[0]?.error ?? bound;
+  const floor = items.length < want.k ? error : items[items.length - 1].count + error;
+  for (const [v, f] of want.exactTopK) if (f > floor && !listed.has(v)) return false;
+  return true;
 }
 
 function get(event: Record<string, unknown>, path: string): unknown {
@@ -70,6 +104,13 @@ export function referenceAggregate(
       for (const m of agg.measures) {
         const values = m.op === 'count' ? [] : members.map((e) => get(e, m.field) as number);
         switch (m.op) {
+          case 'topK': {
+            const exact = new Map<string, number>();
+            for (const e of members) exact.set(JSON.stringify(get(e, m.field)), (exact.get(JSON.stringify(get(e, m.field))) ?? 0) + 1);
+            // The documented default capacity, restated: 4 × k.
+            w.measures[m.name] = { exactTopK: exact, n: members.length, k: m.k, capacity: m.capacity ?? 4 * m.k };
+            break;
+          }
           case 'distinct': {
             // HyperLogLog's bound: 1.04 / sqrt(2^precision) relative standard error; allow four of them.
             const exact = new Set(members.map((e) => JSON.stringify(get(e, m.field)))).size;
@@ -115,6 +156,10 @@ export function measuresClose(a: Record<string, unknown>, b: Record<string, unkn
   for (const k of keys) {
     const x = a[k];
     const y = b[k];
+    if (y !== null && typeof y === 'object' && 'exactTopK' in y) {
+      if (!topKWithinBound(x, y as ExactTopK)) return false;
+      continue;
+    }
     if (y !== null && typeof y === 'object' && 'approx' in y) {
       const { approx, tolerance } = y as Approx;
       if (typeof x !== 'number' || Math.abs(x - approx) > tolerance) return false;

@@ -2,10 +2,13 @@ import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { HyperLogLog } from '../../lambda/domain/hyperloglog';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import type { AggregationSpec } from '../../lambda/domain/spec';
+import { TopKSketch, type TopKItem } from '../../lambda/domain/top-k';
 import { windowIdentity, type ReferenceWindow } from './reference';
 
 /** A window as the table holds it, read with the documented item layout rather than the aggregator's code. */
-export interface TableWindow extends ReferenceWindow {
+export interface TableWindow extends Omit<ReferenceWindow, 'measures'> {
+  /** Numbers, and each topK measure's items. */
+  readonly measures: Record<string, number | null | TopKItem[]>;
   readonly version: number;
   readonly final: boolean;
   readonly pending: boolean;
@@ -36,12 +39,13 @@ export async function readTableWindows(
     const agg = spec.aggregations.find((a) => a.name === item.agg);
     if (!agg) continue;
     const m = item.m as Record<string, unknown>;
-    const measures: Record<string, number | null> = {};
+    const measures: Record<string, number | null | TopKItem[]> = {};
     for (const def of agg.measures) {
-      const v = m[def.name] as number | { s: number; c: number } | { hll: string } | { dd: string } | null;
+      const v = m[def.name] as number | { s: number; c: number } | { hll: string } | { dd: string } | { tk: string } | null;
       // Numbers a DynamoDB number cannot hold exactly are stored as their decimal text (see StoredNumber).
       if (def.op === 'avg') measures[def.name] = Number((v as { s: number; c: number }).s) / Number((v as { s: number; c: number }).c);
       else if (def.op === 'distinct') measures[def.name] = Math.round(HyperLogLog.decode((v as { hll: string }).hll).estimate());
+      else if (def.op === 'topK') measures[def.name] = TopKSketch.decode((v as { tk: string }).tk).top(def.k);
       else if (def.op === 'percentile') measures[def.name] = QuantileSketch.decode((v as { dd: string }).dd, def.relativeAccuracy).quantile(def.quantile);
       else measures[def.name] = v === null ? null : Number(v);
     }
