@@ -5,6 +5,7 @@ import { registerLocal } from './local-command';
 import { registerProduce } from './produce-command';
 import { registerQuery } from './query-command';
 import { registerRedrive } from './redrive-command';
+import { registerSpec } from './spec-command';
 
 // The `pipeline` CLI: one file per command (`*-command.ts`), each registering itself here.
 const program = new Command('pipeline')
@@ -15,6 +16,7 @@ registerProduce(program);
 registerQuery(program);
 registerErrors(program);
 registerRedrive(program);
+registerSpec(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof QueryError || e instanceof InvalidArgumentError) {
