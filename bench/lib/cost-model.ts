@@ -19,7 +19,23 @@ export const PRICES = {
   kinesisOnDemandPerGbOut: 0.04,
   /** Firehose direct PUT, per GB ingested (first 500 TB/month), each record rounded up to 5 KB. @see https://aws.amazon.com/firehose/pricing/ */
   firehosePerGb: 0.029,
+  /** Kinesis Data Streams provisioned, per shard-hour. @see https://aws.amazon.com/kinesis/data-streams/pricing/ */
+  kinesisProvisionedPerShardHour: 0.015,
+  /** Kinesis provisioned, per million PUT payload units (25 KB each). */
+  kinesisProvisionedPerMillionPutUnits: 0.014,
+  /**
+   * Managed Service for Apache Flink, per KPU-hour (1 vCPU, 4 GB); every application is billed one more KPU for
+   * orchestration. @see https://aws.amazon.com/managed-service-apache-flink/pricing/
+   */
+  flinkPerKpuHour: 0.11,
+  /** Managed Flink running application storage, per GB-month; each KPU comes with 50 GB of it. */
+  flinkStoragePerGbMonth: 0.1,
 } as const;
+
+/** Running application storage per Managed Flink KPU, GB. @see https://aws.amazon.com/managed-service-apache-flink/pricing/ */
+export const FLINK_STORAGE_GB_PER_KPU = 50;
+/** Hours in a 30-day month. */
+export const HOURS_PER_MONTH = 720;
 
 /** Seconds in a 30-day month. */
 export const SECONDS_PER_MONTH = 30 * 86_400;
