@@ -5,7 +5,8 @@
  *
  * Beside the headline (the demo spec, sketches included), the same batch through variants of the spec, each as a ratio
  * to the same parse-only samples, so that a regression shows where it is: without sketch measures, tumbling windows
- * only and hopping windows only (both without sketches, so that they isolate the window type).
+ * only and hopping windows only (both without sketches, so that they isolate the window type), and with a topK measure
+ * added (the ten busiest devices per site).
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
@@ -58,6 +59,7 @@ export function p1Variants(spec: CompiledSpec): Record<string, CompiledSpec> {
     'no sketches': specVariant(src, { withoutSketches: true }),
     'tumbling only': specVariant(src, { keep: (a) => a.window.type === 'tumbling', withoutSketches: true }),
     'hopping only': specVariant(src, { keep: (a) => a.window.type === 'hopping', withoutSketches: true }),
+    'with topK': specVariant(src, { withTopK: true }),
   };
 }
 

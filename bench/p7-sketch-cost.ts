@@ -1,7 +1,8 @@
 /**
  * P7: what the sketch measures (`distinct`, HyperLogLog; `percentile`, DDSketch) cost, against the same spec with
  * them removed: handler CPU per record on a 10,000-record batch, and the size of the window items they live in (an
- * UpdateItem is billed per KB of the larger of the item before and after, so bytes per item are write units).
+ * UpdateItem is billed per KB of the larger of the item before and after, so bytes per item are write units). The
+ * `topK` summary (Misra-Gries) is measured the same way: the demo spec with a topK measure added, against the demo spec.
  */
 import { ATTR } from '../lambda/contract/window-table-layout';
 import { toStoredMeasures } from '../lambda/domain/aggregate-state';
@@ -9,7 +10,7 @@ import { compileSpec, type CompiledSpec } from '../lambda/domain/compiled-spec';
 import { parseAggregationSpec, type AggregationSpec } from '../lambda/domain/spec';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { median, round, since } from './lib/stats';
-import { BENCH_START_MS, benchEvent, benchSpec, benchWorkload } from './lib/workload';
+import { BENCH_START_MS, BENCH_TOP_K_MEASURE, benchEvent, benchSpec, benchWorkload, specVariant } from './lib/workload';
 import { handleOnce } from './p1-handler-cpu';
 
 /** DynamoDB bills writes per 1 KB of item. @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html */
@@ -40,11 +41,12 @@ export async function runP7(log: BenchLog = () => undefined): Promise<FigureResu
   const n = 10_000;
   const { spec: withSketches } = benchSpec();
   const plain = withoutSketches(withSketches.spec);
+  const withTopK = specVariant(withSketches.spec, { withTopK: true });
   const event = benchEvent(benchWorkload(n));
   const nowMs = BENCH_START_MS + n * 100;
-  const timings = { sketch: [] as number[], plain: [] as number[] };
+  const timings = { sketch: [] as number[], plain: [] as number[], topK: [] as number[] };
   for (let round_ = 0; round_ < 14; round_++) {
-    for (const [name, spec] of [['sketch', withSketches], ['plain', plain]] as const) {
+    for (const [name, spec] of [['sketch', withSketches], ['plain', plain], ['topK', withTopK]] as const) {
       const t = performance.now();
       await handleOnce(spec, event, nowMs);
       if (round_ >= 4) timings[name].push(since(t));
@@ -52,18 +54,23 @@ export async function runP7(log: BenchLog = () => undefined): Promise<FigureResu
   }
   const sketchMs = median(timings.sketch);
   const plainMs = median(timings.plain);
+  const topKMs = median(timings.topK);
   const sized = (spec: CompiledSpec) =>
     handleOnce(spec, event, nowMs).then(({ store }) =>
       measureBytes(spec, [...store.windows.values()].filter((w) => w.ref.aggregation.def.measures.length > 0) as never),
     );
   const sketchSizes = await sized(withSketches);
   const plainSizes = await sized(plain);
+  const topKSizes = await sized(withTopK);
   const maxSketch = Math.max(...sketchSizes);
+  const maxTopK = Math.max(...topKSizes);
   const units = (b: number) => Math.ceil((b + 200) / WRITE_UNIT_BYTES);
-  log(`P7: ${round(sketchMs)} ms with sketches, ${round(plainMs)} ms without; largest measures map ${maxSketch} B`);
+  log(`P7: ${round(sketchMs)} ms with sketches, ${round(plainMs)} ms without, ${round(topKMs)} ms with a topK added; largest measures map ${maxSketch} B (${maxTopK} B with topK)`);
   return {
     id: 'P7',
-    figure: `${round((sketchMs * 1000) / n, 2)} µs/record with sketches; measures map median ${median(sketchSizes)} B, max ${maxSketch} B (≈${units(maxSketch)} WCU/write)`,
+    figure:
+      `${round((sketchMs * 1000) / n, 2)} µs/record with sketches; measures map median ${median(sketchSizes)} B, max ${maxSketch} B (≈${units(maxSketch)} WCU/write); ` +
+      `+topK(k ${BENCH_TOP_K_MEASURE.k}) ${round((topKMs * 1000) / n, 2)} µs/record (×${round(topKMs / sketchMs, 3)}), max ${maxTopK} B (≈${units(maxTopK)} WCU/write)`,
     reference: `${round((plainMs * 1000) / n, 2)} µs/record, measures map median ${median(plainSizes)} B without them`,
     ratio: round(sketchMs / plainMs, 3),
     target: 'reported (cost per record and per write)',
@@ -74,6 +81,12 @@ export async function runP7(log: BenchLog = () => undefined): Promise<FigureResu
       plainMsMedian: round(plainMs),
       sketchMeasureBytes: { median: median(sketchSizes), max: maxSketch },
       plainMeasureBytes: { median: median(plainSizes), max: Math.max(...plainSizes) },
+      topK: {
+        measure: BENCH_TOP_K_MEASURE,
+        msMedian: round(topKMs),
+        ratioToSketches: round(topKMs / sketchMs, 3),
+        measureBytes: { median: median(topKSizes), max: maxTopK },
+      },
       note: 'item size adds about 200 B of keys, fences and bookkeeping to the measures map',
     },
   };

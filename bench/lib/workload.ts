@@ -37,7 +37,10 @@ export function benchEvent(records: readonly GeneratedRecord[], firstSeq = 0): K
 }
 
 /** The sketch measures: the costly ones, which P1 and P7 also measure without. */
-const SKETCH_OPS: ReadonlySet<string> = new Set(['distinct', 'percentile']);
+const SKETCH_OPS: ReadonlySet<string> = new Set(['distinct', 'percentile', 'topK']);
+
+/** The topK measure P1 and P7 add to the demo spec's hopping aggregation: the ten busiest devices of a site. */
+export const BENCH_TOP_K_MEASURE = { name: 'top_devices', op: 'topK', field: 'deviceId', k: 10 } as const;
 
 /**
  * A variant of a spec, compiled: only the aggregations `keep` accepts (the demo spec's own order), optionally without
@@ -45,14 +48,15 @@ const SKETCH_OPS: ReadonlySet<string> = new Set(['distinct', 'percentile']);
  */
 export function specVariant(
   spec: AggregationSpec,
-  opts: { keep?: (a: AggregationSpec['aggregations'][number]) => boolean; withoutSketches?: boolean },
+  opts: { keep?: (a: AggregationSpec['aggregations'][number]) => boolean; withoutSketches?: boolean; withTopK?: boolean },
 ): CompiledSpec {
   return compileSpec(
     parseAggregationSpec({
       ...spec,
       aggregations: spec.aggregations
         .filter((a) => opts.keep?.(a) ?? true)
-        .map((a) => (opts.withoutSketches ? { ...a, measures: a.measures.filter((m) => !SKETCH_OPS.has(m.op)) } : a)),
+        .map((a) => (opts.withoutSketches ? { ...a, measures: a.measures.filter((m) => !SKETCH_OPS.has(m.op)) } : a))
+        .map((a) => (opts.withTopK && a.window.type === 'hopping' ? { ...a, measures: [...a.measures, BENCH_TOP_K_MEASURE] } : a)),
     }),
   );
 }

@@ -65,24 +65,25 @@ export function topKValueProblem(v: unknown): string | undefined {
   return `expected a string, number or boolean, got ${v === null ? 'null' : Array.isArray(v) ? 'array' : t}`;
 }
 
-/** The map key of a value: strings and other scalars tagged apart, so that 1 and "1" are different values. */
-function keyOf(v: TopKValue): string {
+/** The order of ties: strings before other scalars, then by text (so results and stored forms are deterministic). */
+function tieKey(v: TopKValue): string {
   return typeof v === 'string' ? `s${v}` : `j${String(v)}`;
 }
 
-interface Counter {
-  value: TopKValue;
-  count: number;
+/** Orders counters by count, larger first, ties by value. */
+function byCountThenValue(a: [TopKValue, number], b: [TopKValue, number]): number {
+  if (b[1] !== a[1]) return b[1] - a[1];
+  const x = tieKey(a[0]);
+  const y = tieKey(b[0]);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Orders counters by count, larger first, ties by key: a deterministic order for results and stored forms. */
-function byCountThenKey(a: [string, Counter], b: [string, Counter]): number {
-  return b[1].count - a[1].count || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-}
-
-/** A mergeable Misra-Gries summary. */
+/**
+ * A mergeable Misra-Gries summary. Counters are a Map keyed by the value itself: Map keys tell 1, "1" and true apart
+ * with no tagging, so counting allocates nothing per record.
+ */
 export class TopKSketch {
-  private readonly counters: Map<string, Counter>;
+  private readonly counters: Map<TopKValue, number>;
 
   /**
    * @param capacity counters kept (after pruning)
@@ -91,9 +92,9 @@ export class TopKSketch {
   constructor(
     readonly capacity: number,
     private total = 0,
-    counters?: Map<string, Counter>,
+    counters?: Map<TopKValue, number>,
   ) {
-    this.counters = counters ?? new Map<string, Counter>();
+    this.counters = counters ?? new Map<TopKValue, number>();
   }
 
   /** Values added so far. */
@@ -103,16 +104,11 @@ export class TopKSketch {
 
   /** Counts one occurrence of a (validated) value. */
   add(value: TopKValue): void {
-    this.addCount(value, 1);
-  }
-
-  private addCount(value: TopKValue, count: number): void {
-    this.total += count;
-    const key = keyOf(value);
-    const c = this.counters.get(key);
-    if (c) c.count += count;
+    this.total++;
+    const c = this.counters.get(value);
+    if (c !== undefined) this.counters.set(value, c + 1);
     else {
-      this.counters.set(key, { value, count });
+      this.counters.set(value, 1);
       if (this.counters.size > 2 * this.capacity) this.prune();
     }
   }
@@ -122,11 +118,7 @@ export class TopKSketch {
     if (other.capacity !== this.capacity) {
       throw new Error(`cannot merge topK summaries of capacity ${other.capacity} and ${this.capacity}`);
     }
-    for (const [key, c] of other.counters) {
-      const mine = this.counters.get(key);
-      if (mine) mine.count += c.count;
-      else this.counters.set(key, { value: c.value, count: c.count });
-    }
+    for (const [value, count] of other.counters) this.counters.set(value, (this.counters.get(value) ?? 0) + count);
     this.total += other.total;
     if (this.counters.size > 2 * this.capacity) this.prune();
   }
@@ -134,12 +126,12 @@ export class TopKSketch {
   /** Keeps at most `capacity` counters: subtracts the (capacity+1)-th largest count from all, drops the non-positive. */
   private prune(): void {
     if (this.counters.size <= this.capacity) return;
-    const sorted = [...this.counters].sort(byCountThenKey);
-    const cut = sorted[this.capacity][1].count;
+    const sorted = [...this.counters].sort(byCountThenValue);
+    const cut = sorted[this.capacity][1];
     this.counters.clear();
-    for (const [key, c] of sorted) {
-      if (c.count - cut <= 0) break;
-      this.counters.set(key, { value: c.value, count: c.count - cut });
+    for (const [value, count] of sorted) {
+      if (count - cut <= 0) break;
+      this.counters.set(value, count - cut);
     }
   }
 
@@ -147,7 +139,7 @@ export class TopKSketch {
   errorBound(): number {
     this.prune();
     let kept = 0;
-    for (const c of this.counters.values()) kept += c.count;
+    for (const c of this.counters.values()) kept += c;
     return Math.floor((this.total - kept) / (this.capacity + 1));
   }
 
@@ -155,15 +147,13 @@ export class TopKSketch {
   top(k: number): TopKItem[] {
     const error = this.errorBound();
     return [...this.counters]
-      .sort(byCountThenKey)
+      .sort(byCountThenValue)
       .slice(0, k)
-      .map(([, c]) => ({ value: c.value, count: c.count, error }));
+      .map(([value, count]) => ({ value, count, error }));
   }
 
   clone(): TopKSketch {
-    const copy = new Map<string, Counter>();
-    for (const [key, c] of this.counters) copy.set(key, { value: c.value, count: c.count });
-    return new TopKSketch(this.capacity, this.total, copy);
+    return new TopKSketch(this.capacity, this.total, new Map(this.counters));
   }
 
   /**
@@ -172,8 +162,7 @@ export class TopKSketch {
    */
   encode(): string {
     this.prune();
-    const entries = [...this.counters].sort(byCountThenKey).map(([, c]) => [c.value, c.count]);
-    return JSON.stringify([this.capacity, this.total, entries]);
+    return JSON.stringify([this.capacity, this.total, [...this.counters].sort(byCountThenValue)]);
   }
 
   /** Reads {@link encode}'s form back. */
@@ -181,8 +170,6 @@ export class TopKSketch {
     const parsed = JSON.parse(text) as unknown;
     if (!Array.isArray(parsed) || parsed.length !== 3 || !Array.isArray(parsed[2])) throw new Error('not an encoded topK summary');
     const [capacity, total, entries] = parsed as [number, number, [TopKValue, number][]];
-    const counters = new Map<string, Counter>();
-    for (const [value, count] of entries) counters.set(keyOf(value), { value, count });
-    return new TopKSketch(capacity, total, counters);
+    return new TopKSketch(capacity, total, new Map(entries));
   }
 }

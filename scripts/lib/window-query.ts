@@ -110,12 +110,19 @@ function keyJsonCandidates(values: string[]): string[] {
 export function formatResultsTable(results: readonly WindowResult[]): string {
   if (results.length === 0) return '(no windows)';
   const measureNames = [...new Set(results.flatMap((r) => Object.keys(r.measures)))];
-  const header = ['window start', 'window end', 'key', ...measureNames, 'final', 'version'];
+  const topKNames = [...new Set(results.flatMap((r) => Object.keys(r.topK ?? {})))];
+  const header = ['window start', 'window end', 'key', ...measureNames, ...topKNames, 'final', 'version'];
   const rows = results.map((r) => [
     r.windowStart.replace('.000Z', 'Z'),
     r.windowEnd.replace('.000Z', 'Z'),
     Object.entries(r.key).map(([k, v]) => `${k}=${v}`).join(','),
     ...measureNames.map((m) => formatNumber(r.measures[m])),
+    // value:count, most frequent first; a count may be up to `error` short (shown once, as ±).
+    ...topKNames.map((m) => {
+      const items = r.topK?.[m] ?? [];
+      const list = items.map((x) => `${JSON.stringify(x.value)}:${x.count}`).join(',') || '-';
+      return items[0]?.error ? `${list} (+≤${items[0].error})` : list;
+    }),
     r.final ? 'yes' : 'no',
     String(r.version),
   ]);
