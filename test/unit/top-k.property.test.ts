@@ -5,7 +5,10 @@ import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { parseEvent } from '../../lambda/domain/event-parser';
 import { toIsoUtc } from '../../lambda/domain/event-time';
 import { parseAggregationSpec } from '../../lambda/domain/spec';
-import { TopKSketch, type TopKValue } from '../../lambda/domain/top-k';
+import { maxTopKStoredBytes, MAX_TOP_K_VALUE_BYTES, TopKSketch, type TopKValue } from '../../lambda/domain/top-k';
+import { itemBytes } from '../../lambda/domain/item-budget';
+import { rawColumns } from '../../lib/constructs/data-lake-catalog';
+import { formatResultsTable } from '../../scripts/lib/window-query';
 import { keyRecord } from '../../lambda/domain/window-ref';
 import { generateClickstreamWorkload } from '../../scripts/workload';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
@@ -106,6 +109,23 @@ describe('topK summary (Misra-Gries, mergeable)', () => {
       { value: 'ע֑ב', count: 1, error: 0 },
     ].sort((a, b) => b.count - a.count || (key(a.value) < key(b.value) ? -1 : 1)));
   });
+
+  test.prop([fc.integer({ min: 1, max: 60 }), fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 84 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()), { maxLength: 300 })])(
+    'the stored form never outgrows the synth-time worst case, even with values at the size limit',
+    (capacity, values) => {
+      const s = new TopKSketch(capacity);
+      // Values of the largest accepted size
+      // (each control character is 6 bytes of JSON: \u0001), then whatever else.
+      const largest = (i: number) => `${i}`.padEnd(Math.floor((MAX_TOP_K_VALUE_BYTES - 2) / 6), '\u0001');
+      for (let i = 0; i < 3 * capacity; i++) {
+        expect(Buffer.byteLength(JSON.stringify(largest(i)))).toBeLessThanOrEqual(MAX_TOP_K_VALUE_BYTES);
+        s.add(largest(i));
+      }
+      values.forEach((v) => s.add(v));
+      const stored = { tk: s.encode() };
+      expect(itemBytes(stored)).toBeLessThanOrEqual(maxTopKStoredBytes(capacity));
+    },
+  );
 
   test('summaries of different capacities do not merge', () => {
     expect(() => new TopKSketch(4).merge(new TopKSketch(8))).toThrow(/capacity 8 and 4/);
@@ -215,4 +235,20 @@ describe('topK in the spec', () => {
     ).toThrow(/3 topK\).*lower the HyperLogLog precision or a topK capacity/s);
   });
   test('k = 100 at the default capacity fits', () => expect(withTopK({ k: 100 })).not.toThrow());
+});
+
+describe('topK outside the aggregator', () => {
+  test('the raw Glue table reads a topK field as a string', () => {
+    expect(rawColumns(parseAggregationSpec({
+      eventTime: { field: 'ts' },
+      aggregations: [{ name: 'a', groupBy: ['g'], window: { type: 'tumbling', sizeSeconds: 60 }, measures: [{ name: 't', op: 'topK', field: 'page', k: 2 }] }],
+    }))).toStrictEqual([{ name: 'ts', type: 'string' }, { name: 'g', type: 'string' }, { name: 'page', type: 'string' }]);
+  });
+  test('pipeline query shows a topK list, with its bound when the summary pruned', () => {
+    const table = formatResultsTable([
+      { id: 'x', aggregation: 'a', key: { g: 'k' }, windowStart: '2026-01-27T09:30:00.000Z', windowEnd: '2026-01-27T09:31:00.000Z', measures: { n: 5 }, topK: { t: [{ value: '/cart', count: 3, error: 1 }, { value: 7, count: 1, error: 1 }] }, final: true, version: 1 },
+    ]);
+    expect(table.split('\n')[0]).toMatch(/key\s+n\s+t\s+final/);
+    expect(table).toContain('"/cart":3,7:1 (+≤1)');
+  });
 });
