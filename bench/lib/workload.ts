@@ -45,14 +45,20 @@ const SKETCH_OPS: ReadonlySet<string> = new Set(['distinct', 'percentile']);
  */
 export function specVariant(
   spec: AggregationSpec,
-  opts: { keep?: (a: AggregationSpec['aggregations'][number]) => boolean; withoutSketches?: boolean },
+  opts: {
+    keep?: (a: AggregationSpec['aggregations'][number]) => boolean;
+    withoutSketches?: boolean;
+    /** Replaces every kept aggregation's window. */
+    window?: AggregationSpec['aggregations'][number]['window'];
+  },
 ): CompiledSpec {
   return compileSpec(
     parseAggregationSpec({
       ...spec,
       aggregations: spec.aggregations
         .filter((a) => opts.keep?.(a) ?? true)
-        .map((a) => (opts.withoutSketches ? { ...a, measures: a.measures.filter((m) => !SKETCH_OPS.has(m.op)) } : a)),
+        .map((a) => (opts.withoutSketches ? { ...a, measures: a.measures.filter((m) => !SKETCH_OPS.has(m.op)) } : a))
+        .map((a) => (opts.window ? { ...a, window: opts.window } : a)),
     }),
   );
 }

@@ -343,7 +343,7 @@ describe('Glue Data Catalog', () => {
     const cols = (name: string) => tableNamed(name).TableInput.StorageDescriptor.Columns.map((c: { Name: string; Type: string }) => `${c.Name}:${c.Type}`);
     expect(cols(CATALOG_TABLES.results)).toStrictEqual([
       'id:string', 'aggregation:string', 'key:map<string,string>', 'windowstart:string', 'windowend:string',
-      'measures:map<string,double>', 'final:boolean', 'version:int',
+      'measures:map<string,double>', 'final:boolean', 'version:int', 'sessionid:string', 'supersedes:array<string>',
     ]);
     expect(cols(CATALOG_TABLES.errors)).toContain('payloadbase64:string');
     expect(cols(CATALOG_TABLES.late)).toContain('eventtime:string');
@@ -354,6 +354,7 @@ describe('Glue Data Catalog', () => {
     expect(serde(CATALOG_TABLES.raw)['mapping.deviceid']).toBe('deviceId');
     expect(serde(CATALOG_TABLES.raw)['mapping.site']).toBe(undefined);
     expect(serde(CATALOG_TABLES.results)['mapping.windowstart']).toBe('windowStart');
+    expect(serde(CATALOG_TABLES.results)['mapping.sessionid']).toBe('sessionId');
     expect(serde(CATALOG_TABLES.errors)['mapping.payloadbase64']).toBe('payloadBase64');
     expect(serde(CATALOG_TABLES.late)['mapping.eventtime']).toBe('eventTime');
     expect(rawColumns({
