@@ -1,14 +1,13 @@
-import * as crypto from 'node:crypto';
 import { toMeasureValues } from './aggregate-state';
 import type { CompiledAggregation } from './compiled-spec';
 import { toIsoUtc } from './event-time';
-import type { KeyWindow } from './key-windows';
+import { sha256Hex32, type KeyWindow } from './key-windows';
 import { keyRecord } from './window-ref';
 import type { WindowResult } from './window-result';
 
 /** The deterministic id of a version of a per-key window's result: consumers deduplicate redeliveries by it. */
 export function keyWindowResultId(aggregation: string, keyJson: string, sessionId: string, version: number): string {
-  return crypto.createHash('sha256').update(JSON.stringify([aggregation, keyJson, sessionId, version])).digest('hex').slice(0, 32);
+  return sha256Hex32(JSON.stringify([aggregation, keyJson, sessionId, version]));
 }
 
 /**

@@ -102,7 +102,7 @@ export function nextDue(set: KeyWindowSet): number | undefined {
 
 /** The window id of a window opened at `start`. */
 export function keyWindowId(aggregation: string, keyJson: string, start: number): string {
-  return crypto.createHash('sha256').update(JSON.stringify(['key-window', aggregation, keyJson, start])).digest('hex').slice(0, 32);
+  return sha256Hex32(JSON.stringify(['key-window', aggregation, keyJson, start]));
 }
 
 /** One event to apply. */
@@ -269,4 +269,11 @@ export function prune(windows: readonly KeyWindow[], rule: KeyWindowRule, latene
  */
 export function isTooLate(rule: KeyWindowRule, latenessMs: number, ts: number, watermark: number | undefined): boolean {
   return watermark !== undefined && ts + slackMs(rule) + latenessMs <= watermark;
+}
+
+const oneShotHash = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+/** The first 32 hex digits of a SHA-256 (the one-shot crypto.hash, Node >= 20.12, is about three times faster). */
+export function sha256Hex32(text: string): string {
+  if (oneShotHash) return oneShotHash('sha256', text, 'hex').slice(0, 32);
+  return crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
