@@ -46,16 +46,23 @@ export interface KeyBatchOutcome {
 
 /**
  * The watermark below which a set may drop old windows: the lowest watermark of the lanes that fed it, leaving out
- * lanes idle for the idle timeout (a closed parent shard would otherwise hold every set it fed for ever).
+ * lanes idle for the idle timeout (a closed parent shard would otherwise hold every set it fed for ever); `live`, the
+ * lane of the batch at hand, is never taken for idle.
  */
-export function pruneMarkOf(laneStates: ReadonlyMap<string, LaneState>, watermarks: ReadonlyMap<string, number>, nowMs: number, idleTimeoutMs = DEFAULT_LANE_IDLE_TIMEOUT_MS) {
+export function pruneMarkOf(
+  laneStates: ReadonlyMap<string, LaneState>,
+  watermarks: ReadonlyMap<string, number>,
+  nowMs: number,
+  idleTimeoutMs = DEFAULT_LANE_IDLE_TIMEOUT_MS,
+  live?: string,
+) {
   return (fences: Readonly<Record<string, Position>>): number | undefined => {
     let mark: number | undefined;
     let any = false;
     for (const lane in fences) {
       const at = laneStates.get(lane)?.lastBatchAt;
       const wm = watermarks.get(lane);
-      if (at !== undefined && at <= nowMs - idleTimeoutMs && wm !== undefined) continue;
+      if (lane !== live && at !== undefined && at <= nowMs - idleTimeoutMs && wm !== undefined) continue;
       if (wm === undefined) return undefined;
       any = true;
       if (mark === undefined || wm < mark) mark = wm;
@@ -113,7 +120,7 @@ export async function applyKeyBatch(deps: BatchDeps, input: KeyBatchInput, stats
   const ctx: KeySettlementContext = {
     store,
     fires: eventTimeFiring(input.watermarks),
-    pruneMark: pruneMarkOf(input.laneStates, input.watermarks, input.nowMs),
+    pruneMark: pruneMarkOf(input.laneStates, input.watermarks, input.nowMs, DEFAULT_LANE_IDLE_TIMEOUT_MS, lane),
     nowMs: input.nowMs,
     pendingStaleAfterMs: deps.pendingStaleAfterMs ?? DEFAULT_PENDING_STALE_AFTER_MS,
     stats,
