@@ -24,7 +24,7 @@ export default tseslint.config(
   {
     // In-memory fakes of the async ports (lambda/app/ports.ts): they are async without awaiting anything so that a
     // throw becomes a rejection, as in the real adapters.
-    files: ['bench/lib/memory-ports.ts', 'bench/lib/capacity-store.ts', 'test/support/memory-window-store.ts', 'test/support/harness.ts'],
+    files: ['bench/lib/memory-ports.ts', 'bench/lib/capacity-store.ts', 'test/support/memory-window-store.ts', 'test/support/memory-key-window-store.ts', 'test/support/harness.ts'],
     rules: { '@typescript-eslint/require-await': 'off' },
   },
   {

@@ -5,14 +5,14 @@
  *
  * Beside the headline (the demo spec, sketches included), the same batch through variants of the spec, each as a ratio
  * to the same parse-only samples, so that a regression shows where it is: without sketch measures, tumbling windows
- * only and hopping windows only (both without sketches, so that they isolate the window type), and with a topK measure
- * added (the ten busiest devices per site).
+ * only and hopping windows only (both without sketches, so that they isolate the window type), with a topK measure
+ * added (the ten busiest devices per site), and the tumbling aggregations as session and as stagger windows.
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
 import type { CompiledSpec } from '../lambda/domain/compiled-spec';
 import type { BenchLog, FigureResult } from './lib/figure';
-import { CountingRecordSink, CountingResultSink, LeanWindowStore } from './lib/memory-ports';
+import { CountingRecordSink, CountingResultSink, LeanKeyWindowStore, LeanWindowStore } from './lib/memory-ports';
 import { median, round, since } from './lib/stats';
 import { BENCH_START_MS, benchEvent, benchSpec, benchWorkload, specVariant } from './lib/workload';
 
@@ -43,10 +43,11 @@ export function parseOnly(event: KinesisStreamEvent): number {
 /** One delivery of the batch to a fresh handler, so that every round takes the common path (first delivery). */
 export async function handleOnce(spec: CompiledSpec, event: KinesisStreamEvent, nowMs: number) {
   const store = new LeanWindowStore();
+  const keyStore = new LeanKeyWindowStore();
   const results = new CountingResultSink();
   const errors = new CountingRecordSink();
   const late = new CountingRecordSink();
-  const handler = createKinesisHandler({ spec, store, results, errors, late }, () => nowMs);
+  const handler = createKinesisHandler({ spec, store, keyStore, results, errors, late }, () => nowMs);
   const res = await handler(event);
   if (res.batchItemFailures.length > 0) throw new Error('P1: the batch reported failures');
   return { store, results, errors };
@@ -60,6 +61,10 @@ export function p1Variants(spec: CompiledSpec): Record<string, CompiledSpec> {
     'tumbling only': specVariant(src, { keep: (a) => a.window.type === 'tumbling', withoutSketches: true }),
     'hopping only': specVariant(src, { keep: (a) => a.window.type === 'hopping', withoutSketches: true }),
     'with topK': specVariant(src, { withTopK: true }),
+    // The tumbling aggregations as per-key windows: what a session (30 s gap, 15 min at most) or a stagger window
+    // (one minute) costs against the epoch-aligned window they replace.
+    'session': specVariant(src, { keep: (a) => a.window.type === 'tumbling', withoutSketches: true, window: { type: 'session', gapSeconds: 30, maxDurationSeconds: 900 } }),
+    'stagger': specVariant(src, { keep: (a) => a.window.type === 'tumbling', withoutSketches: true, window: { type: 'stagger', sizeSeconds: 60 } }),
   };
 }
 

@@ -11,7 +11,7 @@
 import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
 import type { WindowStore } from '../lambda/app/ports';
 import { windowId, type WindowRef } from '../lambda/domain/window-ref';
-import type { AggregationSpec } from '../lambda/domain/spec';
+import { windowHopMs, windowSizeMs, type AggregationSpec } from '../lambda/domain/spec';
 import type { GeneratedRecord } from '../scripts/workload';
 import { referenceTime } from '../fixtures/event-time';
 import type { BenchLog, FigureResult } from './lib/figure';
@@ -43,8 +43,9 @@ function minimumWrites(
     const ts = referenceTime(r.event[spec.eventTime.field]);
     if (maxTs === undefined || ts > maxTs) maxTs = ts;
     for (const agg of spec.aggregations) {
-      const size = agg.window.sizeSeconds * 1000;
-      const hop = (agg.window.type === 'hopping' ? agg.window.hopSeconds : agg.window.sizeSeconds) * 1000;
+      // Per-key windows (session, stagger) keep one item per key: modelled here as one window per key.
+      const size = windowSizeMs(agg.window);
+      const hop = windowHopMs(agg.window);
       const lateness = agg.allowedLatenessSeconds * 1000;
       const keyJson = JSON.stringify(agg.groupBy.map((g) => r.event![g]));
       for (let start = Math.floor(ts / hop) * hop; start > ts - size; start -= hop) {

@@ -1,4 +1,5 @@
-import type { PendingPage, PendingQuery, RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import type { KeyWindowStore, PendingKeysPage, PendingPage, PendingQuery, RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import { nextDue, type KeyWindowSet } from '../../lambda/domain/key-windows';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import type { LaneState } from '../../lambda/domain/lane';
 import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
@@ -109,5 +110,40 @@ export class CountingRecordSink implements RecordSink {
   entries = 0;
   async write(_name: string, entries: readonly object[]): Promise<void> {
     this.entries += entries.length;
+  }
+}
+
+/**
+ * An in-memory {@link KeyWindowStore} (session and stagger windows), lean like {@link LeanWindowStore}: the use case
+ * never mutates a set it wrote or read (`applyEvents` clones the states it changes).
+ */
+export class LeanKeyWindowStore implements KeyWindowStore {
+  readonly sets = new Map<string, { aggregation: CompiledAggregation; keyJson: string; set: KeyWindowSet }>();
+  writes = 0;
+
+  async getKeySets(aggregation: CompiledAggregation, keyJsons: readonly string[]): Promise<Map<string, KeyWindowSet>> {
+    const out = new Map<string, KeyWindowSet>();
+    for (const k of keyJsons) {
+      const s = this.sets.get(`${aggregation.name}\u0000${k}`);
+      if (s) out.set(k, s.set);
+    }
+    return out;
+  }
+
+  async writeKeySet(aggregation: CompiledAggregation, keyJson: string, next: KeyWindowSet, expectedRev: number, nowMs: number): Promise<WriteOutcome> {
+    const id = `${aggregation.name}\u0000${keyJson}`;
+    if ((this.sets.get(id)?.set.rev ?? 0) !== expectedRev) return 'conflict';
+    this.writes++;
+    this.sets.set(id, { aggregation, keyJson, set: { ...next, updatedAt: nowMs } });
+    return 'written';
+  }
+
+  async findPendingKeys(aggregation: CompiledAggregation, q: PendingQuery): Promise<PendingKeysPage> {
+    const keys: string[] = [];
+    for (const s of this.sets.values()) {
+      const due = s.aggregation.name === aggregation.name ? nextDue(s.set) : undefined;
+      if (due !== undefined && due <= q.atOrBefore && (q.after === undefined || due > q.after)) keys.push(s.keyJson);
+    }
+    return { keys };
   }
 }

@@ -48,7 +48,14 @@ export const BENCH_TOP_K_MEASURE = { name: 'top_devices', op: 'topK', field: 'de
  */
 export function specVariant(
   spec: AggregationSpec,
-  opts: { keep?: (a: AggregationSpec['aggregations'][number]) => boolean; withoutSketches?: boolean; withTopK?: boolean },
+  opts: {
+    keep?: (a: AggregationSpec['aggregations'][number]) => boolean;
+    withoutSketches?: boolean;
+    /** Adds {@link BENCH_TOP_K_MEASURE} to every hopping aggregation. */
+    withTopK?: boolean;
+    /** Replaces every kept aggregation's window. */
+    window?: AggregationSpec['aggregations'][number]['window'];
+  },
 ): CompiledSpec {
   return compileSpec(
     parseAggregationSpec({
@@ -56,7 +63,8 @@ export function specVariant(
       aggregations: spec.aggregations
         .filter((a) => opts.keep?.(a) ?? true)
         .map((a) => (opts.withoutSketches ? { ...a, measures: a.measures.filter((m) => !SKETCH_OPS.has(m.op)) } : a))
-        .map((a) => (opts.withTopK && a.window.type === 'hopping' ? { ...a, measures: [...a.measures, BENCH_TOP_K_MEASURE] } : a)),
+        .map((a) => (opts.withTopK && a.window.type === 'hopping' ? { ...a, measures: [...a.measures, BENCH_TOP_K_MEASURE] } : a))
+        .map((a) => (opts.window ? { ...a, window: opts.window } : a)),
     }),
   );
 }

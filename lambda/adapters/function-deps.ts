@@ -10,6 +10,7 @@ import { parseAggregationSpecJson } from '../domain/spec';
 import { ENV } from '../contract/env';
 import { realSleep } from '../support/backoff';
 import { DynamoWindowStore } from './dynamodb-window-store';
+import { DynamoKeyWindowStore } from './dynamodb-key-window-store';
 import { FirehoseResultSink } from './firehose-result-sink';
 
 /** What both functions build the same way from their environment: the spec, the window store and the results sink. */
@@ -18,6 +19,8 @@ export interface SharedFunctionDeps {
   readonly spec: CompiledSpec;
   /** The DynamoDB window store. */
   readonly store: DynamoWindowStore;
+  /** The window sets of session and stagger aggregations, in the same table. */
+  readonly keyStore: DynamoKeyWindowStore;
   /** The Firehose results sink. */
   readonly results: FirehoseResultSink;
   /** Real time. */
@@ -45,12 +48,13 @@ function dynamoDbClient(sockets: number | undefined): DynamoDBClient {
 
 /** Builds the adapters both handlers share from the environment the stack sets. */
 export function sharedFunctionDeps(env: FunctionEnv, opts: SharedFunctionOptions = {}): SharedFunctionDeps {
+  const doc = DynamoDBDocumentClient.from(dynamoDbClient(opts.dynamoDbSockets), { marshallOptions: { removeUndefinedValues: true } });
+  const tableOptions = { tableName: env.windowTableName, retentionAfterCloseSeconds: env.windowRetentionSeconds };
+  const store = new DynamoWindowStore(doc, tableOptions);
   return {
     spec: compileSpec(parseAggregationSpecJson(env.aggregationSpecJson, ENV.aggregationSpec)),
-    store: new DynamoWindowStore(
-      DynamoDBDocumentClient.from(dynamoDbClient(opts.dynamoDbSockets), { marshallOptions: { removeUndefinedValues: true } }),
-      { tableName: env.windowTableName, retentionAfterCloseSeconds: env.windowRetentionSeconds },
-    ),
+    store,
+    keyStore: new DynamoKeyWindowStore(doc, tableOptions, store),
     results: new FirehoseResultSink(new FirehoseClient({}), { deliveryStreamName: env.resultsDeliveryStream }),
     time: { now: Date.now, sleep: realSleep, random: Math.random },
   };

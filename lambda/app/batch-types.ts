@@ -1,11 +1,13 @@
 /** The batch use case's inputs, dependencies and outcome (see process-batch.ts). */
 import type { CompiledSpec } from '../domain/compiled-spec';
-import type { LogPort, RecordSink, ResultSink, SourceRecord, StreamReader, TimePort, WindowStore } from './ports';
+import type { KeyWindowStore, LogPort, RecordSink, ResultSink, SourceRecord, StreamReader, TimePort, WindowStore } from './ports';
 
 /** Everything the use case talks to. */
 export interface BatchDeps {
   readonly spec: CompiledSpec;
   readonly store: WindowStore;
+  /** The window sets of per-key aggregations (session, stagger); needed only when the spec has any. */
+  readonly keyStore?: KeyWindowStore;
   readonly results: ResultSink;
   readonly errors: RecordSink;
   readonly late: RecordSink;

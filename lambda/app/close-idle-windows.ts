@@ -1,7 +1,8 @@
 import type { CompiledSpec } from '../domain/compiled-spec';
 import { DEFAULT_LANE_IDLE_TIMEOUT_MS, type LaneState } from '../domain/lane';
 import { eventTimeFiring, type FiringRule } from '../domain/window-lifecycle';
-import type { LogPort, ResultSink, TimePort, WindowStore } from './ports';
+import type { KeyWindowStore, LogPort, ResultSink, TimePort, WindowStore } from './ports';
+import { closeIdleKeySets } from './close-idle-key-sets';
 import { DEFAULT_BATCH_BUDGET_MS, virtualTime } from './time';
 import {
   DEFAULT_PENDING_STALE_AFTER_MS,
@@ -18,6 +19,8 @@ export { DEFAULT_LANE_IDLE_TIMEOUT_MS };
 export interface CloserDeps {
   readonly spec: CompiledSpec;
   readonly store: WindowStore;
+  /** The window sets of session and stagger aggregations; needed only when the spec has any. */
+  readonly keyStore?: KeyWindowStore;
   readonly results: ResultSink;
   readonly log?: LogPort;
   /** @default DEFAULT_PENDING_STALE_AFTER_MS */
@@ -117,6 +120,11 @@ export async function closeIdleWindows(deps: CloserDeps, nowMs: number, deadline
       ok = (await emitAndMark(deps.store, deps.results, emissions, stats, deps.log)) && ok;
     } while (cursor);
     if (truncated) break;
+  }
+  if (!truncated && deps.keyStore && deps.spec.keyed.length > 0) {
+    const keyed = await closeIdleKeySets({ ...deps, keyStore: deps.keyStore }, ctx, byWatermarks, idle, lanes, watermarks, Math.min(deadline, deadline - CLOSER_PAGE_MARGIN_MS));
+    windowsRead += keyed.read;
+    ok = keyed.emitted && ok;
   }
   if (truncated) deps.log?.warn('closing pass stopped before the end of the pending windows', { windowsRead, pages });
   return { ...stats, emissionFailed: !ok, windowsRead, pages, truncated };

@@ -4,6 +4,7 @@ import type { LaneState } from '../domain/lane';
 import type { Position } from '../domain/sequence';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { WindowResult } from '../domain/window-result';
+import type { KeyWindowSet } from '../domain/key-windows';
 import { ItemBudgetExceededError } from './errors';
 
 export { ItemBudgetExceededError };
@@ -123,4 +124,26 @@ export interface TimePort {
   readonly sleep: (ms: number) => Promise<void>;
   /** Uniform in [0, 1), for jitter; a property so that it can be passed on unbound. */
   readonly random: () => number;
+}
+
+/** A page of keys whose per-key windows have something pending (see {@link KeyWindowStore.findPendingKeys}). */
+export interface PendingKeysPage {
+  readonly keys: string[];
+  readonly cursor?: string;
+}
+
+/**
+ * The window sets of per-key aggregations (session, stagger): one per (aggregation, key), holding all of the key's
+ * live windows (see lambda/domain/key-windows.ts).
+ */
+export interface KeyWindowStore {
+  /** Reads keys' window sets; absent ones are missing from the map (keyed by key JSON). */
+  getKeySets(aggregation: CompiledAggregation, keyJsons: readonly string[], consistent: boolean): Promise<Map<string, KeyWindowSet>>;
+  /**
+   * Writes a key's window set if its revision is still `expectedRev` (0: if it does not exist), stamping `updatedAt`.
+   * A set with a pending window is filed in the pending index under its next due end and `next.filedUnder`.
+   */
+  writeKeySet(aggregation: CompiledAggregation, keyJson: string, next: KeyWindowSet, expectedRev: number, nowMs: number): Promise<WriteOutcome>;
+  /** Keys whose next due end is in `(after, atOrBefore]` (see {@link WindowStore.findPending}). */
+  findPendingKeys(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingKeysPage>;
 }

@@ -4,12 +4,15 @@ import { toIsoUtc } from '../domain/event-time';
 import { parseEvent } from '../domain/event-parser';
 import { compilePartitionKey, partitionKeyMismatch, type PartitionKeyRule } from '../domain/partition-key';
 import { PreAggregator, type WindowSlice } from '../domain/pre-aggregate';
+import { KeyCollector, type KeySlice } from '../domain/key-collect';
 import type { SourceRecord } from './ports';
 
 /** A batch parsed, validated and folded into window slices. */
 export interface Prepared {
   /** The batch folded into window slices; slice members index the valid events. */
   readonly slices: Map<string, WindowSlice>;
+  /** The batch's events by key, for the per-key aggregations (session, stagger); empty without any. */
+  readonly keySlices: Map<string, KeySlice>;
   /** For each valid event, its event time. */
   readonly ts: number[];
   /** For each valid event, the index of its source record. */
@@ -25,6 +28,7 @@ export interface Prepared {
  */
 export function prepare(spec: CompiledSpec, lane: string, records: readonly SourceRecord[]): Prepared {
   const aggregator = new PreAggregator(spec);
+  const keyed = spec.keyed.length > 0 ? new KeyCollector(spec) : undefined;
   const keyRule = partitionKeyRule(spec);
   const ts: number[] = [];
   const sourceIndex: number[] = [];
@@ -38,6 +42,7 @@ export function prepare(spec: CompiledSpec, lane: string, records: readonly Sour
     }
     if (parsed.ok) {
       aggregator.add(ts.length, parsed.event, parsed.ts, r.position);
+      keyed?.add(ts.length, parsed.event, parsed.ts, r.position);
       ts.push(parsed.ts);
       sourceIndex.push(i);
     } else {
@@ -52,7 +57,7 @@ export function prepare(spec: CompiledSpec, lane: string, records: readonly Sour
       });
     }
   }
-  return { slices: aggregator.slices, ts, sourceIndex, invalid };
+  return { slices: aggregator.slices, keySlices: keyed?.slices ?? new Map<string, KeySlice>(), ts, sourceIndex, invalid };
 }
 
 const keyRules = new WeakMap<CompiledSpec, PartitionKeyRule | undefined>();

@@ -7,6 +7,7 @@ import { eventTimeFiring, timeliness, unseenPart, type StoredWindow } from '../d
 import { mapSettled } from './concurrency';
 import type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
 import { prepare, sinkObjectName } from './prepare-batch';
+import { applyKeyBatch } from './key-window-batch';
 
 export type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
 import { ItemBudgetExceededError, type PendingQuery, type SourceRecord, type TimePort, type WindowStore } from './ports';
@@ -231,7 +232,7 @@ async function applyRecords(
   deadlineMs: number,
 ): Promise<Applied> {
   const { spec, store, log } = deps;
-  const { slices, ts, sourceIndex, invalid } = prepare(spec, lane, records);
+  const { slices, keySlices, ts, sourceIndex, invalid } = prepare(spec, lane, records);
   /** A valid event again, re-parsed from its record (see {@link prepare}). */
   const eventAt = (i: number): PositionedEvent => {
     const r = records[sourceIndex[i]];
@@ -358,8 +359,18 @@ async function applyRecords(
     await settlePendingWindows(ctx, spec.aggregations, (agg) => dueRange(agg.assigner.hopMs, before, watermark, lane), new Set(live.map((s) => s.id)), emissions, log);
   }
 
+  // Session and stagger windows: one item per key (key-window-batch.ts).
+  const keyed = await applyKeyBatch(
+    deps,
+    { lane, records, keySlices, sourceIndex, laneStates, before, watermark, watermarks, objectName, nowMs, time, deadlineMs },
+    stats,
+  );
+  stats.lateRecords += keyed.lateRecords;
+  stats.invalid += keyed.overBudget;
+  if (keyed.failedAt !== undefined && (failedAt === undefined || keyed.failedAt < failedAt)) failedAt = keyed.failedAt;
+
   // The windows stay pending on a failed emission; once stale, a later batch or the idle closer emits them under the
   // same ids.
   const emitted = await emitAndMark(store, deps.results, emissions, stats, log);
-  return { failedAt, emitFailed: !emitted, before, watermark };
+  return { failedAt, emitFailed: !emitted || keyed.emitFailed, before, watermark };
 }

@@ -3,6 +3,7 @@ import type { EventTimeFormat } from './event-time';
 import { compileFieldGetter, type FieldGetter } from './fields';
 import { DEFAULT_MAX_FUTURE_SECONDS, type Aggregation, type AggregationSpec } from './spec';
 import { compileWindowAssigner, type WindowAssigner } from './windows';
+import { keyWindowRule, type KeyWindowRule } from './key-windows';
 
 /** A group-by value: what a key field may hold. */
 export type KeyValue = string | number | boolean;
@@ -15,6 +16,8 @@ export interface CompiledAggregation {
   readonly assigner: WindowAssigner;
   readonly groupBy: readonly { readonly field: string; readonly get: FieldGetter }[];
   readonly latenessMs: number;
+  /** Set for per-key windows (session, stagger), which are kept per key, not per window (see key-windows.ts). */
+  readonly keyRule?: KeyWindowRule;
 }
 
 /** A spec compiled once per process (handler init), then shared by every batch. */
@@ -24,8 +27,14 @@ export interface CompiledSpec {
   readonly getEventTime: FieldGetter;
   /** The spec's event-time format and bounds, in milliseconds. */
   readonly eventTime: { readonly format: EventTimeFormat; readonly maxFutureMs: number; readonly maxPastMs?: number };
+  /** The epoch-aligned aggregations (tumbling, hopping): one item per window. */
   readonly aggregations: readonly CompiledAggregation[];
+  /** The epoch-aligned aggregations by name. */
   readonly byName: ReadonlyMap<string, CompiledAggregation>;
+  /** The per-key aggregations (session, stagger): one item per key (see key-windows.ts). */
+  readonly keyed: readonly CompiledAggregation[];
+  /** Every aggregation, in spec order. */
+  readonly allAggregations: readonly CompiledAggregation[];
   /** Every field that must be a finite number, across aggregations, each checked once per event. */
   readonly numericFields: readonly { readonly field: string; readonly get: FieldGetter }[];
   /** Every group-by field, across aggregations, each checked once per event. */
@@ -38,21 +47,24 @@ export interface CompiledSpec {
 
 /** Compiles a validated spec. */
 export function compileSpec(spec: AggregationSpec): CompiledSpec {
-  const aggregations = spec.aggregations.map(
-    (def): CompiledAggregation => ({
+  const all = spec.aggregations.map((def): CompiledAggregation => {
+    const keyRule = keyWindowRule(def.window);
+    return {
       def,
       name: def.name,
       layout: compileMeasureLayout(def),
       assigner: compileWindowAssigner(def.window),
       groupBy: def.groupBy.map((field) => ({ field, get: compileFieldGetter(field) })),
       latenessMs: def.allowedLatenessSeconds * 1000,
-    }),
-  );
+      ...(keyRule ? { keyRule } : {}),
+    };
+  });
+  const aggregations = all.filter((a) => !a.keyRule);
   const numeric = new Map<string, FieldGetter>();
   const keys = new Map<string, FieldGetter>();
   const scalar = new Map<string, FieldGetter>();
   const topK = new Map<string, FieldGetter>();
-  for (const a of aggregations) {
+  for (const a of all) {
     for (const f of a.layout.topKFields) topK.set(f.field, f.get);
     for (const f of a.layout.numericFields) numeric.set(f.field, f.get);
     for (const f of a.layout.scalarFields) scalar.set(f.field, f.get);
@@ -69,6 +81,8 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
     },
     aggregations,
     byName: new Map(aggregations.map((a) => [a.name, a])),
+    keyed: all.filter((a) => a.keyRule),
+    allAggregations: all,
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),
     keyFields: [...keys].map(([field, get]) => ({ field, get })),
     scalarFields: [...scalar].filter(([field]) => !numeric.has(field) && !keys.has(field)).map(([field, get]) => ({ field, get })),

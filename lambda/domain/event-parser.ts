@@ -107,7 +107,7 @@ export function parseEvent(spec: CompiledSpec, text: string, arrivalMs?: number)
     }
   }
   if (longKey) {
-    for (const agg of spec.aggregations) {
+    for (const agg of spec.allAggregations) {
       const bytes = Buffer.byteLength(keyJsonOf(agg, obj), 'utf8');
       if (bytes > MAX_KEY_JSON_BYTES) {
         return {

@@ -37,6 +37,11 @@ const measureName = z.string().regex(NAME, 'must be lower_snake_case, 1-63 chara
 export const MAX_WINDOW_SECONDS = 86_400;
 /** Upper bound on the windows one event may fall into (size / hop), which bounds the write fan-out per record. */
 export const MAX_WINDOWS_PER_EVENT = 60;
+/**
+ * Upper bound on a session gap: an hour. A key's open sessions live in one item, and the item keeps a fired session
+ * until the watermark is a gap plus the allowed lateness past its end, so a longer gap keeps more sessions per item.
+ */
+export const MAX_SESSION_GAP_SECONDS = 3_600;
 /** Upper bound on allowed lateness: a week, beyond which window state would be kept longer than is sensible. */
 export const MAX_ALLOWED_LATENESS_SECONDS = 7 * 86_400;
 
@@ -121,8 +126,36 @@ const hoppingWindow = z
     }
   });
 
-/** A window definition: epoch-aligned, half-open `[start, end)`. */
-export const windowSchema = z.discriminatedUnion('type', [tumblingWindow, hoppingWindow]);
+/**
+ * A session window per key: a session closes after `gapSeconds` of event-time inactivity, and never spans a multiple of
+ * `maxDurationSeconds` since the epoch (see lambda/domain/key-windows.ts for why the cut is aligned).
+ */
+const sessionWindow = z
+  .object({
+    type: z.literal('session'),
+    gapSeconds: z.number().int().min(1).max(MAX_SESSION_GAP_SECONDS),
+    maxDurationSeconds: windowSeconds,
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    if (w.maxDurationSeconds < w.gapSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['maxDurationSeconds'], message: `must be >= gapSeconds (${w.gapSeconds}): a session lasts at least its gap` });
+    }
+  });
+
+/** A stagger window per key (KDA's `WINDOWED BY STAGGER`): it opens at the key's first event and lasts `sizeSeconds`. */
+const staggerWindow = z.object({ type: z.literal('stagger'), sizeSeconds: windowSeconds }).strict();
+
+/**
+ * A window definition. Tumbling and hopping windows are epoch-aligned, half-open `[start, end)`; session and stagger
+ * windows are per key, opened by the key's events.
+ */
+export const windowSchema = z.discriminatedUnion('type', [tumblingWindow, hoppingWindow, sessionWindow, staggerWindow]);
+
+/** Whether a window definition is per key (session, stagger) rather than epoch-aligned. */
+export function isKeyedWindow(w: WindowDef): w is Extract<WindowDef, { type: 'session' | 'stagger' }> {
+  return w.type === 'session' || w.type === 'stagger';
+}
 
 /** One aggregation: a window over events grouped by `groupBy`, with its measures. */
 export const aggregationSchema = z
@@ -156,7 +189,18 @@ export const aggregationSchema = z
       ctx.addIssue({ code: 'custom', path: ['groupBy'], message: 'must not repeat a field' });
     }
     const worst = worstCaseMeasuresBytes(a);
-    if (worst > MEASURES_BUDGET_BYTES) {
+    const perItem = keyWindowsPerItem(a);
+    if (perItem > 1 && (worst + KEY_WINDOW_OVERHEAD_BYTES) * perItem > MEASURES_BUDGET_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowedLatenessSeconds'],
+        message:
+          `a key's ${a.window.type} windows share one item, which keeps up to ${perItem} of them (allowed lateness plus ` +
+          `twice the ${a.window.type === 'session' ? 'gap' : 'size'}, over the ${a.window.type === 'session' ? 'gap' : 'size'}): ` +
+          `${Math.ceil(((worst + KEY_WINDOW_OVERHEAD_BYTES) * perItem) / 1024)} KB at worst, over the ${MEASURES_BUDGET_BYTES / 1024} KB ` +
+          'measures budget of an item: lower allowedLatenessSeconds, raise the gap or size, or drop sketch measures',
+      });
+    } else if (worst > MEASURES_BUDGET_BYTES) {
       const distinct = a.measures.filter((m) => m.op === 'distinct');
       const percentile = a.measures.filter((m) => m.op === 'percentile').length;
       const topK = a.measures.filter((m) => m.op === 'topK').length;
@@ -171,6 +215,22 @@ export const aggregationSchema = z
       });
     }
   });
+
+/** Bookkeeping bytes of one window in a per-key item (id, bounds, version, lanes, framing). */
+export const KEY_WINDOW_OVERHEAD_BYTES = 256;
+
+/**
+ * How many windows a key's item may hold at once, for per-key windows (1 otherwise). The item keeps a window until
+ * the watermark is its end plus the slack (gap or size) plus the allowed lateness past it, so the windows alive span
+ * about that slack twice plus the lateness; session windows start at least a gap apart within a max-duration period.
+ */
+export function keyWindowsPerItem(a: Pick<Aggregation, 'window' | 'allowedLatenessSeconds'>): number {
+  const w = a.window;
+  if (w.type !== 'session' && w.type !== 'stagger') return 1;
+  const slack = w.type === 'session' ? w.gapSeconds : w.sizeSeconds;
+  const span = (a.allowedLatenessSeconds ?? 0) + 2 * slack;
+  return Math.ceil(span / slack) + (w.type === 'session' ? Math.ceil(span / w.maxDurationSeconds) : 0) + 1;
+}
 
 /** The whole spec. */
 export const aggregationSpecSchema = z
@@ -220,7 +280,7 @@ export type AggregationSpec = z.infer<typeof aggregationSpecSchema>;
 const SPEC_FIELD_NAMES = [
   'eventTime', 'field', 'format', 'maxFutureSeconds', 'maxPastSeconds', 'partitionKey', 'aggregations', 'name',
   'groupBy', 'window', 'type', 'sizeSeconds', 'hopSeconds', 'allowedLatenessSeconds', 'measures', 'op', 'precision',
-  'quantile', 'relativeAccuracy', 'k', 'capacity',
+  'quantile', 'relativeAccuracy', 'k', 'capacity', 'gapSeconds', 'maxDurationSeconds',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -299,12 +359,15 @@ export function nonCoPartitioned(spec: AggregationSpec): string[] {
   return spec.aggregations.filter((a) => !spec.partitionKey!.every((f) => a.groupBy.includes(f))).map((a) => a.name);
 }
 
-/** The step between consecutive window starts: the hop for hopping windows, the size for tumbling ones. */
+/**
+ * The step between consecutive window starts: the hop for hopping windows, the size for tumbling ones; for per-key
+ * windows, the longest a window lasts (the grid session windows are cut on, the stagger size).
+ */
 export function windowHopMs(w: WindowDef): number {
-  return (w.type === 'hopping' ? w.hopSeconds : w.sizeSeconds) * 1000;
+  return windowSizeMs(w) / (w.type === 'hopping' ? w.sizeSeconds / w.hopSeconds : 1);
 }
 
-/** The window length in milliseconds. */
+/** The window length in milliseconds; for a session window, the longest it may last. */
 export function windowSizeMs(w: WindowDef): number {
-  return w.sizeSeconds * 1000;
+  return (w.type === 'session' ? w.maxDurationSeconds : w.sizeSeconds) * 1000;
 }

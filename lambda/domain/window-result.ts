@@ -26,6 +26,13 @@ export interface WindowResult {
   readonly topK?: Record<string, TopKItem[]>;
   readonly final: boolean;
   readonly version: number;
+  /**
+   * Session and stagger windows only: the window's stable identity across versions and merges (see key-windows.ts);
+   * `version` counts per `sessionId`.
+   */
+  readonly sessionId?: string;
+  /** Session windows only: the ids of the sessions this one absorbed, whose results it replaces; they get no more versions. */
+  readonly supersedes?: readonly string[];
 }
 
 /** The deterministic id of a window result version. */

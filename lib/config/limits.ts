@@ -92,3 +92,15 @@ export const GLUE_DATABASE_NAME = /^[a-z0-9_]{1,255}$/;
 export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 /** Deliberately loose: SNS validates the address; this catches obvious typos at synth time. */
 export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/*
+ * Bounds of the spec's window definitions. They are defined beside the spec schema (lambda/domain/spec.ts), which the
+ * handlers validate again at init and cannot import from lib/; re-exported here so that every bound the
+ * configuration is checked against can be found in one place.
+ * - MAX_WINDOW_SECONDS (a day): window sizes, and a session's maxDurationSeconds; longer windows belong in a batch job.
+ * - MAX_SESSION_GAP_SECONDS (an hour): a session gap. A key's sessions share one item, kept until the watermark is a
+ *   gap plus the allowed lateness past them, so the gap bounds how many sessions an item holds.
+ * - keyWindowsPerItem: how many session or stagger windows one key's item may hold; times the worst-case measures
+ *   size, it must fit the item's measures budget (checked at synth, naming allowedLatenessSeconds).
+ */
+export { KEY_WINDOW_OVERHEAD_BYTES, keyWindowsPerItem, MAX_SESSION_GAP_SECONDS, MAX_WINDOW_SECONDS } from '../../lambda/domain/spec';

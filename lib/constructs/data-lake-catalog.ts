@@ -56,7 +56,7 @@ interface Partitioning {
  * case folding off (so that map keys such as `key['deviceId']` keep their case), each such column is mapped to its
  * JSON key with a `mapping.<column>` SerDe property.
  */
-const CAMEL_CASE_KEYS = ['windowStart', 'windowEnd', 'topK', 'eventTime', 'shardId', 'sequenceNumber', 'subSequenceNumber', 'partitionKey', 'payloadBase64'];
+const CAMEL_CASE_KEYS = ['windowStart', 'windowEnd', 'topK', 'sessionId', 'eventTime', 'shardId', 'sequenceNumber', 'subSequenceNumber', 'partitionKey', 'payloadBase64'];
 
 /** The hourly tables' partition columns, after Firehose's `year=/month=/day=/hour=` prefixes; no column may share a name. */
 export const GLUE_PARTITION_COLUMNS: readonly string[] = ['year', 'month', 'day', 'hour'];
@@ -119,6 +119,8 @@ const RESULT_COLUMNS: Column[] = [
   },
   { name: 'final', type: 'boolean' },
   { name: 'version', type: 'int' },
+  { name: 'sessionid', type: 'string', comment: 'session and stagger windows: the window identity across versions and merges' },
+  { name: 'supersedes', type: 'array<string>', comment: 'session windows: sessionIds this one absorbed' },
 ];
 
 /**

@@ -15,10 +15,10 @@ import { closeIdleWindows } from '../../lambda/app/close-idle-windows';
 import { processBatch } from '../../lambda/app/process-batch';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { positionOf } from '../../lambda/domain/sequence';
-import { parseAggregationSpec, SpecValidationError } from '../../lambda/domain/spec';
+import { parseAggregationSpec } from '../../lambda/domain/spec';
 import type { TopKItem } from '../../lambda/domain/top-k';
 import type { WindowResult } from '../../lambda/domain/window-result';
-import { CountingRecordSink, LeanWindowStore } from '../../bench/lib/memory-ports';
+import { CountingRecordSink, LeanKeyWindowStore, LeanWindowStore } from '../../bench/lib/memory-ports';
 import { sequenceNumber } from '../../fixtures/kinesis';
 import { specJsonFromSql } from '../cli/spec-command';
 import { kdaCostRows } from './kda-cost';
@@ -64,7 +64,7 @@ export async function runOnSample(specJson: string, lines: readonly string[]): P
   const spec = compileSpec(parseAggregationSpec(JSON.parse(specJson)));
   const store = new LeanWindowStore();
   const results = new LatestResults();
-  const deps = { spec, store, results, errors: new CountingRecordSink(), late: new CountingRecordSink() };
+  const deps = { spec, store, keyStore: new LeanKeyWindowStore(), results, errors: new CountingRecordSink(), late: new CountingRecordSink() };
   const arrival = (i: number) => KDA_SAMPLE_START_MS + i * 500 + 1_000;
   const records: SourceRecord[] = lines.map((payload, i) => ({
     sequenceNumber: sequenceNumber(i),
@@ -115,13 +115,7 @@ async function querySection(id: string, lines: readonly string[]): Promise<strin
   const sql = readFileSync(join(ROOT, file), 'utf8').trim();
   const command = `pipeline spec from-sql ${file} --event-time-field ${FROM_SQL.eventTimeField}${sql.includes('_ITEMS_TUMBLING') ? ` --key ${FROM_SQL.key}` : ''}`;
   const parts = [`\`\`\`sql\n${sql}\n\`\`\``, `\`${command}\` prints:`];
-  let specJson: string;
-  try {
-    specJson = specJsonFromSql(sql, file, FROM_SQL, () => undefined);
-  } catch (e) {
-    if (!(e instanceof SpecValidationError) || !sql.includes('STAGGER')) throw e;
-    return [...parts, '_Stagger windows are not available in this build yet: the spec and its results appear here once they land (`npx tsx scripts/docs/kda-guide.ts --write`)._'].join('\n\n');
-  }
+  const specJson = specJsonFromSql(sql, file, FROM_SQL, () => undefined);
   parts.push(`\`\`\`json\n${specJson.trim()}\n\`\`\``, 'Results on the sample:', resultsTable(await runOnSample(specJson, lines)));
   return parts.join('\n\n');
 }

@@ -1,6 +1,8 @@
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ATTR, parseWindowItem, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
-import type { CompiledSpec } from '../../lambda/domain/compiled-spec';
+import { KEY_WINDOWS_SK, keyWindowSetOf } from '../../lambda/adapters/dynamodb-key-window-store';
+import type { CompiledAggregation, CompiledSpec } from '../../lambda/domain/compiled-spec';
+import { keyWindowResult } from '../../lambda/domain/key-window-result';
 import { toWindowResult, type WindowResult } from '../../lambda/domain/window-result';
 import { QueryError } from './errors';
 
@@ -19,9 +21,9 @@ export interface WindowQuery {
 
 /** Checks a query against the spec, naming the valid aggregations or fields in the error. */
 export function validateQuery(spec: CompiledSpec, q: WindowQuery): void {
-  const agg = spec.byName.get(q.aggregation);
+  const agg = aggregationNamed(spec, q.aggregation);
   if (!agg) {
-    throw new QueryError(`Unknown aggregation "${q.aggregation}". Valid aggregations: ${[...spec.byName.keys()].join(', ')}`);
+    throw new QueryError(`Unknown aggregation "${q.aggregation}". Valid aggregations: ${spec.allAggregations.map((a) => a.name).join(', ')}`);
   }
   const fields = agg.groupBy.map((g) => g.field);
   for (const f of Object.keys(q.key ?? {})) {
@@ -42,7 +44,7 @@ export async function queryWindows(
   q: WindowQuery,
 ): Promise<WindowResult[]> {
   validateQuery(spec, q);
-  const agg = spec.byName.get(q.aggregation)!;
+  const agg = aggregationNamed(spec, q.aggregation)!;
   const key = q.key ?? {};
   const items: Record<string, unknown>[] = [];
   const fullKey = agg.groupBy.every((g) => key[g.field] !== undefined);
@@ -56,11 +58,14 @@ export async function queryWindows(
             TableName: tableName,
             KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
             ExpressionAttributeNames: { '#pk': ATTR.pk, '#sk': ATTR.sk },
-            ExpressionAttributeValues: {
-              ':pk': windowPk(agg.name, keyJson),
-              ':from': windowSk(q.from ?? 0),
-              ':to': windowSk(Math.min(q.to ?? 253_402_300_799_999, 253_402_300_799_999)),
-            },
+            // A session or stagger aggregation keeps all of a key's windows in the key's one item.
+            ExpressionAttributeValues: agg.keyRule
+              ? { ':pk': windowPk(agg.name, keyJson), ':from': KEY_WINDOWS_SK, ':to': KEY_WINDOWS_SK }
+              : {
+                  ':pk': windowPk(agg.name, keyJson),
+                  ':from': windowSk(q.from ?? 0),
+                  ':to': windowSk(Math.min(q.to ?? 253_402_300_799_999, 253_402_300_799_999)),
+                },
           }),
         );
         items.push(...(res.Items ?? []));
@@ -83,6 +88,17 @@ export async function queryWindows(
 
   const results: WindowResult[] = [];
   for (const item of items) {
+    if (agg.keyRule) {
+      if (item[ATTR.sk] !== KEY_WINDOWS_SK) continue;
+      const keyJson = String(item[ATTR.pk]).slice(windowPk(agg.name, '').length);
+      for (const w of keyWindowSetOf(agg, item).windows) {
+        if ((q.from !== undefined && w.start < q.from) || (q.to !== undefined && w.start >= q.to)) continue;
+        const r = keyWindowResult(agg, keyJson, w);
+        if (Object.entries(key).some(([f, v]) => String(r.key[f]) !== v)) continue;
+        results.push(r);
+      }
+      continue;
+    }
     const w = parseWindowItem(spec, item);
     if (!w) continue;
     if (q.from !== undefined && w.ref.start < q.from) continue;
@@ -92,6 +108,11 @@ export async function queryWindows(
     results.push(r);
   }
   return results.sort((a, b) => a.windowStart.localeCompare(b.windowStart) || JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)));
+}
+
+/** An aggregation of any window type by name. */
+function aggregationNamed(spec: CompiledSpec, name: string): CompiledAggregation | undefined {
+  return spec.allAggregations.find((a) => a.name === name);
 }
 
 /** A key value typed on the command line may have been a string, a number or a boolean in the events. */

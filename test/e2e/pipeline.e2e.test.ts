@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { parseAggregationSpecJson } from '../../lambda/domain/spec';
+import { parseAggregationSpecJson, windowSizeMs } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { Producer, type PutReceipt } from '../../scripts/lib/producer';
 import { listKeys, NdjsonPrefixReader, readObject } from '../../scripts/lib/s3-sinks';
@@ -110,7 +110,7 @@ describe('pipeline end to end', () => {
     const deviceAgg = spec.aggregations.find((a) => a.groupBy.length === 1 && a.groupBy[0] === 'deviceId' && a.window.type === 'tumbling');
     const corrections: GeneratedRecord[] = [];
     if (deviceAgg && deviceAgg.allowedLatenessSeconds * 1000 > 10_000) {
-      const sizeMs = deviceAgg.window.sizeSeconds * 1000;
+      const sizeMs = windowSizeMs(deviceAgg.window);
       const start = Math.ceil((deviceWm + 1) / sizeMs) * sizeMs;
       const id = windowIdentity({ aggregation: deviceAgg.name, key: { deviceId: device }, windowStart: new Date(start).toISOString() });
       const steps = [

@@ -344,7 +344,7 @@ describe('Glue Data Catalog', () => {
     expect(cols(CATALOG_TABLES.results)).toStrictEqual([
       'id:string', 'aggregation:string', 'key:map<string,string>', 'windowstart:string', 'windowend:string',
       'measures:map<string,double>', 'topk:map<string,array<struct<value:string,count:bigint,error:bigint>>>',
-      'final:boolean', 'version:int',
+      'final:boolean', 'version:int', 'sessionid:string', 'supersedes:array<string>',
     ]);
     expect(cols(CATALOG_TABLES.errors)).toContain('payloadbase64:string');
     expect(cols(CATALOG_TABLES.late)).toContain('eventtime:string');
@@ -356,6 +356,7 @@ describe('Glue Data Catalog', () => {
     expect(serde(CATALOG_TABLES.raw)['mapping.site']).toBe(undefined);
     expect(serde(CATALOG_TABLES.results)['mapping.windowstart']).toBe('windowStart');
     expect(serde(CATALOG_TABLES.results)['mapping.topk']).toBe('topK');
+    expect(serde(CATALOG_TABLES.results)['mapping.sessionid']).toBe('sessionId');
     expect(serde(CATALOG_TABLES.errors)['mapping.payloadbase64']).toBe('payloadBase64');
     expect(serde(CATALOG_TABLES.late)['mapping.eventtime']).toBe('eventTime');
     expect(rawColumns({

@@ -17,7 +17,10 @@ export interface ProxiedCall {
  */
 export class FaultProxy {
   readonly calls: ProxiedCall[] = [];
-  /** Window writes (UpdateItem) still allowed through before every further one fails; undefined: no limit. */
+  /**
+   * Window writes (UpdateItem; PutItem for session and stagger key items) still allowed through before every further
+   * one fails; undefined: no limit.
+   */
   updatesLeft: number | undefined;
   /** Fail every Firehose PutRecordBatch while true. */
   failEmissions = false;
@@ -54,7 +57,7 @@ export class FaultProxy {
 
   private shouldFail(target: string): boolean {
     if (target.endsWith('.PutRecordBatch')) return this.failEmissions;
-    if (target.endsWith('.UpdateItem') && this.updatesLeft !== undefined) {
+    if ((target.endsWith('.UpdateItem') || target.endsWith('.PutItem')) && this.updatesLeft !== undefined) {
       if (this.updatesLeft <= 0) return true;
       this.updatesLeft--;
     }

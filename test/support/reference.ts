@@ -78,6 +78,8 @@ export function referenceAggregate(
 ): Map<string, ReferenceWindow> {
   const groups = new Map<string, { w: ReferenceWindow; members: Record<string, unknown>[] }>();
   for (const agg of spec.aggregations) {
+    // Per-key windows (session, stagger) have their own reference (test/support/key-window-reference.ts).
+    if (agg.window.type === 'session' || agg.window.type === 'stagger') continue;
     const size = agg.window.sizeSeconds * 1000;
     const hop = (agg.window.type === 'hopping' ? agg.window.hopSeconds : agg.window.sizeSeconds) * 1000;
     for (const e of events) {
@@ -101,50 +103,57 @@ export function referenceAggregate(
     }
     for (const { w, members } of groups.values()) {
       if (w.aggregation !== agg.name) continue;
-      for (const m of agg.measures) {
-        const values = m.op === 'count' ? [] : members.map((e) => get(e, m.field) as number);
-        switch (m.op) {
-          case 'topK': {
-            const exact = new Map<string, number>();
-            for (const e of members) exact.set(JSON.stringify(get(e, m.field)), (exact.get(JSON.stringify(get(e, m.field))) ?? 0) + 1);
-            // The documented default capacity, restated: 4 × k.
-            w.measures[m.name] = { exactTopK: exact, n: members.length, k: m.k, capacity: m.capacity ?? 4 * m.k };
-            break;
-          }
-          case 'distinct': {
-            // HyperLogLog's bound: 1.04 / sqrt(2^precision) relative standard error; allow four of them.
-            const exact = new Set(members.map((e) => JSON.stringify(get(e, m.field)))).size;
-            w.measures[m.name] = { approx: exact, tolerance: Math.max(1, (4 * 1.04 * exact) / Math.sqrt(2 ** m.precision)) };
-            break;
-          }
-          case 'percentile': {
-            // The value at rank q·(n−1) of the sorted values (DDSketch's definition of a quantile), within the
-            // sketch's relative accuracy.
-            const sorted = [...values].sort((a, b) => a - b);
-            const exact = sorted[Math.floor(m.quantile * (sorted.length - 1))];
-            w.measures[m.name] = { approx: exact, tolerance: m.relativeAccuracy * Math.abs(exact) + 1e-9 };
-            break;
-          }
-          case 'count':
-            w.measures[m.name] = members.length;
-            break;
-          case 'sum':
-            w.measures[m.name] = values.reduce((a, b) => a + b, 0);
-            break;
-          case 'min':
-            w.measures[m.name] = Math.min(...values);
-            break;
-          case 'max':
-            w.measures[m.name] = Math.max(...values);
-            break;
-          case 'avg':
-            w.measures[m.name] = values.reduce((a, b) => a + b, 0) / values.length;
-            break;
-        }
-      }
+      w.measures = referenceMeasures(agg, members);
     }
   }
   return new Map([...groups].map(([id, g]) => [id, g.w]));
+}
+
+/** Exact measures of an aggregation over a window's member events (sketch measures as {@link Approx}). */
+export function referenceMeasures(agg: AggregationSpec['aggregations'][number], members: readonly Record<string, unknown>[]): ReferenceWindow['measures'] {
+  const out: ReferenceWindow['measures'] = {};
+  for (const m of agg.measures) {
+    const values = m.op === 'count' ? [] : members.map((e) => get(e, m.field) as number);
+    switch (m.op) {
+      case 'topK': {
+        const exact = new Map<string, number>();
+        for (const e of members) exact.set(JSON.stringify(get(e, m.field)), (exact.get(JSON.stringify(get(e, m.field))) ?? 0) + 1);
+        // The documented default capacity, restated: 4 × k.
+        out[m.name] = { exactTopK: exact, n: members.length, k: m.k, capacity: m.capacity ?? 4 * m.k };
+        break;
+      }
+      case 'distinct': {
+        // HyperLogLog's bound: 1.04 / sqrt(2^precision) relative standard error; allow four of them.
+        const exact = new Set(members.map((e) => JSON.stringify(get(e, m.field)))).size;
+        out[m.name] = { approx: exact, tolerance: Math.max(1, (4 * 1.04 * exact) / Math.sqrt(2 ** m.precision)) };
+        break;
+      }
+      case 'percentile': {
+        // The value at rank q·(n−1) of the sorted values (DDSketch's definition of a quantile), within the
+        // sketch's relative accuracy.
+        const sorted = [...values].sort((a, b) => a - b);
+        const exact = sorted[Math.floor(m.quantile * (sorted.length - 1))];
+        out[m.name] = { approx: exact, tolerance: m.relativeAccuracy * Math.abs(exact) + 1e-9 };
+        break;
+      }
+      case 'count':
+        out[m.name] = members.length;
+        break;
+      case 'sum':
+        out[m.name] = values.reduce((a, b) => a + b, 0);
+        break;
+      case 'min':
+        out[m.name] = Math.min(...values);
+        break;
+      case 'max':
+        out[m.name] = Math.max(...values);
+        break;
+      case 'avg':
+        out[m.name] = values.reduce((a, b) => a + b, 0) / values.length;
+        break;
+    }
+  }
+  return out;
 }
 
 /**

@@ -20,7 +20,7 @@ describe('aggregation spec', () => {
     ['sum without field', 'aggregations[1].measures[1].field', (s) => (s.aggregations[1].measures[1] = { name: 'x', op: 'sum' } as never)],
     ['hop not dividing size', 'aggregations[1].window.hopSeconds', (s) => Object.assign(s.aggregations[1].window, { hopSeconds: 70 })],
     ['hop larger than size', 'aggregations[1].window.hopSeconds', (s) => Object.assign(s.aggregations[1].window, { hopSeconds: 600 })],
-    ['zero size', 'aggregations[0].window.sizeSeconds', (s) => (s.aggregations[0].window.sizeSeconds = 0)],
+    ['zero size', 'aggregations[0].window.sizeSeconds', (s) => ((s.aggregations[0].window as { sizeSeconds: number }).sizeSeconds = 0)],
     ['duplicate aggregation', 'aggregations[1].name', (s) => (s.aggregations[1].name = s.aggregations[0].name)],
     ['duplicate measure', 'aggregations[0].measures[1].name', (s) => (s.aggregations[0].measures[1].name = 'events')],
     ['negative lateness', 'aggregations[0].allowedLatenessSeconds', (s) => (s.aggregations[0].allowedLatenessSeconds = -1)],

@@ -17,7 +17,7 @@ describe('window assignment', () => {
       const windows = compileWindowAssigner(c.def).assign(c.ts);
       expect(windows.map((w) => w.start)).toStrictEqual(c.starts);
       for (const w of windows) {
-        expect(w.end - w.start).toBe(c.def.sizeSeconds * 1000);
+        expect(w.end - w.start).toBe((c.def as { sizeSeconds: number }).sizeSeconds * 1000);
         expect(w.start <= c.ts && c.ts < w.end).toBe(true);
       }
     });
