@@ -213,17 +213,21 @@ export async function measureDrains(
         new CreateEventSourceMappingCommand({ FunctionName: id, EventSourceArn: outputs.StreamArn, Enabled: true, ...settings, StartingPosition: 'TRIM_HORIZON' }),
       )
     ).UUID!;
-    // The stream's history (earlier runs) first: settled once the count holds still for a few polls.
-    let seen = -1;
-    let still = 0;
-    await until('the stream history consumed', timeoutMs * 4, async () => {
-      const n = (await consumed()).n;
-      still = n === seen ? still + 1 : 0;
-      seen = n;
-      return still >= 6;
-    }, 250);
+    // The stream's history (earlier runs) first; then the mapping is disabled, and the count must hold still for 3 s
+    // (a batch already handed to the function finishes first, and on a loaded machine a 10,000-record one takes a while).
+    const settled = async (what: string) => {
+      let seen = -1;
+      let still = 0;
+      await until(what, timeoutMs * 4, async () => {
+        const n = (await consumed()).n;
+        still = n === seen ? still + 1 : 0;
+        seen = n;
+        return still >= 12;
+      }, 250);
+    };
+    await settled('the stream history consumed');
     await setEnabled(clients.lambda, noopMappingId, false);
-    await sleep(1500);
+    await settled('the no-op mapping settled after disabling');
     const history = await consumed();
     const t0 = performance.now();
     await putAll(clients, outputs.StreamName, records);
