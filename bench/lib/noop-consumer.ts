@@ -11,8 +11,9 @@
  * and copying the mapping's settings from the live one keeps them the same by construction, without deploying every
  * resource twice per bench run.
  */
+import { join } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
-import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import {
   type LambdaClient,
@@ -25,9 +26,7 @@ import {
   ListEventSourceMappingsCommand,
   type EventSourceMappingConfiguration,
 } from '@aws-sdk/client-lambda';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { build } from 'esbuild';
-import { join } from 'node:path';
 import type { AwsClients } from '../../scripts/lib/aws-target';
 import { Producer } from '../../scripts/lib/producer';
 import type { StackOutputs } from '../../scripts/lib/stack-outputs';
