@@ -122,6 +122,52 @@ export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
   });
 }
 
+/** Whether a character code is in the base64 alphabet (`A–Z a–z 0–9 + /`). */
+function isBase64Char(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+}
+
+/**
+ * Whether the payload surely is not a KPL aggregate, told from its base64 text alone: four alphabet characters decode
+ * to exactly the first three bytes, and a KPL aggregate's first three (f3 89 9a) are written `84ma`. Anything else
+ * (fewer characters, padding or characters a lenient decoder would skip) is left to {@link toSourceRecords}.
+ */
+function surelyPlain(data: string): boolean {
+  if (data.length < 4) return false;
+  const c0 = data.charCodeAt(0);
+  const c1 = data.charCodeAt(1);
+  const c2 = data.charCodeAt(2);
+  const c3 = data.charCodeAt(3);
+  if (!isBase64Char(c0) || !isBase64Char(c1) || !isBase64Char(c2) || !isBase64Char(c3)) return false;
+  return !(c0 === 56 /* 8 */ && c1 === 52 /* 4 */ && c2 === 109 /* m */ && c3 === 97 /* a */);
+}
+
+/** A plain record's payload text: the ASCII fast path, else UTF-8 through a Buffer (the same string either way). */
+function plainPayload(data: string): string {
+  return asciiPayload(data) ?? Buffer.from(data, 'base64').toString('utf8');
+}
+
+/**
+ * A plain (not KPL) record whose payload text is decoded when read, not kept. Why: a batch's records live until its
+ * end, and 10,000 decoded payloads kept with them were copied by every young-generation collection of the batch; the
+ * handler reads a payload once to parse it (again only on the rare paths: errors, late data, a redelivery that
+ * overlaps a fence), so decoding it on demand costs nothing extra. The text is what {@link toSourceRecords} gives.
+ */
+class PlainRecord implements SourceRecord {
+  readonly subSequenceNumber = 0;
+  constructor(
+    readonly sequenceNumber: string,
+    readonly position: string,
+    readonly partitionKey: string,
+    readonly payloadBase64: string,
+    readonly arrivalMs: number | undefined,
+  ) {}
+
+  get payload(): string {
+    return plainPayload(this.payloadBase64);
+  }
+}
+
 /** The shard of a record when it is `lane` (the previous record's), checked without allocating a new string. */
 function inLane(eventID: string, lane: string): boolean {
   return (
@@ -158,11 +204,10 @@ export function splitByShard(records: readonly KinesisStreamRecord[]): Map<strin
     }
     batch.delivered.push(r);
     const list = batch.records;
-    // The plain-ASCII fast path is inlined, so that the common record costs no intermediate array.
-    const ascii = asciiPayload(r.kinesis.data);
-    if (ascii !== undefined) {
+    // The plain-record path is inlined, so that the common record costs no intermediate array.
+    if (surelyPlain(r.kinesis.data)) {
       const seq = r.kinesis.sequenceNumber;
-      list.push(plain(seq, positionOf(seq, 0), r.kinesis.partitionKey, r.kinesis.data, ascii, arrivalOf(r)));
+      list.push(new PlainRecord(seq, positionOf(seq, 0), r.kinesis.partitionKey, r.kinesis.data, arrivalOf(r)));
     } else {
       for (const s of toSourceRecords(r)) list.push(s);
     }

@@ -47,6 +47,12 @@ export function murmur3(text: string, seed = 0): number {
   return h >>> 0;
 }
 
+/** Marks the one-value hash cache of {@link HyperLogLog.add} empty. */
+const NO_VALUE = Symbol('none');
+let lastValue: unknown = NO_VALUE;
+let lastIndexHash = 0;
+let lastRankHash = 0;
+
 /** A HyperLogLog sketch. */
 export class HyperLogLog {
   readonly registers: Uint8Array;
@@ -60,11 +66,19 @@ export class HyperLogLog {
 
   /** Adds a value; values are told apart by their JSON text, so 1 and "1" are different. */
   add(value: unknown): void {
-    const text = typeof value === 'string' ? `s${value}` : `j${JSON.stringify(value)}`;
-    // Two independent 32-bit hashes: one picks the register, the other gives the run of zeros, so that the
-    // precision bits do not shorten the hash the rank is read from.
-    const index = murmur3(text, 0x9747b28c) >>> (32 - this.precision);
-    const w = murmur3(text, 0x5bd1e995);
+    // An event falls into several windows (five with a 5-minute window hopping by 1 minute), and each window's sketch
+    // adds the same value in a row: the previous value's hashes are reused. Only primitives are remembered, for
+    // which `===` implies the same JSON text (0 and -0 both read "0").
+    if (value !== lastValue || typeof value === 'object') {
+      const text = typeof value === 'string' ? `s${value}` : `j${JSON.stringify(value)}`;
+      // Two independent 32-bit hashes: one picks the register, the other gives the run of zeros, so that the
+      // precision bits do not shorten the hash the rank is read from.
+      lastIndexHash = murmur3(text, 0x9747b28c);
+      lastRankHash = murmur3(text, 0x5bd1e995);
+      lastValue = typeof value === 'object' ? NO_VALUE : value;
+    }
+    const index = lastIndexHash >>> (32 - this.precision);
+    const w = lastRankHash;
     const rank = w === 0 ? 33 : Math.clz32(w) + 1;
     if (rank > this.registers[index]) this.registers[index] = rank;
   }

@@ -69,8 +69,37 @@ class BoundedStore extends DenseStore {
   }
 }
 
+type KeyMapping = DDSketch['mapping'];
+const sharedMappings = new Map<number, KeyMapping>();
+
+/**
+ * One index mapping per relative accuracy, shared by every sketch of that accuracy (a mapping is immutable once
+ * built), whose `key` remembers its previous value. Why: an event falls into several windows (five with a 5-minute
+ * window hopping by 1 minute), whose sketches accept the same value in a row; each would otherwise take the same
+ * logarithm. `key` is a pure function of its argument, so the cached key is the one it would compute.
+ */
+function sharedMapping(relativeAccuracy: number): KeyMapping {
+  let mapping = sharedMappings.get(relativeAccuracy);
+  if (!mapping) {
+    const m = new DDSketch({ relativeAccuracy }).mapping;
+    const compute = m.key.bind(m);
+    let lastValue = NaN;
+    let lastKey = 0;
+    m.key = (value: number): number => {
+      if (value !== lastValue) {
+        lastKey = compute(value);
+        lastValue = value;
+      }
+      return lastKey;
+    };
+    sharedMappings.set(relativeAccuracy, (mapping = m));
+  }
+  return mapping;
+}
+
 function newSketch(relativeAccuracy: number): DDSketch {
   const sketch = new DDSketch({ relativeAccuracy });
+  sketch.mapping = sharedMapping(relativeAccuracy);
   sketch.store = new BoundedStore();
   sketch.negativeStore = new BoundedStore();
   return sketch;

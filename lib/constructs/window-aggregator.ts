@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
-import { DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES } from '../../lambda/contract/env';
+import { AGGREGATOR_V8_FLAGS, DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES } from '../../lambda/contract/env';
 import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
 import { CONFIG_DEFAULTS } from '../config/defaults';
 import { INFINITE } from '../config/limits';
@@ -196,7 +196,7 @@ export class WindowAggregator extends Construct {
         [ENV.sinkBucketName]: props.sinkBucket.bucketName,
         [ENV.errorsPrefix]: this.errorsPrefix,
         [ENV.latePrefix]: this.latePrefix,
-        [ENV.nodeOptions]: '--enable-source-maps',
+        [ENV.nodeOptions]: ['--enable-source-maps', ...AGGREGATOR_V8_FLAGS].join(' '),
         [ENV.serviceName]: AGGREGATOR_SERVICE_NAME,
         [ENV.metricsNamespace]: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
       },

@@ -55,6 +55,14 @@ export interface ProducerOptions extends BackoffOptions {
   readonly aggregate?: boolean;
   /** Called with each (user) record that is accepted, with where it landed. */
   readonly onDelivered?: (record: ProducerRecord, receipt: PutReceipt) => void;
+  /**
+   * Keep each partition key's records in put order across retries: a call then ends before a key's second record
+   * (see {@link Producer}), so calls shrink when keys repeat often. `false` fills every call (500 records) and
+   * retries failed entries after the rest, so a retried record can land after later records of its key; nothing is
+   * lost or sent twice either way. Consumers that window by event time with some allowed lateness (this pipeline's
+   * aggregator) do not need the order. @default true
+   */
+  readonly ordered?: boolean;
 }
 
 /** Counters of a producer's life, in user records. */
@@ -76,6 +84,8 @@ interface Entry {
   /** The user records inside a KPL aggregate; absent for a plain record, which is `record`. */
   readonly users?: readonly ProducerRecord[];
   readonly record?: ProducerRecord;
+  /** Bytes counted against the call limit (partition key and data), when known. */
+  readonly size?: number;
 }
 
 /** How many user records an entry carries. */
@@ -98,6 +108,8 @@ export class Producer {
   private buffer: ProducerRecord[] = [];
   /** The buffered records' data as bytes, converted once in `put` (where their size is needed anyway). */
   private bufferData: Uint8Array[] = [];
+  /** Their sizes (partition key and data bytes), measured once in `put`. */
+  private bufferSizes: number[] = [];
   private bufferBytes = 0;
   private undelivered: FailedRecord[] = [];
   /**
@@ -121,8 +133,8 @@ export class Producer {
    * docs/performance.md).
    */
   put(record: ProducerRecord): Promise<void> {
-    const chars = typeof record.partitionKey === 'string' ? [...record.partitionKey].length : 0;
-    if (chars < 1 || chars > MAX_PARTITION_KEY_CHARS) {
+    if (!partitionKeyOk(record.partitionKey)) {
+      const chars = typeof record.partitionKey === 'string' ? countChars(record.partitionKey) : 0;
       this.stats.failed++;
       this.undelivered.push({
         ...record,
@@ -148,6 +160,7 @@ export class Producer {
   private append(record: ProducerRecord, data: Uint8Array, size: number): void {
     this.buffer.push(record);
     this.bufferData.push(data);
+    this.bufferSizes.push(size);
     this.bufferBytes += size;
   }
 
@@ -181,7 +194,12 @@ export class Producer {
     this.bufferData = [];
     this.bufferBytes = 0;
     // Unaggregated, `put` already kept the buffer within one call's limits.
-    if (!this.opts.aggregate) return this.sendChunk(records.map((r, i) => ({ partitionKey: r.partitionKey, data: data[i], record: r })));
+    if (!this.opts.aggregate) {
+      const sizes = this.bufferSizes;
+      this.bufferSizes = [];
+      return this.sendChunk(records.map((r, i) => ({ partitionKey: r.partitionKey, data: data[i], record: r, size: sizes[i] })));
+    }
+    this.bufferSizes = [];
     for (const chunk of chunkEntries(this.toEntries(records))) await this.sendChunk(chunk);
   }
 
@@ -218,44 +236,66 @@ export class Producer {
     const lastError = new Map<Entry, string>();
     const attempts = new Map<Entry, number>();
     let queue: Entry[] = [];
-    for (const e of entries) {
-      const cause = this.heldKeys.get(e.partitionKey);
-      if (cause === undefined) queue.push(e);
-      else this.hold(e, heldError(e.partitionKey, cause));
+    if (this.heldKeys.size === 0) queue = entries.slice();
+    else {
+      for (const e of entries) {
+        const cause = this.heldKeys.get(e.partitionKey);
+        if (cause === undefined) queue.push(e);
+        else this.hold(e, heldError(e.partitionKey, cause));
+      }
     }
+    const ordered = this.opts.ordered ?? true;
     for (let round = 0; queue.length > 0; round++) {
       const keys = new Set<string>();
       const call: Entry[] = [];
       let bytes = 0;
-      // The longest prefix of the queue with no key twice: without failures the stream gets the records in put order
-      // (across keys too, which event-time lateness depends on); a failed record stays at the head of the queue.
+      let maxAttempt = 0;
+      // The longest prefix of the queue with no key twice (when ordered): without failures the stream gets the records
+      // in put order (across keys too, which event-time lateness depends on); a failed record stays at the head of the
+      // queue.
       for (const e of queue) {
-        if (keys.has(e.partitionKey)) break;
-        keys.add(e.partitionKey);
-        const size = Buffer.byteLength(e.partitionKey) + e.data.byteLength;
+        if (ordered) {
+          if (keys.has(e.partitionKey)) break;
+          keys.add(e.partitionKey);
+        }
+        const size = e.size ?? Buffer.byteLength(e.partitionKey) + e.data.byteLength;
         if (call.length >= MAX_PUT_RECORDS_ENTRIES || bytes + size > MAX_PUT_RECORDS_BYTES) break;
         call.push(e);
         bytes += size;
+        // No lookup while nothing has failed yet (the common case): a Map keyed by objects hashes each new one.
+        const a = attempts.size === 0 ? 0 : (attempts.get(e) ?? 0);
+        if (a > 0) {
+          this.stats.retried += userCount(e);
+          if (a > maxAttempt) maxAttempt = a;
+        }
       }
-      const retrying = call.some((e) => (attempts.get(e) ?? 0) > 0);
-      if (retrying) await sleep(backoffDelay(Math.max(...call.map((e) => attempts.get(e) ?? 0)), this.opts));
-      for (const e of call) if ((attempts.get(e) ?? 0) > 0) this.stats.retried += userCount(e);
-      const failed = new Set((await this.putRecords(call, lastError)).map((i) => call[i]));
+      if (maxAttempt > 0) await sleep(backoffDelay(maxAttempt, this.opts));
+      const failedAt = await this.putRecords(call, lastError);
+      const failed = new Set(failedAt.map((i) => call[i]));
       const given = new Map<string, string>();
-      for (const e of call) {
+      for (const i of failedAt) {
+        const e = call[i];
         const n = (attempts.get(e) ?? 0) + 1;
         attempts.set(e, n);
-        if (!failed.has(e)) {
-          this.stats.sent += userCount(e);
-          this.stats.kinesisRecords++;
-        } else if (n >= maxAttempts) {
+        if (n >= maxAttempts) {
           given.set(e.partitionKey, lastError.get(e) ?? 'unknown error');
           this.heldKeys.set(e.partitionKey, lastError.get(e) ?? 'unknown error');
         }
       }
+      for (const e of call) {
+        if (failed.has(e)) continue;
+        this.stats.sent += userCount(e);
+        this.stats.kinesisRecords++;
+      }
+      if (failed.size === 0 && given.size === 0) {
+        // The common case: the call went through whole, and the queue goes on after it.
+        queue = queue.slice(call.length);
+        continue;
+      }
       const next: Entry[] = [];
-      for (const e of queue) {
-        if (call.includes(e) && !failed.has(e)) continue;
+      for (let q = 0; q < queue.length; q++) {
+        const e = queue[q];
+        if (q < call.length && !failed.has(e)) continue;
         if (given.has(e.partitionKey)) {
           this.hold(e, lastError.get(e) ?? heldError(e.partitionKey, given.get(e.partitionKey)!));
           continue;
@@ -302,6 +342,30 @@ export class Producer {
 /** The error of a record held back behind an undeliverable record of its partition key. */
 function heldError(partitionKey: string, cause: string): string {
   return `held unsent: an earlier record with partition key ${JSON.stringify(partitionKey)} could not be delivered (${cause})`;
+}
+
+/**
+ * Whether a partition key has 1 to 256 Unicode characters. A string of at most 256 UTF-16 units has at most 256
+ * characters, so only longer ones are counted: spreading every key into an array to count it was the producer's
+ * largest per-record cost (P6).
+ */
+function partitionKeyOk(key: unknown): boolean {
+  if (typeof key !== 'string' || key.length === 0) return false;
+  return key.length <= MAX_PARTITION_KEY_CHARS || countChars(key) <= MAX_PARTITION_KEY_CHARS;
+}
+
+/** Code points of a string, counted without building an array (a lone surrogate counts as one, as spreading does). */
+function countChars(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
 }
 
 /** What `put` returns when it only buffered: settled already, shared by every such call. */

@@ -189,7 +189,7 @@ describe('aggregator function', () => {
       SINK_BUCKET_NAME: { Ref: STABLE_LOGICAL_IDS.bucket },
       ERRORS_PREFIX: 'errors/',
       LATE_PREFIX: 'late/',
-      NODE_OPTIONS: '--enable-source-maps',
+      NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=64',
       POWERTOOLS_SERVICE_NAME: 'aggregator',
       POWERTOOLS_METRICS_NAMESPACE: 'WindowedPipeline/dev',
     });

@@ -1,0 +1,100 @@
+/**
+ * The P1 shortcuts against what they replace: each is checked here against an independent computation of the same
+ * result (the general decoder, `Date.parse`, a sketch built without the shortcut).
+ */
+import { DDSketch } from '@datadog/sketches-js';
+import { fc, test } from '@fast-check/jest';
+import { groupByShard } from '../../lambda/adapters/kinesis-records';
+import { parseEventTime } from '../../lambda/domain/event-time';
+import { HyperLogLog, murmur3 } from '../../lambda/domain/hyperloglog';
+import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
+import { kinesisEvent, sequenceNumber } from '../support/harness';
+
+const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2];
+
+describe('payload decoding on demand', () => {
+  test.prop([fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.string().map((s) => new Uint8Array(Buffer.from(s)))), { minLength: 1, maxLength: 20 })])(
+    'a plain record reads as the UTF-8 decoding of its bytes',
+    (payloads) => {
+      const plain = payloads.filter((p) => !(p.length >= 20 && KPL_MAGIC.every((b, i) => p[i] === b)));
+      const ev = kinesisEvent(
+        'shardId-000000000000',
+        plain.map((p, i) => ({ data: Buffer.from(p), partitionKey: 'k', sequenceNumber: sequenceNumber(i) })),
+      );
+      const records = groupByShard(ev.Records).get('shardId-000000000000') ?? [];
+      expect(records.map((r) => r.payload)).toStrictEqual(plain.map((p) => Buffer.from(p).toString('utf8')));
+      expect(records.every((r) => r.decodeError === undefined)).toBe(true);
+    },
+  );
+
+  test('a payload whose base64 starts like a KPL aggregate but is not one is read as plain text', () => {
+    // f3 89 9a then not c2: the base64 starts with `84ma`, the decoder must still fall back to plain text.
+    const bytes = Buffer.from([0xf3, 0x89, 0x9a, 0x00, ...Buffer.from('{"a":1} and some more bytes')]);
+    const ev = kinesisEvent('shardId-000000000000', [{ data: bytes, partitionKey: 'k', sequenceNumber: sequenceNumber(1) }]);
+    expect(ev.Records[0].kinesis.data.startsWith('84ma')).toBe(true);
+    const [r] = groupByShard(ev.Records).get('shardId-000000000000')!;
+    expect(r.payload).toBe(bytes.toString('utf8'));
+  });
+});
+
+/** Independent reference: the value when `Date.parse` reads the text back to itself, else a refusal. */
+function referenceIso(text: string): number | undefined {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms) || ms < 0) return undefined;
+  return new Date(ms).toISOString() === text ? ms : undefined;
+}
+
+describe('event times in the toISOString form', () => {
+  test.prop([fc.integer({ min: 0, max: 253_402_300_799_999 })])('every instant reads back exactly', (ms) => {
+    expect(parseEventTime(new Date(ms).toISOString(), 'ts')).toStrictEqual({ ok: true, ms });
+  });
+
+  const digits = (n: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: n, maxLength: n }).map((d) => d.join(''));
+  test.prop([digits(4), digits(2), digits(2), digits(2), digits(2), digits(2), digits(3)])(
+    'any digits in the form: read as Date.parse reads a valid date, refused otherwise',
+    (y, mo, d, h, mi, s, frac) => {
+      const text = `${y}-${mo}-${d}T${h}:${mi}:${s}.${frac}Z`;
+      const expected = referenceIso(text);
+      const got = parseEventTime(text, 'ts');
+      if (expected === undefined) expect(got.ok).toBe(false);
+      else expect(got).toStrictEqual({ ok: true, ms: expected });
+    },
+  );
+});
+
+describe('sketches reuse the previous value’s hash or index', () => {
+  test.prop([fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.oneof(fc.constantFrom('a', 'b', 1, '1', true, 0, -0), fc.string())), { maxLength: 200 })])(
+    'HyperLogLog registers are those of the hashes of each value, whatever the order of sketches and values',
+    (adds) => {
+      const precisions = [4, 11, 16];
+      const sketches = precisions.map((p) => new HyperLogLog(p));
+      const expected = precisions.map((p) => new Uint8Array(1 << p));
+      for (const [k, v] of adds) {
+        sketches[k].add(v);
+        const text = typeof v === 'string' ? `s${v}` : `j${JSON.stringify(v)}`;
+        const index = murmur3(text, 0x9747b28c) >>> (32 - precisions[k]);
+        const w = murmur3(text, 0x5bd1e995);
+        const rank = w === 0 ? 33 : Math.clz32(w) + 1;
+        if (rank > expected[k][index]) expected[k][index] = rank;
+      }
+      sketches.forEach((s, k) => expect(s.registers).toStrictEqual(expected[k]));
+    },
+  );
+
+  test.prop([fc.array(fc.tuple(fc.integer({ min: 0, max: 1 }), fc.double({ min: -1e6, max: 1e6, noNaN: true })), { minLength: 1, maxLength: 200 })])(
+    'quantiles equal those of a library sketch without the shared mapping',
+    (adds) => {
+      const sketches = [new QuantileSketch(0.01), new QuantileSketch(0.01)];
+      const plain = [new DDSketch({ relativeAccuracy: 0.01 }), new DDSketch({ relativeAccuracy: 0.01 })];
+      for (const [k, v] of adds) {
+        sketches[k].add(v);
+        plain[k].accept(v < 1e-9 && v > -1e-9 ? 0 : v);
+      }
+      for (let k = 0; k < 2; k++) {
+        for (const q of [0, 0.25, 0.5, 0.95, 1]) {
+          expect(sketches[k].quantile(q)).toBe(plain[k].count === 0 ? null : plain[k].getValueAtQuantile(q));
+        }
+      }
+    },
+  );
+});
