@@ -66,6 +66,13 @@ function observed(store: LeanWindowStore, written: string[]): WindowStore {
     getWindows: (refs) => store.getWindows(refs),
     findPending: (agg, end) => store.findPending(agg, end),
     markEmitted: (ref, v) => store.markEmitted(ref, v),
+    getPartials: (keys) => store.getPartials(keys),
+    writePartial: async (key, next, rev, nowMs) => {
+      const outcome = await store.writePartial(key, next, rev);
+      if (outcome === 'written') written.push(windowId(key.ref.aggregation.name, key.ref.keyJson, key.ref.start));
+      return (void nowMs, outcome);
+    },
+    registerLane: (ref, lane, nowMs) => store.registerLane(ref, lane, nowMs),
     writeWindow: async (ref: WindowRef, next, rev, nowMs) => {
       const outcome = await store.writeWindow(ref, next, rev, nowMs);
       if (outcome === 'written') written.push(windowId(ref.aggregation.name, ref.keyJson, ref.start));

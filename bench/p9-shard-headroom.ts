@@ -5,11 +5,11 @@
  * function sustains, against the shard's 1,000 records/s write limit: at ≥ 3× a shard can never outrun its function.
  */
 import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
-import type { PendingQuery, WindowStore } from '../lambda/app/ports';
+import type { PartialKey, PendingQuery, WindowStore } from '../lambda/app/ports';
 import type { CompiledAggregation } from '../lambda/domain/compiled-spec';
 import type { LaneState } from '../lambda/domain/lane';
 import type { WindowRef } from '../lambda/domain/window-ref';
-import type { StoredWindow } from '../lambda/domain/window-lifecycle';
+import type { StoredPartial, StoredWindow } from '../lambda/domain/window-lifecycle';
 import { seededRandom } from '../scripts/workload';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { CountingRecordSink, LeanWindowStore } from './lib/memory-ports';
@@ -82,6 +82,15 @@ export class SlowStore implements WindowStore {
   }
   markEmitted(ref: WindowRef, version: number) {
     return this.rtt(() => this.inner.markEmitted(ref, version));
+  }
+  getPartials(keys: readonly PartialKey[]) {
+    return this.rtt(() => this.inner.getPartials(keys));
+  }
+  writePartial(key: PartialKey, next: StoredPartial, rev: number | undefined) {
+    return this.rtt(() => this.inner.writePartial(key, next, rev));
+  }
+  registerLane(ref: WindowRef, lane: string, nowMs: number) {
+    return this.rtt(() => this.inner.registerLane(ref, lane, nowMs));
   }
 }
 

@@ -1,12 +1,13 @@
-import { LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS } from '../../lambda/contract/window-table-layout';
+import { compactLane, LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS, pendingBucket, pendingKey } from '../../lambda/contract/window-table-layout';
+import { partialPk } from '../../lambda/adapters/window-items';
 import { watermarkKey, windowPendingKey, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
-import type { PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
-import { toStoredMeasures } from '../../lambda/domain/aggregate-state';
+import type { PartialKey, PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import { emptyState, toStoredMeasures } from '../../lambda/domain/aggregate-state';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import { itemBytes } from '../../lambda/domain/item-budget';
 import type { LaneState } from '../../lambda/domain/lane';
-import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
-import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
+import { partialId, windowId, type WindowRef } from '../../lambda/domain/window-ref';
+import type { StoredPartial, StoredWindow } from '../../lambda/domain/window-lifecycle';
 
 /**
  * On-demand capacity units, as DynamoDB bills them.
@@ -115,9 +116,19 @@ interface WindowItem {
   indexKey?: string;
 }
 
+interface PartialItem {
+  key: PartialKey;
+  stored: StoredPartial;
+  bytes: number;
+  indexKey?: string;
+}
+
 /** Counts of the store's requests. */
 export interface CapacityCalls {
   windowWrites: number;
+  /** Per-shard state: partial writes and root registrations. */
+  partialWrites: number;
+  registrations: number;
   conflicts: number;
   markEmitted: number;
   laneWrites: number;
@@ -136,12 +147,13 @@ export interface CapacityCalls {
  */
 export class CapacityWindowStore implements WindowStore {
   private readonly windows = new Map<string, WindowItem>();
+  private readonly partials = new Map<string, PartialItem>();
   /** The index: key → window end (its sort key) → window ids. */
   private readonly index = new Map<string, Map<number, Set<string>>>();
   private readonly lanes = new Map<string, { state: LaneState; bytes: number }>();
   readonly table = new Meter();
   readonly gsi = new Meter();
-  readonly calls: CapacityCalls = { windowWrites: 0, conflicts: 0, markEmitted: 0, laneWrites: 0, itemsRead: 0, indexItemsRead: 0, queries: 0 };
+  readonly calls: CapacityCalls = { windowWrites: 0, partialWrites: 0, registrations: 0, conflicts: 0, markEmitted: 0, laneWrites: 0, itemsRead: 0, indexItemsRead: 0, queries: 0 };
   /** Round trips to DynamoDB, for the latency model of a closing pass. */
   roundTrips = 0;
 
@@ -214,23 +226,8 @@ export class CapacityWindowStore implements WindowStore {
     const cur = this.windows.get(id);
     const pk = windowPk(ref.aggregation.name, ref.keyJson);
     // As `if_not_exists`: a window keeps the index key it has.
-    const indexKey = !next.pending ? undefined : fileUnder !== undefined ? windowPendingKey(ref, { [fileUnder]: '' }) : (cur?.indexKey ?? windowPendingKey(ref, next.fences));
-    const bytes = itemBytes({
-      pk,
-      sk: windowSk(ref.start),
-      m: toStoredMeasures(ref.aggregation.layout, next.state),
-      f: next.fences,
-      v: next.version,
-      rev: next.rev,
-      agg: ref.aggregation.name,
-      key: ref.keyJson,
-      ws: windowSk(ref.start),
-      we: windowSk(ref.end),
-      fireAt: ref.end,
-      expiresAt: 0,
-      updatedAt: nowMs,
-      pendingAgg: indexKey,
-    });
+    const indexKey = !next.pending ? undefined : fileUnder !== undefined ? windowPendingKey(ref, { [fileUnder]: '' }) : (cur?.indexKey ?? windowPendingKey(ref, next.fences, next.lanes));
+    const bytes = this.windowBytes(ref, next, nowMs, indexKey);
     this.roundTrips++;
     // An update is billed on the larger of the item before and after, and a failed condition is billed too.
     this.table.write(pk, Math.ceil(Math.max(bytes, cur?.bytes ?? 0) / WRITE_UNIT_BYTES));
@@ -257,7 +254,7 @@ export class CapacityWindowStore implements WindowStore {
       const matching: WindowItem[] = [];
       const byEnd = this.index.get(key);
       const ends = [...(byEnd?.keys() ?? [])].filter((e) => e <= q.atOrBefore && (q.after === undefined || e > q.after)).sort((x, y) => x - y);
-      for (const e of ends) for (const id of byEnd!.get(e)!) matching.push(this.windows.get(id)!);
+      for (const e of ends) for (const id of byEnd!.get(e)!) matching.push(this.windows.get(id) ?? { ref: this.partials.get(id)!.key.ref, stored: undefined as never, bytes: 0 });
       const take = q.limit === undefined ? matching.length - skip : Math.min(matching.length - skip, q.limit - refs.length);
       const page = matching.slice(skip, skip + take);
       let bytes = 0;
@@ -291,6 +288,90 @@ export class CapacityWindowStore implements WindowStore {
       w.stored = { ...w.stored, pending: false };
       w.indexKey = undefined;
     }
+  }
+
+  async getPartials(keys: readonly PartialKey[], consistent: boolean): Promise<Map<string, StoredPartial>> {
+    const out = new Map<string, StoredPartial>();
+    this.roundTrips += Math.ceil(keys.length / 100);
+    for (const { ref, lane } of keys) {
+      const id = partialId(ref.aggregation.name, ref.keyJson, ref.start, lane);
+      const p = this.partials.get(id);
+      this.calls.itemsRead++;
+      this.table.read(partialPk(ref.aggregation.name, ref.keyJson, lane), Math.ceil(Math.max(1, p?.bytes ?? 0) / READ_UNIT_BYTES) * (consistent ? 1 : 0.5));
+      if (p) out.set(id, p.stored);
+    }
+    return out;
+  }
+
+  async writePartial(key: PartialKey, next: StoredPartial, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome> {
+    const { ref, lane } = key;
+    const id = partialId(ref.aggregation.name, ref.keyJson, ref.start, lane);
+    const cur = this.partials.get(id);
+    const pk = partialPk(ref.aggregation.name, ref.keyJson, lane);
+    const indexKey = next.dirty ? pendingKey(ref.aggregation.name, pendingBucket(lane, ref.keyJson)) : undefined;
+    const bytes = itemBytes({
+      pk,
+      sk: windowSk(ref.start),
+      m: toStoredMeasures(ref.aggregation.layout, next.state),
+      pf: next.fence,
+      rev: next.rev,
+      sl: next.sealed || undefined,
+      d: next.dirty || undefined,
+      fireAt: ref.end,
+      expiresAt: 0,
+      updatedAt: nowMs,
+      pendingAgg: indexKey,
+    });
+    this.roundTrips++;
+    this.table.write(pk, Math.ceil(Math.max(bytes, cur?.bytes ?? 0) / WRITE_UNIT_BYTES));
+    if (expectedRev === undefined ? cur !== undefined : cur?.stored.rev !== expectedRev) {
+      this.calls.conflicts++;
+      return 'conflict';
+    }
+    this.calls.partialWrites++;
+    this.setIndexKey(id, pk, ref, cur?.indexKey, indexKey);
+    this.partials.set(id, { key, stored: next, bytes, indexKey });
+    return 'written';
+  }
+
+  async registerLane(ref: WindowRef, lane: string, nowMs: number): Promise<{ version: number }> {
+    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const cur = this.windows.get(id);
+    const pk = windowPk(ref.aggregation.name, ref.keyJson);
+    const lanes = cur?.stored.lanes?.includes(lane) ? cur.stored.lanes : [...(cur?.stored.lanes ?? []), lane];
+    const stored: StoredWindow = cur
+      ? { ...cur.stored, lanes, pending: true, rev: cur.stored.rev + 1, updatedAt: nowMs }
+      : { state: emptyState(ref.aggregation.layout), fences: {}, lanes, version: 0, pending: true, rev: 1, updatedAt: nowMs };
+    // As `if_not_exists`: a root keeps the index key it has.
+    const indexKey = cur?.indexKey ?? windowPendingKey(ref, {}, [lane]);
+    const bytes = this.windowBytes(ref, stored, nowMs, indexKey);
+    this.roundTrips++;
+    this.table.write(pk, Math.ceil(Math.max(bytes, cur?.bytes ?? 0) / WRITE_UNIT_BYTES));
+    this.calls.registrations++;
+    this.setIndexKey(id, pk, ref, cur?.indexKey, indexKey);
+    this.windows.set(id, { ref, stored, bytes, indexKey });
+    return { version: stored.version };
+  }
+
+  /** A window (or per-shard root) item's size, as `DynamoWindowStore` writes it. */
+  private windowBytes(ref: WindowRef, next: StoredWindow, nowMs: number, indexKey: string | undefined): number {
+    return itemBytes({
+      pk: windowPk(ref.aggregation.name, ref.keyJson),
+      sk: windowSk(ref.start),
+      m: toStoredMeasures(ref.aggregation.layout, next.state),
+      f: next.lanes ? undefined : next.fences,
+      ln: next.lanes?.map(compactLane),
+      v: next.version,
+      rev: next.rev,
+      agg: ref.aggregation.name,
+      key: ref.keyJson,
+      ws: windowSk(ref.start),
+      we: windowSk(ref.end),
+      fireAt: ref.end,
+      expiresAt: 0,
+      updatedAt: nowMs,
+      pendingAgg: indexKey,
+    });
   }
 
   private setIndexKey(id: string, _pk: string, ref: WindowRef, before: string | undefined, after: string | undefined): void {

@@ -5,13 +5,14 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { ItemBudgetExceededError, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
+import { ItemBudgetExceededError, type PartialKey, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
+import { getPartials, partialRefOf, registerLane, writePartial, type PartialTable } from './dynamodb-partials';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
 import { toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import { keyRecord, windowId, type WindowRef } from '../domain/window-ref';
-import type { StoredWindow } from '../domain/window-lifecycle';
+import type { StoredPartial, StoredWindow } from '../domain/window-lifecycle';
 import {
   decodePendingCursor,
   encodePendingCursor,
@@ -25,7 +26,7 @@ import {
 } from './window-items';
 import type { LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';
-import { ATTR, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
+import { ATTR, compactLane, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
 export { laneStateOf, parseWindowItem, storedWindowOf, watermarkKey, windowPendingKey, windowPk, windowSk } from './window-items';
@@ -60,12 +61,26 @@ function isConditionFailure(e: unknown): boolean {
  */
 export class DynamoWindowStore implements WindowStore {
   private readonly retentionMs: number;
+  private readonly partialTable: PartialTable;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly opts: DynamoWindowStoreOptions,
   ) {
     this.retentionMs = (opts.retentionAfterCloseSeconds ?? 7 * 86_400) * 1000;
+    this.partialTable = { ...opts, doc, retentionMs: this.retentionMs };
+  }
+
+  getPartials(keys: readonly PartialKey[], consistent: boolean): Promise<Map<string, StoredPartial>> {
+    return getPartials(this.partialTable, keys, consistent);
+  }
+
+  writePartial(key: PartialKey, next: StoredPartial, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome> {
+    return writePartial(this.partialTable, key, next, expectedRev, nowMs);
+  }
+
+  registerLane(ref: WindowRef, lane: string, nowMs: number): Promise<{ version: number }> {
+    return registerLane(this.partialTable, ref, lane, nowMs);
   }
 
   async readLanes(): Promise<Map<string, LaneState>> {
@@ -161,7 +176,7 @@ export class DynamoWindowStore implements WindowStore {
               [this.opts.tableName]: {
                 Keys: request,
                 ConsistentRead: consistent,
-                ProjectionExpression: '#pk, #sk, #m, #f, #v, #rev, #p, #upd',
+                ProjectionExpression: '#pk, #sk, #m, #f, #v, #rev, #p, #upd, #ln',
                 ExpressionAttributeNames: {
                   '#pk': ATTR.pk,
                   '#sk': ATTR.sk,
@@ -171,6 +186,7 @@ export class DynamoWindowStore implements WindowStore {
                   '#rev': ATTR.rev,
                   '#p': ATTR.pending,
                   '#upd': ATTR.updatedAt,
+                  '#ln': ATTR.lanes,
                 },
               },
             },
@@ -221,11 +237,16 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
-      ':p': fileUnder === undefined ? windowPendingKey(ref, next.fences) : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson)),
+      ':p': fileUnder === undefined ? windowPendingKey(ref, next.fences, next.lanes) : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson)),
     };
+    // A per-shard root keeps its lanes (the write is conditional on the revision every registration bumps).
+    if (next.lanes && next.lanes.length > 0) {
+      names['#ln'] = ATTR.lanes;
+      values[':ln'] = new Set(next.lanes.map(compactLane));
+    }
     let update =
       'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, ' +
-      '#fireAt = :fireAt, #exp = :exp, #upd = :upd';
+      '#fireAt = :fireAt, #exp = :exp, #upd = :upd' + (values[':ln'] ? ', #ln = :ln' : '');
     // An existing window keeps its index key (an unchanged index key costs the index no write).
     if (!next.pending) update += ' REMOVE #p';
     else update += fileUnder === undefined ? ', #p = if_not_exists(#p, :p)' : ', #p = :p';
@@ -266,7 +287,8 @@ export class DynamoWindowStore implements WindowStore {
     const prefix = windowPk(aggregation.name, '');
     const toRef = (item: Record<string, unknown>): WindowRef | undefined => {
       const pk = String(item[ATTR.pk]);
-      if (!pk.startsWith(prefix)) return undefined;
+      // A dirty per-shard partial stands for its window.
+      if (!pk.startsWith(prefix)) return partialRefOf(aggregation, pk, String(item[ATTR.sk]));
       const start = Date.parse(String(item[ATTR.sk]));
       return { aggregation, keyJson: pk.slice(prefix.length), start, end: start + aggregation.assigner.sizeMs };
     };

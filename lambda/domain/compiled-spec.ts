@@ -1,7 +1,7 @@
 import { compileMeasureLayout, type MeasureLayout } from './aggregate-state';
 import type { EventTimeFormat } from './event-time';
 import { compileFieldGetter, type FieldGetter } from './fields';
-import { DEFAULT_MAX_FUTURE_SECONDS, type Aggregation, type AggregationSpec } from './spec';
+import { DEFAULT_MAX_FUTURE_SECONDS, nonCoPartitioned, type Aggregation, type AggregationSpec } from './spec';
 import { compileWindowAssigner, type WindowAssigner } from './windows';
 
 /** A group-by value: what a key field may hold. */
@@ -15,6 +15,11 @@ export interface CompiledAggregation {
   readonly assigner: WindowAssigner;
   readonly groupBy: readonly { readonly field: string; readonly get: FieldGetter }[];
   readonly latenessMs: number;
+  /**
+   * The window state is split into one partial item per (window, shard) under a small root item (`state`:
+   * `per-shard`, or `auto` on an aggregation that is not co-partitioned); otherwise one item per window.
+   */
+  readonly perShard: boolean;
 }
 
 /** A spec compiled once per process (handler init), then shared by every batch. */
@@ -36,6 +41,7 @@ export interface CompiledSpec {
 
 /** Compiles a validated spec. */
 export function compileSpec(spec: AggregationSpec): CompiledSpec {
+  const spread = new Set(nonCoPartitioned(spec));
   const aggregations = spec.aggregations.map(
     (def): CompiledAggregation => ({
       def,
@@ -44,6 +50,7 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
       assigner: compileWindowAssigner(def.window),
       groupBy: def.groupBy.map((field) => ({ field, get: compileFieldGetter(field) })),
       latenessMs: def.allowedLatenessSeconds * 1000,
+      perShard: def.state === 'per-shard' || (def.state !== 'single' && spread.has(def.name)),
     }),
   );
   const numeric = new Map<string, FieldGetter>();

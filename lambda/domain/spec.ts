@@ -116,6 +116,14 @@ export const aggregationSchema = z
     /** How long after a window fires late events still correct it. @default 0 */
     allowedLatenessSeconds: z.number().int().min(0).max(MAX_ALLOWED_LATENESS_SECONDS).default(0),
     measures: z.array(measureSchema).min(1).max(32),
+    /**
+     * How a window's state is kept: `single`, one item per window that every shard feeding it writes; `per-shard`, one
+     * partial item per (window, shard), written by that shard alone and merged when the window fires (a window many
+     * shards feed then costs no shard a contended write). `auto` picks `single` when the aggregation is co-partitioned
+     * (its group-by includes every field of the spec's `partitionKey`, so one shard feeds each window) and `per-shard`
+     * otherwise. @default "auto"
+     */
+    state: z.enum(['auto', 'single', 'per-shard']).optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -193,7 +201,7 @@ export type AggregationSpec = z.infer<typeof aggregationSpecSchema>;
 const SPEC_FIELD_NAMES = [
   'eventTime', 'field', 'format', 'maxFutureSeconds', 'maxPastSeconds', 'partitionKey', 'aggregations', 'name',
   'groupBy', 'window', 'type', 'sizeSeconds', 'hopSeconds', 'allowedLatenessSeconds', 'measures', 'op', 'precision',
-  'quantile', 'relativeAccuracy',
+  'quantile', 'relativeAccuracy', 'state',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
