@@ -1,6 +1,7 @@
 import { compactLane, LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS, pendingBucket, pendingKey } from '../../lambda/contract/window-table-layout';
 import { partialPk } from '../../lambda/adapters/window-items';
-import { watermarkKey, windowPendingKey, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
+import { watermarkKey, windowPendingKey, windowSk } from '../../lambda/adapters/dynamodb-window-store';
+import { windowItemKey } from '../../lambda/adapters/window-items';
 import type { PartialKey, PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import { emptyState, toStoredMeasures } from '../../lambda/domain/aggregate-state';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
@@ -215,7 +216,7 @@ export class CapacityWindowStore implements WindowStore {
       const w = this.windows.get(id);
       this.calls.itemsRead++;
       const units = Math.ceil(Math.max(1, w?.bytes ?? 0) / READ_UNIT_BYTES) * (consistent ? 1 : 0.5);
-      this.table.read(windowPk(r.aggregation.name, r.keyJson), units);
+      this.table.read(windowItemKey(r).pk, units);
       if (w) out.set(id, w.stored);
     }
     return out;
@@ -224,7 +225,7 @@ export class CapacityWindowStore implements WindowStore {
   async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number, fileUnder?: string): Promise<WriteOutcome> {
     const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
     const cur = this.windows.get(id);
-    const pk = windowPk(ref.aggregation.name, ref.keyJson);
+    const pk = windowItemKey(ref).pk;
     // As `if_not_exists`: a window keeps the index key it has.
     const indexKey = !next.pending ? undefined : fileUnder !== undefined ? windowPendingKey(ref, { [fileUnder]: '' }) : (cur?.indexKey ?? windowPendingKey(ref, next.fences, next.lanes));
     const bytes = this.windowBytes(ref, next, nowMs, indexKey);
@@ -279,7 +280,7 @@ export class CapacityWindowStore implements WindowStore {
   async markEmitted(ref: WindowRef, version: number): Promise<void> {
     const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
     const w = this.windows.get(id);
-    const pk = windowPk(ref.aggregation.name, ref.keyJson);
+    const pk = windowItemKey(ref).pk;
     this.roundTrips++;
     this.table.write(pk, Math.ceil((w?.bytes ?? 1) / WRITE_UNIT_BYTES));
     this.calls.markEmitted++;
@@ -337,7 +338,7 @@ export class CapacityWindowStore implements WindowStore {
   async registerLane(ref: WindowRef, lane: string, nowMs: number): Promise<{ version: number }> {
     const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
     const cur = this.windows.get(id);
-    const pk = windowPk(ref.aggregation.name, ref.keyJson);
+    const pk = windowItemKey(ref).pk;
     const lanes = cur?.stored.lanes?.includes(lane) ? cur.stored.lanes : [...(cur?.stored.lanes ?? []), lane];
     const stored: StoredWindow = cur
       ? { ...cur.stored, lanes, pending: true, rev: cur.stored.rev + 1, updatedAt: nowMs }
@@ -356,7 +357,7 @@ export class CapacityWindowStore implements WindowStore {
   /** A window (or per-shard root) item's size, as `DynamoWindowStore` writes it. */
   private windowBytes(ref: WindowRef, next: StoredWindow, nowMs: number, indexKey: string | undefined): number {
     return itemBytes({
-      pk: windowPk(ref.aggregation.name, ref.keyJson),
+      pk: windowItemKey(ref).pk,
       sk: windowSk(ref.start),
       m: toStoredMeasures(ref.aggregation.layout, next.state),
       f: next.lanes ? undefined : next.fences,

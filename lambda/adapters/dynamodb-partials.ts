@@ -15,7 +15,7 @@ import type { StoredPartial } from '../domain/window-lifecycle';
 import { keyRecord, partialId, type WindowRef } from '../domain/window-ref';
 import { backoffDelay, realSleep, type BackoffOptions } from '../support/backoff';
 import { ATTR, compactLane, pendingBucket, pendingKey } from '../contract/window-table-layout';
-import { partialPk, storedPartialOf, windowPk, windowSk } from './window-items';
+import { partialPk, storedPartialOf, windowItemKey, windowSk } from './window-items';
 
 /** BatchGetItem reads at most 100 keys per call. @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html */
 const MAX_BATCH_GET_KEYS = 100;
@@ -137,7 +137,7 @@ export async function registerLane(t: PartialTable, ref: WindowRef, lane: string
   const res = await t.doc.send(
     new UpdateCommand({
       TableName: t.tableName,
-      Key: { pk: windowPk(agg.name, ref.keyJson), sk: windowSk(ref.start) },
+      Key: windowItemKey(ref),
       UpdateExpression:
         'ADD #ln :ln, #rev :one SET #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, ' +
         '#upd = :upd, #v = if_not_exists(#v, :zero), #p = if_not_exists(#p, :p)',

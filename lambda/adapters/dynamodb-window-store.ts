@@ -21,8 +21,8 @@ import {
   storedWindowOf,
   watermarkKey,
   windowPendingKey,
-  windowPk,
-  windowSk,
+  keyJsonOfWindowPk,
+  windowItemKey,
 } from './window-items';
 import type { LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';
@@ -157,7 +157,10 @@ export class DynamoWindowStore implements WindowStore {
   async getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>> {
     const out = new Map<string, StoredWindow>();
     const byKey = new Map<string, WindowRef>();
-    for (const ref of refs) byKey.set(`${windowPk(ref.aggregation.name, ref.keyJson)}\u0000${windowSk(ref.start)}`, ref);
+    for (const ref of refs) {
+      const k = windowItemKey(ref);
+      byKey.set(`${k.pk}\u0000${k.sk}`, ref);
+    }
     const keys = [...byKey.keys()].map((k) => {
       const [pk, sk] = k.split('\u0000');
       return { pk, sk };
@@ -258,7 +261,7 @@ export class DynamoWindowStore implements WindowStore {
       condition = '#rev = :expectedRev';
       values[':expectedRev'] = expectedRev;
     }
-    const key = { pk: windowPk(agg.name, ref.keyJson), sk: windowSk(ref.start) };
+    const key = windowItemKey(ref);
     // Every attribute the item keeps is SET by this update, so the item after the write is exactly this.
     const item: Record<string, unknown> = { ...key };
     for (const [ph, attr] of Object.entries(names)) if (ph !== '#pk' && ph !== '#p') item[attr] = values[`:${ph.slice(1)}`];
@@ -284,13 +287,13 @@ export class DynamoWindowStore implements WindowStore {
   }
 
   async findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage> {
-    const prefix = windowPk(aggregation.name, '');
     const toRef = (item: Record<string, unknown>): WindowRef | undefined => {
       const pk = String(item[ATTR.pk]);
+      const keyJson = keyJsonOfWindowPk(aggregation, pk);
       // A dirty per-shard partial stands for its window.
-      if (!pk.startsWith(prefix)) return partialRefOf(aggregation, pk, String(item[ATTR.sk]));
+      if (keyJson === undefined) return partialRefOf(aggregation, pk, String(item[ATTR.sk]));
       const start = Date.parse(String(item[ATTR.sk]));
-      return { aggregation, keyJson: pk.slice(prefix.length), start, end: start + aggregation.assigner.sizeMs };
+      return { aggregation, keyJson, start, end: start + aggregation.assigner.sizeMs };
     };
     const range = query.after === undefined ? '#fireAt <= :w' : '#fireAt BETWEEN :a AND :w';
     const values = (bucket: number): Record<string, unknown> => ({
@@ -354,7 +357,7 @@ export class DynamoWindowStore implements WindowStore {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.opts.tableName,
-          Key: { pk: windowPk(ref.aggregation.name, ref.keyJson), sk: windowSk(ref.start) },
+          Key: windowItemKey(ref),
           UpdateExpression: 'REMOVE #p',
           ConditionExpression: '#v = :v AND attribute_exists(#p)',
           ExpressionAttributeNames: { '#p': ATTR.pending, '#v': ATTR.version },

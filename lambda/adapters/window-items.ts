@@ -4,7 +4,7 @@
  * table.
  */
 import { fromStoredMeasures } from '../domain/aggregate-state';
-import type { CompiledSpec } from '../domain/compiled-spec';
+import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import type { LaneRange, LaneState } from '../domain/lane';
 import type { StoredWindow } from '../domain/window-lifecycle';
@@ -15,6 +15,26 @@ import type { StoredPartial } from '../domain/window-lifecycle';
 /** The partition key of a window's items: aggregation and canonical key. */
 export function windowPk(aggregation: string, keyJson: string): string {
   return `w#${aggregation}#${keyJson}`;
+}
+
+/**
+ * The key of a window's item. A per-shard root has a partition of its own per window (the window's start appended):
+ * every lane registers on it at the window's start, and the roots of one key's overlapping hopping windows would
+ * otherwise add up on one partition.
+ */
+export function windowItemKey(ref: WindowRef): { pk: string; sk: string } {
+  const sk = windowSk(ref.start);
+  const pk = windowPk(ref.aggregation.name, ref.keyJson);
+  return { pk: ref.aggregation.perShard ? `${pk}#${sk}` : pk, sk };
+}
+
+/** The key JSON of a window item's partition key (see {@link windowItemKey}); undefined if not a window's of `agg`. */
+export function keyJsonOfWindowPk(agg: CompiledAggregation, pk: string): string | undefined {
+  const prefix = windowPk(agg.name, '');
+  if (!pk.startsWith(prefix)) return undefined;
+  const rest = pk.slice(prefix.length);
+  // A key JSON is an array, so it ends at the last `]`; a per-shard root's start follows it.
+  return agg.perShard ? rest.slice(0, rest.lastIndexOf(']') + 1) : rest;
 }
 
 /**
@@ -123,8 +143,9 @@ export function parseWindowItem(
   const aggAttr = item[ATTR.aggregation];
   const pk = typeof pkAttr === 'string' ? pkAttr : '';
   const agg = spec.byName.get(typeof aggAttr === 'string' ? aggAttr : '');
-  if (!agg || !pk.startsWith(windowPk(agg.name, ''))) return undefined;
+  const keyJson = agg && keyJsonOfWindowPk(agg, pk);
+  if (!agg || keyJson === undefined) return undefined;
   const start = Date.parse(String(item[ATTR.sk]));
-  const ref: WindowRef = { aggregation: agg, keyJson: pk.slice(windowPk(agg.name, '').length), start, end: start + agg.assigner.sizeMs };
+  const ref: WindowRef = { aggregation: agg, keyJson, start, end: start + agg.assigner.sizeMs };
   return { ref, stored: storedWindowOf(ref, item) };
 }

@@ -119,10 +119,17 @@ export async function settleRoot(ctx: SettlementContext, ref: WindowRef, first: 
     const fences = laneSet(lanes);
     let partials: Map<string, StoredPartial> | undefined;
     let fire: boolean;
-    let seal = false;
+    // The lanes whose partials a firing must seal: every lane for a firing by idleness (they may not have passed the
+    // end); for a firing by the batch of a lane, that lane, whose new watermark is not persisted until the batch
+    // succeeds (a failed batch's retry would otherwise take its records for on time).
+    let seal: readonly string[] = [];
     if (root.version === 0) {
       fire = ctx.fires(ref, fences);
-      if (!fire && ctx.idleFires?.(ref, fences)) fire = seal = true;
+      if (fire && ctx.passing && lanes.includes(ctx.passing.lane)) seal = [ctx.passing.lane];
+      if (!fire && ctx.idleFires?.(ref, fences)) {
+        fire = true;
+        seal = lanes;
+      }
     } else {
       partials = await readPartials(ctx, ref, lanes);
       fire = [...partials.values()].some((p) => p.dirty);
@@ -132,7 +139,7 @@ export async function settleRoot(ctx: SettlementContext, ref: WindowRef, first: 
     let included: Map<string, StoredPartial> | undefined;
     if (fire) {
       included = partials ?? (await readPartials(ctx, ref, lanes));
-      if (seal) included = await sealPartials(ctx, ref, lanes, included);
+      if (seal.length > 0) included = await sealPartials(ctx, ref, seal, included);
       const snapshot = emptyState(ref.aggregation.layout);
       for (const p of included.values()) mergeInto(ref.aggregation.layout, snapshot, p.state);
       next = { state: snapshot, fences: {}, lanes, version: root.version + 1, pending: true, rev: root.rev + 1 };
@@ -173,7 +180,8 @@ async function readPartials(ctx: SettlementContext, ref: WindowRef, lanes: reado
 }
 
 /**
- * Before a firing by idleness: sets `sealed` on each partial with a write conditional on its revision (re-reading one
+ * Before a firing by idleness (every lane) or by a lane's own batch (that lane): sets `sealed` on each partial of
+ * `lanes` with a write conditional on its revision (re-reading one
  * that changed meanwhile), and creates an empty sealed partial for a registered lane that has none yet, so that
  * every later write of those lanes is taken for a correction. Returns the partials as sealed.
  */
@@ -183,7 +191,7 @@ async function sealPartials(
   lanes: readonly string[],
   partials: ReadonlyMap<string, StoredPartial>,
 ): Promise<Map<string, StoredPartial>> {
-  const out = new Map<string, StoredPartial>();
+  const out = new Map(partials);
   for (const lane of lanes) {
     let p = partials.get(lane);
     for (let attempt = 0; !p?.sealed; attempt++) {
