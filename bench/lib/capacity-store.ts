@@ -149,6 +149,8 @@ export interface CapacityCalls {
 export class CapacityWindowStore implements WindowStore {
   private readonly windows = new Map<string, WindowItem>();
   private readonly partials = new Map<string, PartialItem>();
+  /** Windows each lane has fed, by window end: what a batch of the lane makes due when its watermark passes an end. */
+  private readonly fed = new Map<string, Map<number, number>>();
   /** The index: key → window end (its sort key) → window ids. */
   private readonly index = new Map<string, Map<number, Set<string>>>();
   private readonly lanes = new Map<string, { state: LaneState; bytes: number }>();
@@ -237,6 +239,7 @@ export class CapacityWindowStore implements WindowStore {
       return 'conflict';
     }
     this.calls.windowWrites++;
+    for (const lane in next.fences) if (!cur || !(lane in cur.stored.fences)) this.feeds(lane, ref.end);
     this.setIndexKey(id, pk, ref, cur?.indexKey, indexKey);
     this.windows.set(id, { ref, stored: { ...next, updatedAt: nowMs }, bytes, indexKey });
     return 'written';
@@ -349,9 +352,23 @@ export class CapacityWindowStore implements WindowStore {
     this.roundTrips++;
     this.table.write(pk, Math.ceil(Math.max(bytes, cur?.bytes ?? 0) / WRITE_UNIT_BYTES));
     this.calls.registrations++;
+    if (!cur?.stored.lanes?.includes(lane)) this.feeds(lane, ref.end);
     this.setIndexKey(id, pk, ref, cur?.indexKey, indexKey);
     this.windows.set(id, { ref, stored, bytes, indexKey });
     return { version: stored.version };
+  }
+
+  /** How many windows `lane` has fed whose end is in `(after, atOrBefore]`: the windows its batch makes due. */
+  fedEnding(lane: string, after: number | undefined, atOrBefore: number): number {
+    let n = 0;
+    for (const [end, count] of this.fed.get(lane) ?? []) if (end <= atOrBefore && (after === undefined || end > after)) n += count;
+    return n;
+  }
+
+  private feeds(lane: string, end: number): void {
+    let byEnd = this.fed.get(lane);
+    if (!byEnd) this.fed.set(lane, (byEnd = new Map<number, number>()));
+    byEnd.set(end, (byEnd.get(end) ?? 0) + 1);
   }
 
   /** A window (or per-shard root) item's size, as `DynamoWindowStore` writes it. */

@@ -110,14 +110,21 @@ async function correctSoon(ctx: SettlementContext, ref: WindowRef, emissions: Em
  * dirty (a fired root), hands an open root this lane passed to the lane it waits for, or collects a stale pending
  * version for emission. A conflict on the root re-reads it and starts over.
  */
-export async function settleRoot(ctx: SettlementContext, ref: WindowRef, first: StoredWindow | undefined, emissions: Emissions): Promise<void> {
+export async function settleRoot(
+  ctx: SettlementContext,
+  ref: WindowRef,
+  first: StoredWindow | undefined,
+  emissions: Emissions,
+  prefetched?: ReadonlyMap<string, StoredPartial>,
+): Promise<void> {
   const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
   let root = first;
   for (let attempt = 0; ; attempt++) {
     if (!root) return;
     const lanes = root.lanes ?? [];
     const fences = laneSet(lanes);
-    let partials: Map<string, StoredPartial> | undefined;
+    // Partials read (consistently) after `first`, by the caller: a batch of roots costs one BatchGetItem per 100.
+    let partials: Map<string, StoredPartial> | undefined = attempt === 0 && prefetched ? partialsOf(ref, lanes, prefetched) : undefined;
     let fire: boolean;
     // The lanes whose partials a firing must seal: every lane for a firing by idleness (they may not have passed the
     // end); for a firing by the batch of a lane, that lane, whose new watermark is not persisted until the batch
@@ -131,7 +138,7 @@ export async function settleRoot(ctx: SettlementContext, ref: WindowRef, first: 
         seal = lanes;
       }
     } else {
-      partials = await readPartials(ctx, ref, lanes);
+      partials ??= await readPartials(ctx, ref, lanes);
       fire = [...partials.values()].some((p) => p.dirty);
     }
     let next: StoredWindow | undefined;
@@ -167,10 +174,18 @@ export async function settleRoot(ctx: SettlementContext, ref: WindowRef, first: 
 
 /** The partials of a root's lanes, by lane. */
 async function readPartials(ctx: SettlementContext, ref: WindowRef, lanes: readonly string[]): Promise<Map<string, StoredPartial>> {
-  const read = await ctx.store.getPartials(
-    lanes.map((lane) => ({ ref, lane })),
-    true,
+  return partialsOf(
+    ref,
+    lanes,
+    await ctx.store.getPartials(
+      lanes.map((lane) => ({ ref, lane })),
+      true,
+    ),
   );
+}
+
+/** A root's partials by lane, from partials keyed by `partialId`. */
+function partialsOf(ref: WindowRef, lanes: readonly string[], read: ReadonlyMap<string, StoredPartial>): Map<string, StoredPartial> {
   const out = new Map<string, StoredPartial>();
   for (const lane of lanes) {
     const p = read.get(partialId(ref.aggregation.name, ref.keyJson, ref.start, lane));

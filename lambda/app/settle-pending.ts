@@ -3,7 +3,7 @@ import type { CompiledAggregation } from '../domain/compiled-spec';
 import { windowId, type WindowRef } from '../domain/window-ref';
 import { mapSettled } from './concurrency';
 import { settleRoot } from './per-shard-settlement';
-import type { LogPort, PendingQuery } from './ports';
+import type { LogPort, PartialKey, PendingQuery } from './ports';
 import { settleWindow, WRITE_CONCURRENCY, type Emissions, type SettlementContext } from './window-settlement';
 
 /**
@@ -46,9 +46,16 @@ export async function settleRefs(ctx: SettlementContext, refs: readonly WindowRe
   if (unique.size === 0) return;
   const list = [...unique.values()];
   const current = await ctx.store.getWindows(list, true);
+  // The per-shard roots' partials, read after the roots and all at once (BatchGetItem, 100 keys a call).
+  const keys: PartialKey[] = [];
+  for (const ref of list) {
+    if (!ref.aggregation.perShard) continue;
+    for (const lane of current.get(windowId(ref.aggregation.name, ref.keyJson, ref.start))?.lanes ?? []) keys.push({ ref, lane });
+  }
+  const partials = keys.length > 0 ? await ctx.store.getPartials(keys, true) : undefined;
   const settled = await mapSettled(list, WRITE_CONCURRENCY, (ref) => {
     const stored = current.get(windowId(ref.aggregation.name, ref.keyJson, ref.start));
-    return ref.aggregation.perShard ? settleRoot(ctx, ref, stored, emissions) : settleWindow(ctx, ref, stored, undefined, emissions);
+    return ref.aggregation.perShard ? settleRoot(ctx, ref, stored, emissions, partials) : settleWindow(ctx, ref, stored, undefined, emissions);
   });
   settled.forEach((r, i) => {
     if (r.status === 'rejected') {

@@ -11,10 +11,11 @@ export { DeadlineExceededError };
 
 /**
  * How many window writes are kept in flight: enough to hide latency (P9: with DynamoDB at 5 ms median, 25 ms p99, one
- * shard's function must sustain 3× the shard's 1,000 records/s, about two window writes per record), few enough not
- * to trip throttling. The aggregator's DynamoDB client gets as many sockets.
+ * shard's function must sustain 3× the shard's 1,000 records/s, about two window writes per record, and with per-shard
+ * state a registration per new window and a partial read per fired one besides), few enough not to trip throttling.
+ * The aggregator's DynamoDB client gets as many sockets.
  */
-export const WRITE_CONCURRENCY = 128;
+export const WRITE_CONCURRENCY = 256;
 /** First backoff step after a conditional-write conflict; doubled per conflict, drawn with full jitter. */
 export const CONFLICT_BASE_DELAY_MS = 10;
 /** Cap on one backoff delay after a conflict. */

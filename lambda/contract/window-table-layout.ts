@@ -15,13 +15,13 @@ export const PENDING_INDEX = 'pending';
  * reads the windows its lane fed, not every lane's. (A window several lanes feed and its creator could not fire is
  * fired by whichever later batch touches it, or by the closer's sweep.)
  */
-export const PENDING_LANE_SLOTS = 64;
+export const PENDING_LANE_SLOTS = 128;
 
 /**
  * Buckets per slot, from a hash of the window's key: they spread one lane's window creations and emissions (thousands
  * at a window boundary) over partitions, each ≤ 1,000 writes/s; the P8 capacity simulation sizes them.
  */
-export const PENDING_KEY_SPREAD = 64;
+export const PENDING_KEY_SPREAD = 32;
 
 /**
  * Buckets of the `pending` index per aggregation: {@link PENDING_LANE_SLOTS} × {@link PENDING_KEY_SPREAD}. One value per
