@@ -8,15 +8,16 @@
  * - A lane's first write to a window registers it on the root (`registerLane`: adds the lane, bumps the root's
  *   revision) BEFORE it creates its partial. So a partial exists only for a registered lane, and a firing that read
  *   the root before the registration fails its conditional root write and starts over.
- * - Firing reads the root (revision r, lanes L), checks the rule on L, reads the partials of L, clears the `dirty`
- *   flag of every dirty partial (and, for a firing by idleness, sets `sealed`) with writes conditional on each
- *   partial's revision, then writes the root (version + 1, the merged snapshot) conditional on r. A partial changed
- *   between its read and its clearing fails that condition and is read again: the snapshot holds exactly the partials
- *   as cleared.
+ * - Firing reads the root (revision r, lanes L), checks the rule on L, reads the partials of L, seals the partials a
+ *   firing by idleness (all) or by a lane's own batch (that lane's) must seal, with writes conditional on each
+ *   partial's revision (a partial changed meanwhile is read again), writes the root (version + 1, the merged snapshot)
+ *   conditional on r, and then clears the `dirty` flag of the partials it included, each conditional on the revision
+ *   it included (one changed since stays dirty, to be re-fired).
  * - A lane changes its partial as a correction (`dirty`, which files the partial in the `pending` index) when a
  *   firing may have read it already: the lane's own watermark had passed the window's end before the batch (an
  *   event-time firing needs every registered lane's persisted watermark past the end, and a lane writes its watermark
- *   after its partials), the partial is `sealed` (an idle firing read it), or the registration found the root fired.
+ *   after its partials), the partial is `sealed` (an idle firing, or the lane's own batch that fired the window before
+ *   persisting its watermark, read it), or the registration found the root fired.
  *   Otherwise no firing can have read it: the lane is registered and its persisted watermark is behind the end.
  * - A dirty partial is re-fired (version + 1) by whoever finds it: its own lane right away when the root has few lanes
  *   ({@link IMMEDIATE_CORRECTION_MAX_LANES}), else the closer's sweep, which finds it in the `pending` index and
