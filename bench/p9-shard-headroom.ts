@@ -6,7 +6,8 @@
  */
 import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
 import type { PartialKey, PendingQuery, WindowStore } from '../lambda/app/ports';
-import type { CompiledAggregation } from '../lambda/domain/compiled-spec';
+import { compileSpec, type CompiledAggregation, type CompiledSpec } from '../lambda/domain/compiled-spec';
+import { parseAggregationSpec } from '../lambda/domain/spec';
 import type { LaneState } from '../lambda/domain/lane';
 import type { WindowRef } from '../lambda/domain/window-ref';
 import type { StoredPartial, StoredWindow } from '../lambda/domain/window-lifecycle';
@@ -103,12 +104,22 @@ class SlowResults implements ResultSink {
   }
 }
 
-/** Measures P9. */
+/**
+ * Measures P9 on the demo spec as shipped (no `partitionKey`: the single-item layout), and beside it, in the same
+ * run, with every aggregation in the per-shard layout (`raw.perShardState`).
+ */
 export async function runP9(opts: P9Options = {}, log: BenchLog = () => undefined): Promise<FigureResult> {
+  const shipped = await measureP9(benchSpec().spec, opts, log);
+  const parsed = JSON.parse(benchSpec().json) as { aggregations: { state?: string }[] };
+  for (const a of parsed.aggregations) a.state = 'per-shard';
+  const perShard = await measureP9(compileSpec(parseAggregationSpec(parsed)), opts, log);
+  return { ...shipped, raw: { ...shipped.raw, perShardState: perShard.raw } };
+}
+
+async function measureP9(spec: CompiledSpec, opts: P9Options, log: BenchLog): Promise<FigureResult> {
   const batchSize = opts.batchSize ?? 500;
   const batches = opts.batches ?? 40;
   const keys = opts.keys ?? 5_000;
-  const { spec } = benchSpec();
   const rnd = seededRandom(BENCH_SEED);
   const store = new SlowStore(new LeanWindowStore(), latencyModel(seededRandom(BENCH_SEED + 1)));
   const results = new SlowResults();

@@ -17,7 +17,8 @@ export interface CompiledAggregation {
   readonly latenessMs: number;
   /**
    * The window state is split into one partial item per (window, shard) under a small root item (`state`:
-   * `per-shard`, or `auto` on an aggregation that is not co-partitioned); otherwise one item per window.
+   * `per-shard`, or `auto` on an aggregation not co-partitioned with the spec's declared `partitionKey`); otherwise
+   * one item per window.
    */
   readonly perShard: boolean;
 }
@@ -41,7 +42,9 @@ export interface CompiledSpec {
 
 /** Compiles a validated spec. */
 export function compileSpec(spec: AggregationSpec): CompiledSpec {
-  const spread = new Set(nonCoPartitioned(spec));
+  // `auto`: per shard when the spec says how records are keyed and the group-by is not co-partitioned with it; a spec
+  // that says nothing keeps the single-item layout (what it had before the per-shard layout existed).
+  const spread = new Set(spec.partitionKey ? nonCoPartitioned(spec) : []);
   const aggregations = spec.aggregations.map(
     (def): CompiledAggregation => ({
       def,

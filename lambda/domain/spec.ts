@@ -119,9 +119,10 @@ export const aggregationSchema = z
     /**
      * How a window's state is kept: `single`, one item per window that every shard feeding it writes; `per-shard`, one
      * partial item per (window, shard), written by that shard alone and merged when the window fires (a window many
-     * shards feed then costs no shard a contended write). `auto` picks `single` when the aggregation is co-partitioned
-     * (its group-by includes every field of the spec's `partitionKey`, so one shard feeds each window) and `per-shard`
-     * otherwise. @default "auto"
+     * shards feed then costs no shard a contended write). `auto` picks `per-shard` when the spec declares
+     * `partitionKey` and the group-by does not include all of its fields (many shards feed each window), and `single`
+     * otherwise: co-partitioned (one shard feeds each window), or no `partitionKey` declared (nothing says how records
+     * are spread; such a spec keeps the layout it had). @default "auto"
      */
     state: z.enum(['auto', 'single', 'per-shard']).optional(),
   })
