@@ -18,6 +18,8 @@ import type { BenchLog, FigureResult } from './lib/figure';
 import { CountingRecordSink, CountingResultSink, LeanWindowStore } from './lib/memory-ports';
 import { median, round } from './lib/stats';
 import { BENCH_START_MS, benchEvent, benchSpec, benchWorkload } from './lib/workload';
+import { compileSpec, type CompiledSpec } from '../lambda/domain/compiled-spec';
+import { parseAggregationSpec } from '../lambda/domain/spec';
 
 /** Options of {@link runP2}. */
 export interface P2Options {
@@ -59,32 +61,69 @@ function minimumWrites(
   return { ids, valid, recordWindows, maxTs };
 }
 
-/** Wraps a store to see which windows each write goes to. */
-function observed(store: LeanWindowStore, written: string[]): WindowStore {
+/**
+ * Wraps a store to see which windows each write goes to: a window item's write, or a per-shard partial's write that
+ * moves its fence (its data). A per-shard root's writes (registration, firing) and a partial's seal or clear are
+ * counted in `other`.
+ */
+function observed(store: LeanWindowStore, written: string[], other: { writes: number }): WindowStore {
+  const fences = new Map<string, string | undefined>();
   return {
     readLanes: () => store.readLanes(),
     writeLane: (lane, next, rev) => store.writeLane(lane, next, rev),
     getWindows: (refs) => store.getWindows(refs),
     findPending: (agg, end) => store.findPending(agg, end),
     markEmitted: (ref, v) => store.markEmitted(ref, v),
+    getPartials: (keys) => store.getPartials(keys),
+    writePartial: async (key, next, rev) => {
+      const outcome = await store.writePartial(key, next, rev);
+      const id = windowId(key.ref.aggregation.name, key.ref.keyJson, key.ref.start);
+      if (outcome === 'written') {
+        if (fences.get(`${id}|${key.lane}`) !== next.fence) written.push(id);
+        else other.writes++;
+        fences.set(`${id}|${key.lane}`, next.fence);
+      }
+      return outcome;
+    },
+    registerLane: (ref, lane, nowMs) => {
+      other.writes++;
+      return store.registerLane(ref, lane, nowMs);
+    },
     writeWindow: async (ref: WindowRef, next, rev, nowMs) => {
       const outcome = await store.writeWindow(ref, next, rev, nowMs);
-      if (outcome === 'written') written.push(windowId(ref.aggregation.name, ref.keyJson, ref.start));
+      if (outcome === 'written') {
+        if (ref.aggregation.perShard) other.writes++;
+        else written.push(windowId(ref.aggregation.name, ref.keyJson, ref.start));
+      }
       return outcome;
     },
   };
 }
 
-/** Measures P2. */
+/** The demo spec with every aggregation's state layout set to `state`. */
+function specIn(state: 'single' | 'per-shard'): CompiledSpec {
+  const { json } = benchSpec();
+  const parsed = JSON.parse(json) as { aggregations: { state?: string }[] };
+  for (const a of parsed.aggregations) a.state = state;
+  return compileSpec(parseAggregationSpec(parsed));
+}
+
+/** Measures P2: the single-item layout is the figure; the per-shard layout is measured beside it (`raw.perShard`). */
 export async function runP2(opts: P2Options = {}, log: BenchLog = () => undefined): Promise<FigureResult> {
+  const single = await measureP2(specIn('single'), opts, log);
+  const perShard = await measureP2(specIn('per-shard'), opts, log);
+  return { ...single, raw: { ...single.raw, perShard: perShard.raw } };
+}
+
+async function measureP2(spec: CompiledSpec, opts: P2Options, log: BenchLog): Promise<FigureResult> {
   const n = opts.records ?? 20_000;
   const batchSize = opts.batchSize ?? 500;
-  const { spec } = benchSpec();
   const records = benchWorkload(n);
   const store = new LeanWindowStore();
   const written: string[] = [];
+  const other = { writes: 0 };
   const handler = createKinesisHandler(
-    { spec, store: observed(store, written), results: new CountingResultSink(), errors: new CountingRecordSink(), late: new CountingRecordSink() },
+    { spec, store: observed(store, written, other), results: new CountingResultSink(), errors: new CountingRecordSink(), late: new CountingRecordSink() },
     () => BENCH_START_MS + n * 100,
   );
 
@@ -104,13 +143,14 @@ export async function runP2(opts: P2Options = {}, log: BenchLog = () => undefine
     const { ids, valid, recordWindows, maxTs } = minimumWrites(spec.spec, batch, watermark);
     const before = { ...store.calls };
     written.length = 0;
+    other.writes = 0;
     const res = await handler(benchEvent(batch, first));
     if (res.batchItemFailures.length > 0) throw new Error('P2: a batch reported failures');
     const data = written.filter((id) => ids.has(id));
     perBatch.push({
       minimum: ids.size,
       dataWrites: data.length,
-      fireWrites: written.length - data.length,
+      fireWrites: written.length - data.length + other.writes,
       markEmitted: store.calls.markEmitted - before.markEmitted,
       watermarkWrites: store.calls.watermarkWrites - before.watermarkWrites,
       validRecords: valid,
@@ -126,7 +166,7 @@ export async function runP2(opts: P2Options = {}, log: BenchLog = () => undefine
   const ratioToMinimum = sum('dataWrites') / sum('minimum');
   const ratioToNaive = sum('dataWrites') / sum('validRecords');
   const allUpdates = sum('dataWrites') + sum('fireWrites') + sum('markEmitted') + sum('watermarkWrites');
-  log(`P2: ${perBatch.length} batches, ${atMinimum} at the minimum`);
+  log(`P2 (${spec.aggregations.every((a) => a.perShard) ? 'per-shard' : 'single'}): ${perBatch.length} batches, ${atMinimum} at the minimum`);
   return {
     id: 'P2',
     figure: `${med('dataWrites')} window writes/batch (median)`,

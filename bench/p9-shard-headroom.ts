@@ -5,11 +5,12 @@
  * function sustains, against the shard's 1,000 records/s write limit: at ≥ 3× a shard can never outrun its function.
  */
 import { createKinesisHandler } from '../lambda/adapters/kinesis-handler';
-import type { PendingQuery, WindowStore } from '../lambda/app/ports';
-import type { CompiledAggregation } from '../lambda/domain/compiled-spec';
+import type { PartialKey, PendingQuery, WindowStore } from '../lambda/app/ports';
+import { compileSpec, type CompiledAggregation, type CompiledSpec } from '../lambda/domain/compiled-spec';
+import { parseAggregationSpec } from '../lambda/domain/spec';
 import type { LaneState } from '../lambda/domain/lane';
 import type { WindowRef } from '../lambda/domain/window-ref';
-import type { StoredWindow } from '../lambda/domain/window-lifecycle';
+import type { StoredPartial, StoredWindow } from '../lambda/domain/window-lifecycle';
 import { seededRandom } from '../scripts/workload';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { CountingRecordSink, LeanWindowStore } from './lib/memory-ports';
@@ -83,6 +84,15 @@ export class SlowStore implements WindowStore {
   markEmitted(ref: WindowRef, version: number) {
     return this.rtt(() => this.inner.markEmitted(ref, version));
   }
+  getPartials(keys: readonly PartialKey[]) {
+    return this.rtt(() => this.inner.getPartials(keys));
+  }
+  writePartial(key: PartialKey, next: StoredPartial, rev: number | undefined) {
+    return this.rtt(() => this.inner.writePartial(key, next, rev));
+  }
+  registerLane(ref: WindowRef, lane: string, nowMs: number) {
+    return this.rtt(() => this.inner.registerLane(ref, lane, nowMs));
+  }
 }
 
 /** A results sink that takes {@link FIREHOSE_MS} per call. */
@@ -94,12 +104,22 @@ class SlowResults implements ResultSink {
   }
 }
 
-/** Measures P9. */
+/**
+ * Measures P9 on the demo spec as shipped (no `partitionKey`: the single-item layout), and beside it, in the same
+ * run, with every aggregation in the per-shard layout (`raw.perShardState`).
+ */
 export async function runP9(opts: P9Options = {}, log: BenchLog = () => undefined): Promise<FigureResult> {
+  const shipped = await measureP9(benchSpec().spec, opts, log);
+  const parsed = JSON.parse(benchSpec().json) as { aggregations: { state?: string }[] };
+  for (const a of parsed.aggregations) a.state = 'per-shard';
+  const perShard = await measureP9(compileSpec(parseAggregationSpec(parsed)), opts, log);
+  return { ...shipped, raw: { ...shipped.raw, perShardState: perShard.raw } };
+}
+
+async function measureP9(spec: CompiledSpec, opts: P9Options, log: BenchLog): Promise<FigureResult> {
   const batchSize = opts.batchSize ?? 500;
   const batches = opts.batches ?? 40;
   const keys = opts.keys ?? 5_000;
-  const { spec } = benchSpec();
   const rnd = seededRandom(BENCH_SEED);
   const store = new SlowStore(new LeanWindowStore(), latencyModel(seededRandom(BENCH_SEED + 1)));
   const results = new SlowResults();

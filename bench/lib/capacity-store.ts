@@ -1,111 +1,20 @@
-import { LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS } from '../../lambda/contract/window-table-layout';
-import { watermarkKey, windowPendingKey, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
-import type { PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
-import { toStoredMeasures } from '../../lambda/domain/aggregate-state';
+import { compactLane, LANE_BUCKETS, LANES_PK, lanePk, laneSlotBuckets, PENDING_BUCKETS, pendingBucket, pendingKey } from '../../lambda/contract/window-table-layout';
+import { partialPk } from '../../lambda/adapters/window-items';
+import { watermarkKey, windowPendingKey, windowSk } from '../../lambda/adapters/dynamodb-window-store';
+import { windowItemKey } from '../../lambda/adapters/window-items';
+import type { PartialKey, PendingPage, PendingQuery, WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import { emptyState, toStoredMeasures } from '../../lambda/domain/aggregate-state';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import { itemBytes } from '../../lambda/domain/item-budget';
-import type { LaneState } from '../../lambda/domain/lane';
-import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
-import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
+import { Meter, READ_UNIT_BYTES, WRITE_UNIT_BYTES, type SideFigures } from './capacity-meter';
 
-/**
- * On-demand capacity units, as DynamoDB bills them.
- * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
- */
-export const WRITE_UNIT_BYTES = 1024;
-/** One read unit: a strongly consistent read of up to 4 KB (an eventually consistent one costs half). */
-export const READ_UNIT_BYTES = 4096;
-/**
- * A partition sustains at most this many write units and read units per second.
- * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
- */
-export const PARTITION_WCU_PER_SECOND = 1_000;
-export const PARTITION_RCU_PER_SECOND = 3_000;
-/**
- * An on-demand table's default account quota, per second, for reads and for writes.
- * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
- */
-export const TABLE_DEFAULT_QUOTA_PER_SECOND = 40_000;
+export { PARTITION_RCU_PER_SECOND, PARTITION_WCU_PER_SECOND, READ_UNIT_BYTES, TABLE_DEFAULT_QUOTA_PER_SECOND, WRITE_UNIT_BYTES, type SideFigures } from './capacity-meter';
+import type { LaneState } from '../../lambda/domain/lane';
+import { partialId, windowId, type WindowRef } from '../../lambda/domain/window-ref';
+import type { StoredPartial, StoredWindow } from '../../lambda/domain/window-lifecycle';
+
 /** Bytes DynamoDB adds to every index item for its own bookkeeping. */
 const INDEX_ITEM_OVERHEAD_BYTES = 100;
-
-/** Units one partition key took in one second. */
-interface Units {
-  r: number;
-  w: number;
-}
-
-/** The busiest second, and its hottest keys, of one side (table or index). */
-export interface SideFigures {
-  /** Largest write units one partition key took in one second, and which key. */
-  hottestWriteKey: string;
-  hottestWritesPerSecond: number;
-  hottestReadKey: string;
-  hottestReadsPerSecond: number;
-  /** Largest total units the side took in one second. */
-  peakWcuPerSecond: number;
-  peakRcuPerSecond: number;
-  /** Total units over the run. */
-  totalWcu: number;
-  totalRcu: number;
-}
-
-function emptySide(): SideFigures {
-  return { hottestWriteKey: '', hottestWritesPerSecond: 0, hottestReadKey: '', hottestReadsPerSecond: 0, peakWcuPerSecond: 0, peakRcuPerSecond: 0, totalWcu: 0, totalRcu: 0 };
-}
-
-/** Counts capacity units per partition key per simulated second, for the table and for its index. */
-class Meter {
-  private second = Number.NEGATIVE_INFINITY;
-  private current = new Map<string, Units>();
-  private sumR = 0;
-  private sumW = 0;
-  readonly figures = emptySide();
-
-  at(second: number): void {
-    if (second !== this.second) {
-      this.flush();
-      this.second = second;
-    }
-  }
-
-  read(pk: string, units: number): void {
-    this.units(pk).r += units;
-    this.sumR += units;
-    this.figures.totalRcu += units;
-  }
-
-  write(pk: string, units: number): void {
-    this.units(pk).w += units;
-    this.sumW += units;
-    this.figures.totalWcu += units;
-  }
-
-  flush(): void {
-    const f = this.figures;
-    for (const [pk, u] of this.current) {
-      if (u.w > f.hottestWritesPerSecond) {
-        f.hottestWritesPerSecond = u.w;
-        f.hottestWriteKey = pk;
-      }
-      if (u.r > f.hottestReadsPerSecond) {
-        f.hottestReadsPerSecond = u.r;
-        f.hottestReadKey = pk;
-      }
-    }
-    f.peakRcuPerSecond = Math.max(f.peakRcuPerSecond, this.sumR);
-    f.peakWcuPerSecond = Math.max(f.peakWcuPerSecond, this.sumW);
-    this.current = new Map();
-    this.sumR = 0;
-    this.sumW = 0;
-  }
-
-  private units(pk: string): Units {
-    let u = this.current.get(pk);
-    if (!u) this.current.set(pk, (u = { r: 0, w: 0 }));
-    return u;
-  }
-}
 
 interface WindowItem {
   ref: WindowRef;
@@ -115,9 +24,19 @@ interface WindowItem {
   indexKey?: string;
 }
 
+interface PartialItem {
+  key: PartialKey;
+  stored: StoredPartial;
+  bytes: number;
+  indexKey?: string;
+}
+
 /** Counts of the store's requests. */
 export interface CapacityCalls {
   windowWrites: number;
+  /** Per-shard state: partial writes and root registrations. */
+  partialWrites: number;
+  registrations: number;
   conflicts: number;
   markEmitted: number;
   laneWrites: number;
@@ -136,12 +55,15 @@ export interface CapacityCalls {
  */
 export class CapacityWindowStore implements WindowStore {
   private readonly windows = new Map<string, WindowItem>();
+  private readonly partials = new Map<string, PartialItem>();
+  /** Windows each lane has fed, by window end: what a batch of the lane makes due when its watermark passes an end. */
+  private readonly fed = new Map<string, Map<number, number>>();
   /** The index: key → window end (its sort key) → window ids. */
   private readonly index = new Map<string, Map<number, Set<string>>>();
   private readonly lanes = new Map<string, { state: LaneState; bytes: number }>();
   readonly table = new Meter();
   readonly gsi = new Meter();
-  readonly calls: CapacityCalls = { windowWrites: 0, conflicts: 0, markEmitted: 0, laneWrites: 0, itemsRead: 0, indexItemsRead: 0, queries: 0 };
+  readonly calls: CapacityCalls = { windowWrites: 0, partialWrites: 0, registrations: 0, conflicts: 0, markEmitted: 0, laneWrites: 0, itemsRead: 0, indexItemsRead: 0, queries: 0 };
   /** Round trips to DynamoDB, for the latency model of a closing pass. */
   roundTrips = 0;
 
@@ -203,7 +125,7 @@ export class CapacityWindowStore implements WindowStore {
       const w = this.windows.get(id);
       this.calls.itemsRead++;
       const units = Math.ceil(Math.max(1, w?.bytes ?? 0) / READ_UNIT_BYTES) * (consistent ? 1 : 0.5);
-      this.table.read(windowPk(r.aggregation.name, r.keyJson), units);
+      this.table.read(windowItemKey(r).pk, units);
       if (w) out.set(id, w.stored);
     }
     return out;
@@ -212,25 +134,10 @@ export class CapacityWindowStore implements WindowStore {
   async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs: number, fileUnder?: string): Promise<WriteOutcome> {
     const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
     const cur = this.windows.get(id);
-    const pk = windowPk(ref.aggregation.name, ref.keyJson);
+    const pk = windowItemKey(ref).pk;
     // As `if_not_exists`: a window keeps the index key it has.
-    const indexKey = !next.pending ? undefined : fileUnder !== undefined ? windowPendingKey(ref, { [fileUnder]: '' }) : (cur?.indexKey ?? windowPendingKey(ref, next.fences));
-    const bytes = itemBytes({
-      pk,
-      sk: windowSk(ref.start),
-      m: toStoredMeasures(ref.aggregation.layout, next.state),
-      f: next.fences,
-      v: next.version,
-      rev: next.rev,
-      agg: ref.aggregation.name,
-      key: ref.keyJson,
-      ws: windowSk(ref.start),
-      we: windowSk(ref.end),
-      fireAt: ref.end,
-      expiresAt: 0,
-      updatedAt: nowMs,
-      pendingAgg: indexKey,
-    });
+    const indexKey = !next.pending ? undefined : fileUnder !== undefined ? windowPendingKey(ref, { [fileUnder]: '' }) : (cur?.indexKey ?? windowPendingKey(ref, next.fences, next.lanes));
+    const bytes = this.windowBytes(ref, next, nowMs, indexKey);
     this.roundTrips++;
     // An update is billed on the larger of the item before and after, and a failed condition is billed too.
     this.table.write(pk, Math.ceil(Math.max(bytes, cur?.bytes ?? 0) / WRITE_UNIT_BYTES));
@@ -239,6 +146,7 @@ export class CapacityWindowStore implements WindowStore {
       return 'conflict';
     }
     this.calls.windowWrites++;
+    for (const lane in next.fences) if (!cur || !(lane in cur.stored.fences)) this.feeds(lane, ref.end);
     this.setIndexKey(id, pk, ref, cur?.indexKey, indexKey);
     this.windows.set(id, { ref, stored: { ...next, updatedAt: nowMs }, bytes, indexKey });
     return 'written';
@@ -257,7 +165,7 @@ export class CapacityWindowStore implements WindowStore {
       const matching: WindowItem[] = [];
       const byEnd = this.index.get(key);
       const ends = [...(byEnd?.keys() ?? [])].filter((e) => e <= q.atOrBefore && (q.after === undefined || e > q.after)).sort((x, y) => x - y);
-      for (const e of ends) for (const id of byEnd!.get(e)!) matching.push(this.windows.get(id)!);
+      for (const e of ends) for (const id of byEnd!.get(e)!) matching.push(this.windows.get(id) ?? { ref: this.partials.get(id)!.key.ref, stored: undefined as never, bytes: 0 });
       const take = q.limit === undefined ? matching.length - skip : Math.min(matching.length - skip, q.limit - refs.length);
       const page = matching.slice(skip, skip + take);
       let bytes = 0;
@@ -282,7 +190,7 @@ export class CapacityWindowStore implements WindowStore {
   async markEmitted(ref: WindowRef, version: number): Promise<void> {
     const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
     const w = this.windows.get(id);
-    const pk = windowPk(ref.aggregation.name, ref.keyJson);
+    const pk = windowItemKey(ref).pk;
     this.roundTrips++;
     this.table.write(pk, Math.ceil((w?.bytes ?? 1) / WRITE_UNIT_BYTES));
     this.calls.markEmitted++;
@@ -291,6 +199,104 @@ export class CapacityWindowStore implements WindowStore {
       w.stored = { ...w.stored, pending: false };
       w.indexKey = undefined;
     }
+  }
+
+  async getPartials(keys: readonly PartialKey[], consistent: boolean): Promise<Map<string, StoredPartial>> {
+    const out = new Map<string, StoredPartial>();
+    this.roundTrips += Math.ceil(keys.length / 100);
+    for (const { ref, lane } of keys) {
+      const id = partialId(ref.aggregation.name, ref.keyJson, ref.start, lane);
+      const p = this.partials.get(id);
+      this.calls.itemsRead++;
+      this.table.read(partialPk(ref.aggregation.name, ref.keyJson, lane), Math.ceil(Math.max(1, p?.bytes ?? 0) / READ_UNIT_BYTES) * (consistent ? 1 : 0.5));
+      if (p) out.set(id, p.stored);
+    }
+    return out;
+  }
+
+  async writePartial(key: PartialKey, next: StoredPartial, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome> {
+    const { ref, lane } = key;
+    const id = partialId(ref.aggregation.name, ref.keyJson, ref.start, lane);
+    const cur = this.partials.get(id);
+    const pk = partialPk(ref.aggregation.name, ref.keyJson, lane);
+    const indexKey = next.dirty ? pendingKey(ref.aggregation.name, pendingBucket(lane, ref.keyJson)) : undefined;
+    const bytes = itemBytes({
+      pk,
+      sk: windowSk(ref.start),
+      m: toStoredMeasures(ref.aggregation.layout, next.state),
+      pf: next.fence,
+      rev: next.rev,
+      sl: next.sealed || undefined,
+      d: next.dirty || undefined,
+      fireAt: ref.end,
+      expiresAt: 0,
+      updatedAt: nowMs,
+      pendingAgg: indexKey,
+    });
+    this.roundTrips++;
+    this.table.write(pk, Math.ceil(Math.max(bytes, cur?.bytes ?? 0) / WRITE_UNIT_BYTES));
+    if (expectedRev === undefined ? cur !== undefined : cur?.stored.rev !== expectedRev) {
+      this.calls.conflicts++;
+      return 'conflict';
+    }
+    this.calls.partialWrites++;
+    this.setIndexKey(id, pk, ref, cur?.indexKey, indexKey);
+    this.partials.set(id, { key, stored: next, bytes, indexKey });
+    return 'written';
+  }
+
+  async registerLane(ref: WindowRef, lane: string, nowMs: number): Promise<{ version: number }> {
+    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const cur = this.windows.get(id);
+    const pk = windowItemKey(ref).pk;
+    const lanes = cur?.stored.lanes?.includes(lane) ? cur.stored.lanes : [...(cur?.stored.lanes ?? []), lane];
+    const stored: StoredWindow = cur
+      ? { ...cur.stored, lanes, pending: true, rev: cur.stored.rev + 1, updatedAt: nowMs }
+      : { state: emptyState(ref.aggregation.layout), fences: {}, lanes, version: 0, pending: true, rev: 1, updatedAt: nowMs };
+    // As `if_not_exists`: a root keeps the index key it has.
+    const indexKey = cur?.indexKey ?? windowPendingKey(ref, {}, [lane]);
+    const bytes = this.windowBytes(ref, stored, nowMs, indexKey);
+    this.roundTrips++;
+    this.table.write(pk, Math.ceil(Math.max(bytes, cur?.bytes ?? 0) / WRITE_UNIT_BYTES));
+    this.calls.registrations++;
+    if (!cur?.stored.lanes?.includes(lane)) this.feeds(lane, ref.end);
+    this.setIndexKey(id, pk, ref, cur?.indexKey, indexKey);
+    this.windows.set(id, { ref, stored, bytes, indexKey });
+    return { version: stored.version };
+  }
+
+  /** How many windows `lane` has fed whose end is in `(after, atOrBefore]`: the windows its batch makes due. */
+  fedEnding(lane: string, after: number | undefined, atOrBefore: number): number {
+    let n = 0;
+    for (const [end, count] of this.fed.get(lane) ?? []) if (end <= atOrBefore && (after === undefined || end > after)) n += count;
+    return n;
+  }
+
+  private feeds(lane: string, end: number): void {
+    let byEnd = this.fed.get(lane);
+    if (!byEnd) this.fed.set(lane, (byEnd = new Map<number, number>()));
+    byEnd.set(end, (byEnd.get(end) ?? 0) + 1);
+  }
+
+  /** A window (or per-shard root) item's size, as `DynamoWindowStore` writes it. */
+  private windowBytes(ref: WindowRef, next: StoredWindow, nowMs: number, indexKey: string | undefined): number {
+    return itemBytes({
+      pk: windowItemKey(ref).pk,
+      sk: windowSk(ref.start),
+      m: toStoredMeasures(ref.aggregation.layout, next.state),
+      f: next.lanes ? undefined : next.fences,
+      ln: next.lanes?.map(compactLane),
+      v: next.version,
+      rev: next.rev,
+      agg: ref.aggregation.name,
+      key: ref.keyJson,
+      ws: windowSk(ref.start),
+      we: windowSk(ref.end),
+      fireAt: ref.end,
+      expiresAt: 0,
+      updatedAt: nowMs,
+      pendingAgg: indexKey,
+    });
   }
 
   private setIndexKey(id: string, _pk: string, ref: WindowRef, before: string | undefined, after: string | undefined): void {

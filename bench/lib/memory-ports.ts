@@ -1,14 +1,17 @@
-import type { KeyWindowStore, PendingKeysPage, PendingPage, PendingQuery, RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
+import type { KeyWindowStore, PartialKey, PendingKeysPage, PendingPage, PendingQuery, RecordSink, ResultSink, WindowStore, WriteOutcome } from '../../lambda/app/ports';
 import { nextDue, type KeyWindowSet } from '../../lambda/domain/key-windows';
+import { emptyState } from '../../lambda/domain/aggregate-state';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import type { LaneState } from '../../lambda/domain/lane';
-import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
-import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
+import { partialId, windowId, type WindowRef } from '../../lambda/domain/window-ref';
+import type { StoredPartial, StoredWindow } from '../../lambda/domain/window-lifecycle';
 
 /** Calls a {@link LeanWindowStore} received, by DynamoDB request they stand for in `DynamoWindowStore`. */
 export interface StoreCalls {
   /** `writeWindow`: one conditional UpdateItem of a window item (its data, or its firing). */
   windowWrites: number;
+  /** `writePartial` and `registerLane` (per-shard state): one conditional UpdateItem each. */
+  partialWrites: number;
   /** `markEmitted`: one small UpdateItem clearing the pending flag. */
   markEmitted: number;
   /** `writeLane`: one conditional UpdateItem of the lane's item (watermark, applied mark, last batch time). */
@@ -31,7 +34,8 @@ export class LeanWindowStore implements WindowStore {
   /** Pending windows per aggregation name, so `findPending` does not scan the whole table (a GSI does not either). */
   private readonly pending = new Map<string, Set<string>>();
   readonly lanes = new Map<string, LaneState>();
-  readonly calls: StoreCalls = { windowWrites: 0, markEmitted: 0, watermarkWrites: 0, reads: 0, keysRead: 0, queries: 0 };
+  readonly partials = new Map<string, { key: PartialKey; stored: StoredPartial }>();
+  readonly calls: StoreCalls = { windowWrites: 0, partialWrites: 0, markEmitted: 0, watermarkWrites: 0, reads: 0, keysRead: 0, queries: 0 };
 
   async readLanes(): Promise<Map<string, LaneState>> {
     return new Map(this.lanes);
@@ -70,7 +74,7 @@ export class LeanWindowStore implements WindowStore {
     this.calls.queries++;
     const out: WindowRef[] = [];
     for (const id of this.pending.get(aggregation.name) ?? []) {
-      const w = this.windows.get(id)!;
+      const w = this.windows.get(id) ?? { ref: this.partials.get(id)!.key.ref };
       if (w.ref.end <= q.atOrBefore && (q.after === undefined || w.ref.end > q.after)) out.push(w.ref);
     }
     // Unpaged: the bench figures ask for every window at once.
@@ -85,6 +89,41 @@ export class LeanWindowStore implements WindowStore {
       w.stored = { ...w.stored, pending: false };
       this.setPending(ref.aggregation.name, id, false);
     }
+  }
+
+  async getPartials(keys: readonly PartialKey[]): Promise<Map<string, StoredPartial>> {
+    this.calls.reads++;
+    this.calls.keysRead += keys.length;
+    const out = new Map<string, StoredPartial>();
+    for (const { ref, lane } of keys) {
+      const id = partialId(ref.aggregation.name, ref.keyJson, ref.start, lane);
+      const p = this.partials.get(id);
+      if (p) out.set(id, p.stored);
+    }
+    return out;
+  }
+
+  async writePartial(key: PartialKey, next: StoredPartial, expectedRev: number | undefined): Promise<WriteOutcome> {
+    const id = partialId(key.ref.aggregation.name, key.ref.keyJson, key.ref.start, key.lane);
+    const cur = this.partials.get(id);
+    if (expectedRev === undefined ? cur !== undefined : cur?.stored.rev !== expectedRev) return 'conflict';
+    this.calls.partialWrites++;
+    this.partials.set(id, { key, stored: next });
+    this.setPending(key.ref.aggregation.name, id, next.dirty);
+    return 'written';
+  }
+
+  async registerLane(ref: WindowRef, lane: string, nowMs: number): Promise<{ version: number }> {
+    this.calls.partialWrites++;
+    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const cur = this.windows.get(id)?.stored;
+    const lanes = cur?.lanes?.includes(lane) ? cur.lanes : [...(cur?.lanes ?? []), lane];
+    const stored: StoredWindow = cur
+      ? { ...cur, lanes, pending: true, rev: cur.rev + 1, updatedAt: nowMs }
+      : { state: emptyState(ref.aggregation.layout), fences: {}, lanes, version: 0, pending: true, rev: 1, updatedAt: nowMs };
+    this.windows.set(id, { ref, stored });
+    this.setPending(ref.aggregation.name, id, true);
+    return { version: stored.version };
   }
 
   private setPending(aggregation: string, id: string, pending: boolean): void {

@@ -5,13 +5,14 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { ItemBudgetExceededError, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
+import { ItemBudgetExceededError, type PartialKey, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
+import { getPartials, partialRefOf, registerLane, writePartial, type PartialTable } from './dynamodb-partials';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
 import { toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import { keyRecord, windowId, type WindowRef } from '../domain/window-ref';
-import type { StoredWindow } from '../domain/window-lifecycle';
+import type { StoredPartial, StoredWindow } from '../domain/window-lifecycle';
 import {
   decodePendingCursor,
   encodePendingCursor,
@@ -20,12 +21,12 @@ import {
   storedWindowOf,
   watermarkKey,
   windowPendingKey,
-  windowPk,
-  windowSk,
+  keyJsonOfWindowPk,
+  windowItemKey,
 } from './window-items';
 import type { LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';
-import { ATTR, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
+import { ATTR, compactLane, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
 export { laneStateOf, parseWindowItem, storedWindowOf, watermarkKey, windowPendingKey, windowPk, windowSk } from './window-items';
@@ -60,12 +61,26 @@ function isConditionFailure(e: unknown): boolean {
  */
 export class DynamoWindowStore implements WindowStore {
   private readonly retentionMs: number;
+  private readonly partialTable: PartialTable;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly opts: DynamoWindowStoreOptions,
   ) {
     this.retentionMs = (opts.retentionAfterCloseSeconds ?? 7 * 86_400) * 1000;
+    this.partialTable = { ...opts, doc, retentionMs: this.retentionMs };
+  }
+
+  getPartials(keys: readonly PartialKey[], consistent: boolean): Promise<Map<string, StoredPartial>> {
+    return getPartials(this.partialTable, keys, consistent);
+  }
+
+  writePartial(key: PartialKey, next: StoredPartial, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome> {
+    return writePartial(this.partialTable, key, next, expectedRev, nowMs);
+  }
+
+  registerLane(ref: WindowRef, lane: string, nowMs: number): Promise<{ version: number }> {
+    return registerLane(this.partialTable, ref, lane, nowMs);
   }
 
   async readLanes(): Promise<Map<string, LaneState>> {
@@ -142,7 +157,10 @@ export class DynamoWindowStore implements WindowStore {
   async getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>> {
     const out = new Map<string, StoredWindow>();
     const byKey = new Map<string, WindowRef>();
-    for (const ref of refs) byKey.set(`${windowPk(ref.aggregation.name, ref.keyJson)}\u0000${windowSk(ref.start)}`, ref);
+    for (const ref of refs) {
+      const k = windowItemKey(ref);
+      byKey.set(`${k.pk}\u0000${k.sk}`, ref);
+    }
     const keys = [...byKey.keys()].map((k) => {
       const [pk, sk] = k.split('\u0000');
       return { pk, sk };
@@ -161,7 +179,7 @@ export class DynamoWindowStore implements WindowStore {
               [this.opts.tableName]: {
                 Keys: request,
                 ConsistentRead: consistent,
-                ProjectionExpression: '#pk, #sk, #m, #f, #v, #rev, #p, #upd',
+                ProjectionExpression: '#pk, #sk, #m, #f, #v, #rev, #p, #upd, #ln',
                 ExpressionAttributeNames: {
                   '#pk': ATTR.pk,
                   '#sk': ATTR.sk,
@@ -171,6 +189,7 @@ export class DynamoWindowStore implements WindowStore {
                   '#rev': ATTR.rev,
                   '#p': ATTR.pending,
                   '#upd': ATTR.updatedAt,
+                  '#ln': ATTR.lanes,
                 },
               },
             },
@@ -221,11 +240,16 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
-      ':p': fileUnder === undefined ? windowPendingKey(ref, next.fences) : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson)),
+      ':p': fileUnder === undefined ? windowPendingKey(ref, next.fences, next.lanes) : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson)),
     };
+    // A per-shard root keeps its lanes (the write is conditional on the revision every registration bumps).
+    if (next.lanes && next.lanes.length > 0) {
+      names['#ln'] = ATTR.lanes;
+      values[':ln'] = new Set(next.lanes.map(compactLane));
+    }
     let update =
       'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, ' +
-      '#fireAt = :fireAt, #exp = :exp, #upd = :upd';
+      '#fireAt = :fireAt, #exp = :exp, #upd = :upd' + (values[':ln'] ? ', #ln = :ln' : '');
     // An existing window keeps its index key (an unchanged index key costs the index no write).
     if (!next.pending) update += ' REMOVE #p';
     else update += fileUnder === undefined ? ', #p = if_not_exists(#p, :p)' : ', #p = :p';
@@ -237,7 +261,7 @@ export class DynamoWindowStore implements WindowStore {
       condition = '#rev = :expectedRev';
       values[':expectedRev'] = expectedRev;
     }
-    const key = { pk: windowPk(agg.name, ref.keyJson), sk: windowSk(ref.start) };
+    const key = windowItemKey(ref);
     // Every attribute the item keeps is SET by this update, so the item after the write is exactly this.
     const item: Record<string, unknown> = { ...key };
     for (const [ph, attr] of Object.entries(names)) if (ph !== '#pk' && ph !== '#p') item[attr] = values[`:${ph.slice(1)}`];
@@ -263,12 +287,13 @@ export class DynamoWindowStore implements WindowStore {
   }
 
   async findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage> {
-    const prefix = windowPk(aggregation.name, '');
     const toRef = (item: Record<string, unknown>): WindowRef | undefined => {
       const pk = String(item[ATTR.pk]);
-      if (!pk.startsWith(prefix)) return undefined;
+      const keyJson = keyJsonOfWindowPk(aggregation, pk);
+      // A dirty per-shard partial stands for its window.
+      if (keyJson === undefined) return partialRefOf(aggregation, pk, String(item[ATTR.sk]));
       const start = Date.parse(String(item[ATTR.sk]));
-      return { aggregation, keyJson: pk.slice(prefix.length), start, end: start + aggregation.assigner.sizeMs };
+      return { aggregation, keyJson, start, end: start + aggregation.assigner.sizeMs };
     };
     const range = query.after === undefined ? '#fireAt <= :w' : '#fireAt BETWEEN :a AND :w';
     const values = (bucket: number): Record<string, unknown> => ({
@@ -332,7 +357,7 @@ export class DynamoWindowStore implements WindowStore {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.opts.tableName,
-          Key: { pk: windowPk(ref.aggregation.name, ref.keyJson), sk: windowSk(ref.start) },
+          Key: windowItemKey(ref),
           UpdateExpression: 'REMOVE #p',
           ConditionExpression: '#v = :v AND attribute_exists(#p)',
           ExpressionAttributeNames: { '#p': ATTR.pending, '#v': ATTR.version },

@@ -4,16 +4,45 @@
  * table.
  */
 import { fromStoredMeasures } from '../domain/aggregate-state';
-import type { CompiledSpec } from '../domain/compiled-spec';
+import type { CompiledAggregation, CompiledSpec } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import type { LaneRange, LaneState } from '../domain/lane';
 import type { StoredWindow } from '../domain/window-lifecycle';
 import type { WindowRef } from '../domain/window-ref';
-import { ATTR, lanePk, pendingBucket, pendingKey } from '../contract/window-table-layout';
+import { ATTR, compactLane, expandLane, lanePk, pendingBucket, pendingKey } from '../contract/window-table-layout';
+import type { StoredPartial } from '../domain/window-lifecycle';
 
 /** The partition key of a window's items: aggregation and canonical key. */
 export function windowPk(aggregation: string, keyJson: string): string {
   return `w#${aggregation}#${keyJson}`;
+}
+
+/**
+ * The key of a window's item. A per-shard root has a partition of its own per window (the window's start appended):
+ * every lane registers on it at the window's start, and the roots of one key's overlapping hopping windows would
+ * otherwise add up on one partition.
+ */
+export function windowItemKey(ref: WindowRef): { pk: string; sk: string } {
+  const sk = windowSk(ref.start);
+  const pk = windowPk(ref.aggregation.name, ref.keyJson);
+  return { pk: ref.aggregation.perShard ? `${pk}#${sk}` : pk, sk };
+}
+
+/** The key JSON of a window item's partition key (see {@link windowItemKey}); undefined if not a window's of `agg`. */
+export function keyJsonOfWindowPk(agg: CompiledAggregation, pk: string): string | undefined {
+  const prefix = windowPk(agg.name, '');
+  if (!pk.startsWith(prefix)) return undefined;
+  const rest = pk.slice(prefix.length);
+  // A key JSON is an array, so it ends at the last `]`; a per-shard root's start follows it.
+  return agg.perShard ? rest.slice(0, rest.lastIndexOf(']') + 1) : rest;
+}
+
+/**
+ * The partition key of a lane's partials of a key's windows (per-shard state): its own partition per lane, so that
+ * the lanes feeding one window never write the same key.
+ */
+export function partialPk(aggregation: string, keyJson: string, lane: string): string {
+  return `p#${aggregation}#${compactLane(lane)}#${keyJson}`;
 }
 
 /** The sort key of a window: its start, ISO-8601 UTC, which sorts in time order. */
@@ -30,8 +59,8 @@ export function watermarkKey(lane: string): { pk: string; sk: string } {
  * The `pending` index key a window is filed under when it becomes pending: the slot of the lane that created it (the
  * only fence of a new window; the first in order otherwise, where the item's existing key is kept anyway).
  */
-export function windowPendingKey(ref: WindowRef, fences: Readonly<Record<string, string>>): string {
-  const lanes = Object.keys(fences).sort();
+export function windowPendingKey(ref: WindowRef, fences: Readonly<Record<string, string>>, rootLanes?: readonly string[]): string {
+  const lanes = rootLanes && rootLanes.length > 0 ? [...rootLanes] : Object.keys(fences).sort();
   return pendingKey(ref.aggregation.name, pendingBucket(lanes[0] ?? '', ref.keyJson));
 }
 
@@ -47,9 +76,30 @@ export function decodePendingCursor(cursor: string | undefined): { bucket: numbe
   return { bucket: parsed.b, startKey: parsed.k };
 }
 
+/** A per-shard root's lanes as stored (a string set of compact names), sorted. */
+export function rootLanesOf(item: Record<string, unknown>): string[] | undefined {
+  const v = item[ATTR.lanes];
+  if (v === undefined) return undefined;
+  const names = v instanceof Set ? [...(v as Set<string>)] : Array.isArray(v) ? (v as string[]) : [];
+  return names.map(expandLane).sort();
+}
+
+/** The stored state of a partial item. */
+export function storedPartialOf(ref: WindowRef, item: Record<string, unknown>): StoredPartial {
+  return {
+    state: fromStoredMeasures(ref.aggregation.layout, item[ATTR.measures] as Record<string, unknown> | undefined),
+    fence: item[ATTR.partialFence] === undefined ? undefined : String(item[ATTR.partialFence]),
+    rev: Number(item[ATTR.rev] ?? 0),
+    sealed: item[ATTR.sealed] === true,
+    dirty: item[ATTR.dirty] === true,
+  };
+}
+
 /** The stored state of a window item. */
 export function storedWindowOf(ref: WindowRef, item: Record<string, unknown>): StoredWindow {
+  const lanes = rootLanesOf(item);
   return {
+    ...(lanes ? { lanes } : {}),
     state: fromStoredMeasures(ref.aggregation.layout, item[ATTR.measures] as Record<string, unknown> | undefined),
     fences: (item[ATTR.fences] as Record<string, string> | undefined) ?? {},
     version: Number(item[ATTR.version] ?? 0),
@@ -93,8 +143,9 @@ export function parseWindowItem(
   const aggAttr = item[ATTR.aggregation];
   const pk = typeof pkAttr === 'string' ? pkAttr : '';
   const agg = spec.byName.get(typeof aggAttr === 'string' ? aggAttr : '');
-  if (!agg || !pk.startsWith(windowPk(agg.name, ''))) return undefined;
+  const keyJson = agg && keyJsonOfWindowPk(agg, pk);
+  if (!agg || keyJson === undefined) return undefined;
   const start = Date.parse(String(item[ATTR.sk]));
-  const ref: WindowRef = { aggregation: agg, keyJson: pk.slice(windowPk(agg.name, '').length), start, end: start + agg.assigner.sizeMs };
+  const ref: WindowRef = { aggregation: agg, keyJson, start, end: start + agg.assigner.sizeMs };
   return { ref, stored: storedWindowOf(ref, item) };
 }

@@ -3,11 +3,11 @@ import { DEFAULT_LANE_IDLE_TIMEOUT_MS, type LaneState } from '../domain/lane';
 import { eventTimeFiring, type FiringRule } from '../domain/window-lifecycle';
 import type { KeyWindowStore, LogPort, ResultSink, TimePort, WindowStore } from './ports';
 import { closeIdleKeySets } from './close-idle-key-sets';
+import { settleRefs } from './settle-pending';
 import { DEFAULT_BATCH_BUDGET_MS, virtualTime } from './time';
 import {
   DEFAULT_PENDING_STALE_AFTER_MS,
   emitAndMark,
-  settleRefs,
   type Emissions,
   type SettlementContext,
   type SettlementStats,
@@ -91,7 +91,8 @@ export async function closeIdleWindows(deps: CloserDeps, nowMs: number, deadline
   const deadline = deadlineMs ?? nowMs + DEFAULT_BATCH_BUDGET_MS;
   const ctx: SettlementContext = {
     store: deps.store,
-    fires: (ref, fences) => byWatermarks(ref, fences) || idle(ref, fences),
+    fires: byWatermarks,
+    idleFires: idle,
     nowMs,
     pendingStaleAfterMs: deps.pendingStaleAfterMs ?? DEFAULT_PENDING_STALE_AFTER_MS,
     stats,

@@ -2,7 +2,7 @@ import type { CompiledAggregation } from '../domain/compiled-spec';
 import type { WindowRef } from '../domain/window-ref';
 import type { LaneState } from '../domain/lane';
 import type { Position } from '../domain/sequence';
-import type { StoredWindow } from '../domain/window-lifecycle';
+import type { StoredPartial, StoredWindow } from '../domain/window-lifecycle';
 import type { WindowResult } from '../domain/window-result';
 import type { KeyWindowSet } from '../domain/key-windows';
 import { ItemBudgetExceededError } from './errors';
@@ -58,6 +58,12 @@ export interface PendingPage {
   readonly cursor?: string;
 }
 
+/** A lane's partial of a window kept in per-shard state. */
+export interface PartialKey {
+  readonly ref: WindowRef;
+  readonly lane: string;
+}
+
 /** The outcome of a conditional window write. */
 export type WriteOutcome = 'written' | 'conflict';
 
@@ -82,6 +88,20 @@ export interface WindowStore {
   findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage>;
   /** Clears `pending` if the window is still at `version`. */
   markEmitted(ref: WindowRef, version: number): Promise<void>;
+  /**
+   * Per-shard state: reads partials; the map is keyed by `partialId(ref, lane)` (window-ref.ts), absent ones missing.
+   */
+  getPartials(keys: readonly PartialKey[], consistent: boolean): Promise<Map<string, StoredPartial>>;
+  /**
+   * Per-shard state: writes a partial if its revision is still `expectedRev` (undefined: if it does not exist). A
+   * dirty partial is filed in the `pending` index (under its lane's bucket, at the window's end), a clean one is not.
+   */
+  writePartial(key: PartialKey, next: StoredPartial, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome>;
+  /**
+   * Per-shard state: adds `lane` to the lanes of the window's root item and bumps its revision, creating the root
+   * (version 0, pending, filed under `lane`) if it does not exist. Returns the root's version after the update.
+   */
+  registerLane(ref: WindowRef, lane: string, nowMs: number): Promise<{ version: number }>;
 }
 
 /** Where window results go (the results Firehose). Throws when it cannot deliver after its own retries. */

@@ -3,11 +3,14 @@ import { parseEvent } from '../domain/event-parser';
 import type { PositionedEvent, WindowSlice } from '../domain/pre-aggregate';
 import { EMPTY_LANE, justAfter, redriveVerdict, skippedBefore, withRange, type InFlight, type LaneRange, type LaneState } from '../domain/lane';
 import { isAfter } from '../domain/sequence';
-import { eventTimeFiring, timeliness, unseenPart, type StoredWindow } from '../domain/window-lifecycle';
+import { eventTimeFiring, timeliness, unseenPart, type StoredPartial, type StoredWindow } from '../domain/window-lifecycle';
+import { partialId } from '../domain/window-ref';
 import { mapSettled } from './concurrency';
 import type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
 import { prepare, sinkObjectName } from './prepare-batch';
 import { applyKeyBatch } from './key-window-batch';
+import { settlePartial } from './per-shard-settlement';
+import { settlePendingWindows } from './settle-pending';
 
 export type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
 import { ItemBudgetExceededError, type PendingQuery, type SourceRecord, type TimePort, type WindowStore } from './ports';
@@ -17,7 +20,6 @@ import {
   DeadlineExceededError,
   DEFAULT_PENDING_STALE_AFTER_MS,
   emitAndMark,
-  settlePendingWindows,
   settleWindow,
   WRITE_CONCURRENCY,
   type Emissions,
@@ -259,11 +261,20 @@ async function applyRecords(
   stats.windowsTouched = live.length;
   // Too-late windows are read as well: a record their fence already covers was counted by an earlier delivery
   // (when it was not yet late), so it must not also land in the late-data sink.
-  const all = live.length + tooLate.length > 0 ? await store.getWindows([...live, ...tooLate], false) : new Map<string, StoredWindow>();
+  // Per-shard windows are read as this lane's partial (its own item), the others as their window item.
+  const touched = [...live, ...tooLate];
+  const single = touched.filter((s) => !s.aggregation.perShard);
+  const spread = touched.filter((s) => s.aggregation.perShard);
+  const [all, partials] = await Promise.all([
+    single.length > 0 ? store.getWindows(single, false) : new Map<string, StoredWindow>(),
+    spread.length > 0 ? store.getPartials(spread.map((ref) => ({ ref, lane })), false) : new Map<string, StoredPartial>(),
+  ]);
+  const partialOf = (slice: WindowSlice) => partials.get(partialId(slice.aggregation.name, slice.keyJson, slice.start, lane));
+  const fenceOf = (slice: WindowSlice) => (slice.aggregation.perShard ? partialOf(slice)?.fence : all.get(slice.id)?.fences[lane]);
   const lateEntries: object[] = [];
   const lateRecords = new Set<number>();
   for (const slice of tooLate) {
-    const fence = all.get(slice.id)?.fences[lane];
+    const fence = fenceOf(slice);
     for (const i of slice.members) {
       const r = records[sourceIndex[i]];
       if (!isAfter(r.position, fence)) continue;
@@ -298,17 +309,14 @@ async function applyRecords(
     passing: { lane, watermarks },
   };
   const emissions: Emissions = new Map();
+  const changeFor = (slice: WindowSlice, fence: string | undefined) => {
+    const part = unseenPart(slice, eventAt, fence);
+    return part && { lane, ...part };
+  };
   const written = await mapSettled(live, WRITE_CONCURRENCY, (slice) =>
-    settleWindow(
-      ctx,
-      slice,
-      all.get(slice.id),
-      (stored) => {
-        const part = unseenPart(slice, eventAt, stored?.fences[lane]);
-        return part && { lane, ...part };
-      },
-      emissions,
-    ),
+    slice.aggregation.perShard
+      ? settlePartial(ctx, lane, slice, partialOf(slice), (fence) => changeFor(slice, fence), timeliness(slice, before) === 'late', emissions)
+      : settleWindow(ctx, slice, all.get(slice.id), (stored) => changeFor(slice, stored?.fences[lane]), emissions),
   );
   let failedAt: number | undefined;
   const overBudget: object[] = [];
@@ -319,7 +327,7 @@ async function applyRecords(
       // instead of failing the batch on every retry.
       const slice = live[i];
       // A record under the window's fence was counted by an earlier delivery, before the window filled up.
-      const fence = all.get(slice.id)?.fences[lane];
+      const fence = fenceOf(slice);
       for (const m of slice.members) {
         const rec = records[sourceIndex[m]];
         if (!isAfter(rec.position, fence)) continue;
@@ -356,7 +364,7 @@ async function applyRecords(
   // lanes feed that its creator could not fire yet is fired by a later batch that touches it, or by the closer's
   // sweep. So the reads follow the windows the batch makes due, not all pending ones.
   if (watermark !== undefined && watermark !== before) {
-    await settlePendingWindows(ctx, spec.aggregations, (agg) => dueRange(agg.assigner.hopMs, before, watermark, lane), new Set(live.map((s) => s.id)), emissions, log);
+    await settlePendingWindows(ctx, spec.aggregations, (agg) => dueRange(agg.assigner.hopMs, before, watermark, lane), new Set(live.filter((s) => !s.aggregation.perShard).map((s) => s.id)), emissions, log);
   }
 
   // Session and stagger windows: one item per key (key-window-batch.ts).

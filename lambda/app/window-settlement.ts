@@ -1,21 +1,21 @@
-import type { CompiledAggregation } from '../domain/compiled-spec';
 import { windowId, type WindowRef } from '../domain/window-ref';
 import type { Position } from '../domain/sequence';
 import { nextWindowState, type FiringRule, type StoredWindow } from '../domain/window-lifecycle';
 import type { AggregateState } from '../domain/aggregate-state';
 import { toWindowResult } from '../domain/window-result';
 import { mapSettled } from './concurrency';
-import type { LogPort, PendingQuery, ResultSink, TimePort, WindowStore } from './ports';
+import type { LogPort, ResultSink, TimePort, WindowStore } from './ports';
 import { DeadlineExceededError } from './errors';
 
 export { DeadlineExceededError };
 
 /**
  * How many window writes are kept in flight: enough to hide latency (P9: with DynamoDB at 5 ms median, 25 ms p99, one
- * shard's function must sustain 3× the shard's 1,000 records/s, about two window writes per record), few enough not
- * to trip throttling. The aggregator's DynamoDB client gets as many sockets.
+ * shard's function must sustain 3× the shard's 1,000 records/s, about two window writes per record, and with per-shard
+ * state a registration per new window and a partial read per fired one besides), few enough not to trip throttling.
+ * The aggregator's DynamoDB client gets as many sockets.
  */
-export const WRITE_CONCURRENCY = 128;
+export const WRITE_CONCURRENCY = 256;
 /** First backoff step after a conditional-write conflict; doubled per conflict, drawn with full jitter. */
 export const CONFLICT_BASE_DELAY_MS = 10;
 /** Cap on one backoff delay after a conflict. */
@@ -53,7 +53,13 @@ export interface WindowChange {
 /** What settling needs. */
 export interface SettlementContext {
   readonly store: WindowStore;
+  /** Event-time firing (`eventTimeFiring`). */
   readonly fires: FiringRule;
+  /**
+   * Firing by idleness (the closer's): a per-shard firing by this rule seals the partials it reads, since their lanes
+   * may not have passed the window's end.
+   */
+  readonly idleFires?: FiringRule;
   readonly nowMs: number;
   readonly pendingStaleAfterMs: number;
   readonly stats: SettlementStats;
@@ -111,9 +117,11 @@ export async function settleWindow(
   emissions: Emissions,
 ): Promise<void> {
   const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+  const idle = ctx.idleFires;
+  const fires: FiringRule = idle ? (r, f) => ctx.fires(r, f) || idle(r, f) : ctx.fires;
   let stored = first;
   for (let attempt = 0; ; attempt++) {
-    let next = nextWindowState(ref, stored, changeFor?.(stored), ctx.fires);
+    let next = nextWindowState(ref, stored, changeFor?.(stored), fires);
     let fileUnder: string | undefined;
     if (ctx.passing && (next ?? stored)?.pending && (next ?? stored)?.version === 0) {
       fileUnder = laggardOf(ref, (next ?? stored)!.fences, ctx.passing.lane, ctx.passing.watermarks);
@@ -138,50 +146,6 @@ export async function settleWindow(
     await ctx.time.sleep(delay);
     stored = (await ctx.store.getWindows([ref], true)).get(id);
   }
-}
-
-/**
- * Fires the pending windows of each aggregation that `query(aggregation)` finds (none when it returns undefined),
- * skipping those in `exclude` (already settled by the caller). A window that cannot be settled now stays pending for
- * a later pass. Returns how many windows it read.
- */
-export async function settlePendingWindows(
-  ctx: SettlementContext,
-  aggregations: readonly CompiledAggregation[],
-  query: (aggregation: CompiledAggregation) => PendingQuery | undefined,
-  exclude: ReadonlySet<string>,
-  emissions: Emissions,
-  log?: LogPort,
-): Promise<number> {
-  const refs: WindowRef[] = [];
-  const seen = new Set(exclude);
-  for (const agg of aggregations) {
-    const q = query(agg);
-    if (!q) continue;
-    for (const ref of (await ctx.store.findPending(agg, q)).refs) {
-      const id = windowId(agg.name, ref.keyJson, ref.start);
-      if (!seen.has(id)) {
-        seen.add(id);
-        refs.push(ref);
-      }
-    }
-  }
-  await settleRefs(ctx, refs, emissions, log);
-  return refs.length;
-}
-
-/** Settles windows found pending (reads them consistently, fires those the rule fires, collects stale emissions). */
-export async function settleRefs(ctx: SettlementContext, refs: readonly WindowRef[], emissions: Emissions, log?: LogPort): Promise<void> {
-  if (refs.length === 0) return;
-  const current = await ctx.store.getWindows(refs, true);
-  const settled = await mapSettled(refs, WRITE_CONCURRENCY, (ref) =>
-    settleWindow(ctx, ref, current.get(windowId(ref.aggregation.name, ref.keyJson, ref.start)), undefined, emissions),
-  );
-  settled.forEach((r, i) => {
-    if (r.status === 'rejected') {
-      log?.warn('settling a pending window failed', { aggregation: refs[i].aggregation.name, key: refs[i].keyJson, error: String(r.reason) });
-    }
-  });
 }
 
 /**

@@ -15,7 +15,7 @@ export const PENDING_INDEX = 'pending';
  * reads the windows its lane fed, not every lane's. (A window several lanes feed and its creator could not fire is
  * fired by whichever later batch touches it, or by the closer's sweep.)
  */
-export const PENDING_LANE_SLOTS = 64;
+export const PENDING_LANE_SLOTS = 128;
 
 /**
  * Buckets per slot, from a hash of the window's key: they spread one lane's window creations and emissions (thousands
@@ -67,6 +67,21 @@ export function pendingKey(aggregation: string, bucket: number): string {
   return `${aggregation}#${bucket}`;
 }
 
+/**
+ * A lane's short name in items that list lanes (a per-shard root's `ln`) and in partial keys: a Kinesis shard id
+ * (`shardId-` and 12 digits) is its number, anything else `~` and the name URI-encoded. The mapping is one-to-one, so
+ * that {@link expandLane} gives the lane back.
+ */
+export function compactLane(lane: string): string {
+  const m = /^shardId-(\d{12})$/.exec(lane);
+  return m ? String(Number(m[1])) : `~${encodeURIComponent(lane)}`;
+}
+
+/** The lane a {@link compactLane} name stands for. */
+export function expandLane(compact: string): string {
+  return compact.startsWith('~') ? decodeURIComponent(compact.slice(1)) : `shardId-${compact.padStart(12, '0')}`;
+}
+
 /** The partition key of a lane's item. */
 export function lanePk(lane: string): string {
   return `${LANES_PK}#${fnv1a32(lane) % LANE_BUCKETS}`;
@@ -99,4 +114,12 @@ export const ATTR = {
   repaired: 'rp',
   /** Lane items: skipped ranges no longer in the stream ([{f, b}]). */
   lost: 'lost',
+  /** Per-shard roots: the lanes that registered a partial (a string set of {@link compactLane} names). */
+  lanes: 'ln',
+  /** Per-shard partials: the lane's fence. */
+  partialFence: 'pf',
+  /** Per-shard partials: read by a firing by idleness (`StoredPartial.sealed`). */
+  sealed: 'sl',
+  /** Per-shard partials: changed since a firing may have read it. */
+  dirty: 'd',
 } as const;

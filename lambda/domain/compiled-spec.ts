@@ -1,7 +1,7 @@
 import { compileMeasureLayout, type MeasureLayout } from './aggregate-state';
 import type { EventTimeFormat } from './event-time';
 import { compileFieldGetter, type FieldGetter } from './fields';
-import { DEFAULT_MAX_FUTURE_SECONDS, type Aggregation, type AggregationSpec } from './spec';
+import { DEFAULT_MAX_FUTURE_SECONDS, nonCoPartitioned, type Aggregation, type AggregationSpec } from './spec';
 import { compileWindowAssigner, type WindowAssigner } from './windows';
 import { keyWindowRule, type KeyWindowRule } from './key-windows';
 
@@ -18,6 +18,12 @@ export interface CompiledAggregation {
   readonly latenessMs: number;
   /** Set for per-key windows (session, stagger), which are kept per key, not per window (see key-windows.ts). */
   readonly keyRule?: KeyWindowRule;
+  /**
+   * The window state is split into one partial item per (window, shard) under a small root item (`state`:
+   * `per-shard`, or `auto` on an aggregation not co-partitioned with the spec's declared `partitionKey`); otherwise
+   * one item per window.
+   */
+  readonly perShard: boolean;
 }
 
 /** A spec compiled once per process (handler init), then shared by every batch. */
@@ -47,6 +53,10 @@ export interface CompiledSpec {
 
 /** Compiles a validated spec. */
 export function compileSpec(spec: AggregationSpec): CompiledSpec {
+  // `auto`: per shard when the spec says how records are keyed and the group-by is not co-partitioned with it; a spec
+  // that says nothing keeps the single-item layout (what it had before the per-shard layout existed). Session and
+  // stagger windows keep one item per key (key-windows.ts), so the option does not apply to them.
+  const spread = new Set(spec.partitionKey ? nonCoPartitioned(spec) : []);
   const all = spec.aggregations.map((def): CompiledAggregation => {
     const keyRule = keyWindowRule(def.window);
     return {
@@ -56,6 +66,7 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
       assigner: compileWindowAssigner(def.window),
       groupBy: def.groupBy.map((field) => ({ field, get: compileFieldGetter(field) })),
       latenessMs: def.allowedLatenessSeconds * 1000,
+      perShard: !keyRule && (def.state === 'per-shard' || (def.state !== 'single' && spread.has(def.name))),
       ...(keyRule ? { keyRule } : {}),
     };
   });

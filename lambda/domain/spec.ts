@@ -166,6 +166,15 @@ export const aggregationSchema = z
     /** How long after a window fires late events still correct it. @default 0 */
     allowedLatenessSeconds: z.number().int().min(0).max(MAX_ALLOWED_LATENESS_SECONDS).default(0),
     measures: z.array(measureSchema).min(1).max(32),
+    /**
+     * How a window's state is kept: `single`, one item per window that every shard feeding it writes; `per-shard`, one
+     * partial item per (window, shard), written by that shard alone and merged when the window fires (a window many
+     * shards feed then costs no shard a contended write). `auto` picks `per-shard` when the spec declares
+     * `partitionKey` and the group-by does not include all of its fields (many shards feed each window), and `single`
+     * otherwise: co-partitioned (one shard feeds each window), or no `partitionKey` declared (nothing says how records
+     * are spread; such a spec keeps the layout it had). @default "auto"
+     */
+    state: z.enum(['auto', 'single', 'per-shard']).optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -187,6 +196,13 @@ export const aggregationSchema = z
     });
     if (new Set(a.groupBy).size !== a.groupBy.length) {
       ctx.addIssue({ code: 'custom', path: ['groupBy'], message: 'must not repeat a field' });
+    }
+    if (a.state === 'per-shard' && (a.window.type === 'session' || a.window.type === 'stagger')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['state'],
+        message: `a ${a.window.type} window keeps all of a key's windows in one item (they merge and split per key): "per-shard" applies to tumbling and hopping windows only; remove "state" or set it to "single"`,
+      });
     }
     const worst = worstCaseMeasuresBytes(a);
     const perItem = keyWindowsPerItem(a);
@@ -280,7 +296,7 @@ export type AggregationSpec = z.infer<typeof aggregationSpecSchema>;
 const SPEC_FIELD_NAMES = [
   'eventTime', 'field', 'format', 'maxFutureSeconds', 'maxPastSeconds', 'partitionKey', 'aggregations', 'name',
   'groupBy', 'window', 'type', 'sizeSeconds', 'hopSeconds', 'allowedLatenessSeconds', 'measures', 'op', 'precision',
-  'quantile', 'relativeAccuracy', 'k', 'capacity', 'gapSeconds', 'maxDurationSeconds',
+  'quantile', 'relativeAccuracy', 'k', 'capacity', 'gapSeconds', 'maxDurationSeconds', 'state',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */

@@ -21,6 +21,40 @@ export interface StoredWindow {
   readonly rev: number;
   /** When the window was last written (processing time, epoch ms); tells a live writer's pending state from a stale one. */
   readonly updatedAt?: number;
+  /**
+   * Per-shard state only (the window's root item): the lanes that registered a partial, which the firing rule reads
+   * instead of `fences` (a root has none); `state` is then the snapshot the current version was fired with.
+   */
+  readonly lanes?: readonly string[];
+}
+
+/**
+ * One lane's part of a window kept in per-shard state (README, "Exactly-once"): written by that lane alone, so it
+ * needs a single fence, and merged with the other lanes' partials when the window fires.
+ */
+export interface StoredPartial {
+  readonly state: AggregateState;
+  /** Position of the last record of the lane applied; absent on an empty partial a firing created. */
+  readonly fence?: Position;
+  /** Write count; every write is conditional on it. */
+  readonly rev: number;
+  /**
+   * A firing by idleness read this partial: its lane may not have passed the window's end, so every later change of
+   * the partial is a correction.
+   */
+  readonly sealed: boolean;
+  /**
+   * Changed after a firing may have read it, and not in a fired snapshot yet: the item is filed in the `pending`
+   * index until a firing includes it (and clears the flag with a conditional write).
+   */
+  readonly dirty: boolean;
+}
+
+/** The firing rule read on a per-shard root: its registered lanes as a fences-like record. */
+export function laneSet(lanes: readonly string[] | undefined): Record<string, Position> {
+  const out: Record<string, Position> = {};
+  for (const l of lanes ?? []) out[l] = '';
+  return out;
 }
 
 /** Decides whether a window has fired, given the lanes that have contributed to it. */

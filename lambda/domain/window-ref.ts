@@ -18,6 +18,11 @@ export function windowId(aggregation: string, keyJson: string, start: number): s
   return `${aggregation}\u0000${keyJson}\u0000${start}`;
 }
 
+/** A stable map key for one lane's partial of a window (per-shard state). */
+export function partialId(aggregation: string, keyJson: string, start: number, lane: string): string {
+  return `${windowId(aggregation, keyJson, start)}\u0000${lane}`;
+}
+
 /** The canonical key JSON of an event for an aggregation. */
 export function keyJsonOf(agg: CompiledAggregation, event: Record<string, unknown>): string {
   if (agg.groupBy.length === 1) return `[${JSON.stringify(agg.groupBy[0].get(event))}]`;

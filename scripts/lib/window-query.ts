@@ -47,7 +47,8 @@ export async function queryWindows(
   const agg = aggregationNamed(spec, q.aggregation)!;
   const key = q.key ?? {};
   const items: Record<string, unknown>[] = [];
-  const fullKey = agg.groupBy.every((g) => key[g.field] !== undefined);
+  // A per-shard root has a partition per window: its key alone does not name one, so those are scanned for.
+  const fullKey = !agg.perShard && agg.groupBy.every((g) => key[g.field] !== undefined);
   let startKey: Record<string, unknown> | undefined;
   do {
     if (fullKey) {

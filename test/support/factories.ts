@@ -45,9 +45,14 @@ export function everyMeasure(field = 'v', distinctField = 'user'): AggregationIn
   ];
 }
 
-/** The unvalidated spec over `aggregations` (the default aggregation when none is given), event time in `ts`. */
+/**
+ * The unvalidated spec over `aggregations` (the default aggregation when none is given), event time in `ts`. An
+ * aggregation that does not say keeps its state in one item per window (`state: single`), whose items the tests
+ * read; the per-shard layout's tests ask for `state: per-shard`.
+ */
 export function specInputFactory(...aggregations: AggregationInput[]): SpecInput {
-  return { eventTime: { field: 'ts' }, aggregations: aggregations.length > 0 ? aggregations : [aggregationFactory()] };
+  const list = aggregations.length > 0 ? aggregations : [aggregationFactory()];
+  return { eventTime: { field: 'ts' }, aggregations: list.map((a) => ({ state: 'single' as const, ...a })) };
 }
 
 /** The validated spec over `aggregations`; see {@link specInputFactory}. */

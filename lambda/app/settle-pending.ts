@@ -1,0 +1,65 @@
+/** Settling the windows a pending-window lookup finds, in either state layout (see window-settlement.ts). */
+import type { CompiledAggregation } from '../domain/compiled-spec';
+import { windowId, type WindowRef } from '../domain/window-ref';
+import { mapSettled } from './concurrency';
+import { settleRoot } from './per-shard-settlement';
+import type { LogPort, PartialKey, PendingQuery } from './ports';
+import { settleWindow, WRITE_CONCURRENCY, type Emissions, type SettlementContext } from './window-settlement';
+
+/**
+ * Fires the pending windows of each aggregation that `query(aggregation)` finds (none when it returns undefined),
+ * skipping those in `exclude` (already settled by the caller). A window that cannot be settled now stays pending for
+ * a later pass. Returns how many windows it read.
+ */
+export async function settlePendingWindows(
+  ctx: SettlementContext,
+  aggregations: readonly CompiledAggregation[],
+  query: (aggregation: CompiledAggregation) => PendingQuery | undefined,
+  exclude: ReadonlySet<string>,
+  emissions: Emissions,
+  log?: LogPort,
+): Promise<number> {
+  const refs: WindowRef[] = [];
+  const seen = new Set(exclude);
+  for (const agg of aggregations) {
+    const q = query(agg);
+    if (!q) continue;
+    for (const ref of (await ctx.store.findPending(agg, q)).refs) {
+      const id = windowId(agg.name, ref.keyJson, ref.start);
+      if (!seen.has(id)) {
+        seen.add(id);
+        refs.push(ref);
+      }
+    }
+  }
+  await settleRefs(ctx, refs, emissions, log);
+  return refs.length;
+}
+
+/**
+ * Settles windows found pending (reads them consistently, fires those the rule fires, re-fires per-shard windows with
+ * a dirty partial, collects stale emissions). A per-shard window's several dirty partials are settled once.
+ */
+export async function settleRefs(ctx: SettlementContext, refs: readonly WindowRef[], emissions: Emissions, log?: LogPort): Promise<void> {
+  const unique = new Map<string, WindowRef>();
+  for (const ref of refs) unique.set(windowId(ref.aggregation.name, ref.keyJson, ref.start), ref);
+  if (unique.size === 0) return;
+  const list = [...unique.values()];
+  const current = await ctx.store.getWindows(list, true);
+  // The per-shard roots' partials, read after the roots and all at once (BatchGetItem, 100 keys a call).
+  const keys: PartialKey[] = [];
+  for (const ref of list) {
+    if (!ref.aggregation.perShard) continue;
+    for (const lane of current.get(windowId(ref.aggregation.name, ref.keyJson, ref.start))?.lanes ?? []) keys.push({ ref, lane });
+  }
+  const partials = keys.length > 0 ? await ctx.store.getPartials(keys, true) : undefined;
+  const settled = await mapSettled(list, WRITE_CONCURRENCY, (ref) => {
+    const stored = current.get(windowId(ref.aggregation.name, ref.keyJson, ref.start));
+    return ref.aggregation.perShard ? settleRoot(ctx, ref, stored, emissions, partials) : settleWindow(ctx, ref, stored, undefined, emissions);
+  });
+  settled.forEach((r, i) => {
+    if (r.status === 'rejected') {
+      log?.warn('settling a pending window failed', { aggregation: list[i].aggregation.name, key: list[i].keyJson, error: String(r.reason) });
+    }
+  });
+}
