@@ -336,18 +336,41 @@ export class DynamoWindowStore implements WindowStore {
       await Promise.all(Array.from({ length: Math.min(PENDING_QUERY_CONCURRENCY, buckets.length) }, worker));
       return { refs };
     }
-    // Paged: bucket by bucket, from a bucket that rotates from pass to pass, from where the cursor stopped.
+    // Paged: buckets in order from one that rotates from pass to pass, from where the cursor stopped. Most buckets are
+    // empty, so they are read PENDING_QUERY_CONCURRENCY at a time: one after another, a pass over 4,096 buckets would
+    // take longer than the closer's timeout. A chunk's results are taken in bucket order up to the limit, or up to the
+    // first bucket that has more to give; the cursor resumes there (what later buckets of that chunk returned is read
+    // again on the next page).
     const first = (query.rotation ?? 0) % PENDING_BUCKETS;
     let { bucket, startKey } = decodePendingCursor(query.cursor);
     const refs: WindowRef[] = [];
     while (bucket < PENDING_BUCKETS && refs.length < query.limit) {
-      const res = await send((first + bucket) % PENDING_BUCKETS, startKey, query.limit - refs.length);
-      for (const item of res.Items ?? []) {
-        const ref = toRef(item);
-        if (ref) refs.push(ref);
+      const remaining = query.limit - refs.length;
+      const chunk = Array.from({ length: Math.min(PENDING_QUERY_CONCURRENCY, PENDING_BUCKETS - bucket) }, (_, i) => bucket + i);
+      const results = await Promise.all(chunk.map((b, i) => send((first + b) % PENDING_BUCKETS, i === 0 ? startKey : undefined, remaining)));
+      startKey = undefined;
+      for (const [i, res] of results.entries()) {
+        const items = res.Items ?? [];
+        let taken = 0;
+        while (taken < items.length && refs.length < query.limit) {
+          const ref = toRef(items[taken++]);
+          if (ref) refs.push(ref);
+        }
+        bucket = chunk[i];
+        if (taken < items.length) {
+          // The page is full inside this bucket: resume after the last item taken (an index query's start key is
+          // the index key and the table key, all of which a KEYS_ONLY item holds).
+          const last: Record<string, unknown> = items[taken - 1];
+          startKey = Object.fromEntries([ATTR.pk, ATTR.sk, ATTR.pending, ATTR.fireAt].map((a) => [a, last[a]]));
+          break;
+        }
+        if (res.LastEvaluatedKey) {
+          startKey = res.LastEvaluatedKey;
+          break;
+        }
+        bucket++;
+        if (refs.length >= query.limit) break;
       }
-      startKey = res.LastEvaluatedKey;
-      if (!startKey) bucket++;
     }
     return { refs, cursor: bucket < PENDING_BUCKETS ? encodePendingCursor(bucket, startKey) : undefined };
   }

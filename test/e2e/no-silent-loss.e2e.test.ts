@@ -235,25 +235,29 @@ describe('no silent loss', () => {
         await new Promise((r) => setTimeout(r, 300));
       }
     })();
-    // Batches keep coming, their event times minutes behind wall-clock time (windows long past in processing time)
-    // and in order, 2 s apart, so that nothing is late.
-    const base = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
-    for (let b = 0; b < 12; b++) {
-      const batch = Array.from({ length: 5 }, (_, j): Ev => ({ site: `${runId}s`, deviceId: `${runId}d`, ts: base + (b * 5 + j) * 2_000, temperature: b + j }));
-      events.push(...batch);
-      const res = await aggregator(kinesisEvent(lane, batch.map((e, j) => ({ data: JSON.stringify(e), partitionKey: e.site, sequenceNumber: sequenceNumber(b * 10 + j + 1) }))));
-      expect(res).toEqual({ batchItemFailures: [] });
-      await new Promise((r) => setTimeout(r, 500));
+    try {
+      // Batches keep coming, their event times minutes behind wall-clock time (windows long past in processing time)
+      // and in order, 2 s apart, so that nothing is late.
+      const base = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
+      for (let b = 0; b < 12; b++) {
+        const batch = Array.from({ length: 5 }, (_, j): Ev => ({ site: `${runId}s`, deviceId: `${runId}d`, ts: base + (b * 5 + j) * 2_000, temperature: b + j }));
+        events.push(...batch);
+        const res = await aggregator(kinesisEvent(lane, batch.map((e, j) => ({ data: JSON.stringify(e), partitionKey: e.site, sequenceNumber: sequenceNumber(b * 10 + j + 1) }))));
+        expect(res).toEqual({ batchItemFailures: [] });
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // Traffic stops: once the lane has been idle for the timeout, the closer fires what is left.
+      const expected = referenceAggregate(SPEC, events);
+      await pollUntil(
+        () => readTableWindows(clients.doc, TABLE, SPEC, runId),
+        (ws) => ws.size === expected.size && [...ws.values()].every((w) => w.version > 0 && !w.pending),
+        { timeoutMs: 60_000, intervalMs: 500, describe: (ws) => `${ws ? [...ws.values()].filter((w) => w.version === 0 || w.pending).length : '?'} windows not yet closed and emitted` },
+      );
+    } finally {
+      // Stop the closer even when the test fails, so that it cannot outlive the test and hit the next one's endpoint.
+      running = false;
+      await closing;
     }
-    // Traffic stops: once the lane has been idle for the timeout, the closer fires what is left.
-    const expected = referenceAggregate(SPEC, events);
-    await pollUntil(
-      () => readTableWindows(clients.doc, TABLE, SPEC, runId),
-      (ws) => ws.size === expected.size && [...ws.values()].every((w) => w.version > 0 && !w.pending),
-      { timeoutMs: 60_000, intervalMs: 500, describe: (ws) => `${ws ? [...ws.values()].filter((w) => w.version === 0 || w.pending).length : '?'} windows not yet closed and emitted` },
-    );
-    running = false;
-    await closing;
     await assertExact(runId, events);
   });
 });

@@ -118,13 +118,17 @@ describe('DynamoWindowStore', () => {
   });
 
   test('pages through the buckets with a cursor, a bounded number of windows a page', async () => {
-    const item = (bucket: number, i: number) => ({ pk: `w#temp_1m#["k${bucket}-${i}"]`, sk: '1970-01-01T00:01:00.000Z' });
+    const item = (bucket: number, i: number) => ({ pk: `w#temp_1m#["k${bucket}-${i}"]`, sk: '1970-01-01T00:01:00.000Z', pendingAgg: pendingKey('temp_1m', bucket), fireAt: 120_000 });
     ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
       const bucket = Number(String(input.ExpressionAttributeValues![':k']).split('#')[1]);
-      // Every bucket holds three windows; DynamoDB honours Limit and reports where it stopped.
-      const from = Number((input.ExclusiveStartKey as { i?: number } | undefined)?.i ?? 0);
+      // Every bucket holds three windows; DynamoDB honours Limit, reports where it stopped as the last item's keys, and
+      // resumes after the item an ExclusiveStartKey names.
+      const all = [0, 1, 2].map((i) => item(bucket, i));
+      const after = input.ExclusiveStartKey ? all.findIndex((x) => x.pk === input.ExclusiveStartKey!.pk) : -1;
+      const from = after + 1;
       const to = Math.min(3, from + (input.Limit ?? 3));
-      return { Items: Array.from({ length: to - from }, (_, j) => item(bucket, from + j)), LastEvaluatedKey: to < 3 ? { i: to } : undefined };
+      const items = all.slice(from, to);
+      return { Items: items, LastEvaluatedKey: to < 3 ? { ...items[items.length - 1] } : undefined };
     });
     const seen: string[] = [];
     let cursor: string | undefined;
