@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { conditionalWrite } from './conditional-write';
 import { ItemBudgetExceededError, type KeyWindowStore, type PendingKeysPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
 import { fromStoredMeasures, toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation } from '../domain/compiled-spec';
@@ -41,10 +41,6 @@ interface StoredKeyWindow {
   readonly x: number;
   readonly n: string[];
   readonly u?: string[];
-}
-
-function isConditionFailure(e: unknown): boolean {
-  return e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
 /** Reads a stored window set item. */
@@ -146,21 +142,17 @@ export class DynamoKeyWindowStore implements KeyWindowStore {
     }
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.opts.tableName,
-          Item: item,
-          ...(expectedRev === 0
-            ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': ATTR.pk } }
-            : { ConditionExpression: '#rev = :rev', ExpressionAttributeNames: { '#rev': ATTR.rev }, ExpressionAttributeValues: { ':rev': expectedRev } }),
-        }),
-      );
-      return 'written';
-    } catch (e) {
-      if (isConditionFailure(e)) return 'conflict';
-      throw e;
-    }
+    return conditionalWrite(() =>
+      this.doc.send(
+      new PutCommand({
+        TableName: this.opts.tableName,
+        Item: item,
+        ...(expectedRev === 0
+          ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': ATTR.pk } }
+          : { ConditionExpression: '#rev = :rev', ExpressionAttributeNames: { '#rev': ATTR.rev }, ExpressionAttributeValues: { ':rev': expectedRev } }),
+      }),
+      ),
+    );
   }
 
   async findPendingKeys(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingKeysPage> {

@@ -4,7 +4,7 @@
  * on a window's root item (the window item's key, with the lanes in a string set `ln`). Split from the window store so
  * that each stays a readable size.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { conditionalWrite } from './conditional-write';
 import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ItemBudgetExceededError, type PartialKey, type WriteOutcome } from '../app/ports';
 import { toStoredMeasures } from '../domain/aggregate-state';
@@ -26,10 +26,6 @@ export interface PartialTable extends BackoffOptions {
   readonly tableName: string;
   /** Milliseconds an item is kept after its window's end plus allowed lateness (TTL). */
   readonly retentionMs: number;
-}
-
-function isConditionFailure(e: unknown): boolean {
-  return e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
 /** Reads partials with BatchGetItem (calls of 100 keys side by side), keyed by `partialId`. */
@@ -109,22 +105,18 @@ export async function writePartial(t: PartialTable, key: PartialKey, next: Store
     condition = 'attribute_not_exists(#pk)';
     names['#pk'] = ATTR.pk;
   } else values[':expected'] = expectedRev;
-  try {
-    await t.doc.send(
-      new UpdateCommand({
-        TableName: t.tableName,
-        Key: { pk: item.pk, sk: item.sk },
-        UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
-    return 'written';
-  } catch (e) {
-    if (isConditionFailure(e)) return 'conflict';
-    throw e;
-  }
+  return conditionalWrite(() =>
+    t.doc.send(
+    new UpdateCommand({
+      TableName: t.tableName,
+      Key: { pk: item.pk, sk: item.sk },
+      UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    }),
+    ),
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { conditionalWrite, isConditionFailure } from './conditional-write';
 import {
   BatchGetCommand,
   QueryCommand,
@@ -45,10 +45,6 @@ export interface DynamoWindowStoreOptions extends BackoffOptions {
    * @default 7 days
    */
   readonly retentionAfterCloseSeconds?: number;
-}
-
-function isConditionFailure(e: unknown): boolean {
-  return e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
 /**
@@ -136,22 +132,18 @@ export class DynamoWindowStore implements WindowStore {
     values[':expected'] = expectedRev;
     // Lane items written before revisions existed count as revision 0.
     const condition = expectedRev === 0 ? 'attribute_not_exists(#rev) OR #rev = :expected' : '#rev = :expected';
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.opts.tableName,
-          Key: watermarkKey(lane),
-          UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return 'written';
-    } catch (e) {
-      if (isConditionFailure(e)) return 'conflict';
-      throw e;
-    }
+    return conditionalWrite(() =>
+      this.doc.send(
+      new UpdateCommand({
+        TableName: this.opts.tableName,
+        Key: watermarkKey(lane),
+        UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+      ),
+    );
   }
 
   async getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>> {
@@ -268,22 +260,18 @@ export class DynamoWindowStore implements WindowStore {
     if (next.pending) item[ATTR.pending] = values[':p'];
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.opts.tableName,
-          Key: key,
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return 'written';
-    } catch (e) {
-      if (isConditionFailure(e)) return 'conflict';
-      throw e;
-    }
+    return conditionalWrite(() =>
+      this.doc.send(
+      new UpdateCommand({
+        TableName: this.opts.tableName,
+        Key: key,
+        UpdateExpression: update,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+      ),
+    );
   }
 
   async findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage> {

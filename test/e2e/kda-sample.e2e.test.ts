@@ -7,19 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import fc from 'fast-check';
-import { ENV } from '../../lambda/contract/env';
 import { parseAggregationSpec } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { translateKdaSql } from '../../scripts/lib/kda-sql/translate';
 import { REPO_ROOT } from '../../scripts/local/local-stack';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
-import { functionEnvFor, loadBundledHandler } from '../support/bundled-function';
-import { FaultProxy } from '../support/fault-proxy';
-import { kinesisEvent, sequenceNumber } from '../support/harness';
+import { proxiedAggregator } from '../support/proxied-aggregator';
+import { sequenceNumber } from '../support/harness';
 import { measuresClose, referenceAggregate } from '../support/reference';
-import { playSchedule, stepArb, type Step } from '../support/redelivery';
+import { playSchedule, stepArb } from '../support/redelivery';
 import { readTableWindows } from '../support/table-windows';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
@@ -44,24 +41,7 @@ const SPEC = (() => {
 })();
 const SAMPLE = readFileSync(join(REPO_ROOT, 'fixtures', 'kda-sample.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
-let proxy: FaultProxy | undefined;
-let handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
-
-beforeAll(async () => {
-  if (endpoint) {
-    proxy = new FaultProxy(new URL(endpoint));
-    process.env.AWS_ENDPOINT_URL = await proxy.start();
-  }
-  Object.assign(process.env, functionEnvFor(outputs, SPEC, {
-    [ENV.pendingStaleAfterMs]: '0',
-    [ENV.serviceName]: 'aggregator',
-    [ENV.metricsNamespace]: 'KdaSampleE2e',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  }));
-  handler = loadBundledHandler<typeof handler>(outputs.stackName, 'aggregator');
-});
-afterAll(async () => proxy?.stop());
+const aggregator = proxiedAggregator(outputs, endpoint, SPEC, 'KdaSampleE2e');
 
 interface Rec {
   readonly partitionKey: string;
@@ -82,19 +62,7 @@ test('the guide\'s translated queries over the sample: the table equals the refe
         return { partitionKey: String(event.exchange), data: Buffer.from(JSON.stringify(event)), sequenceNumber: sequenceNumber(i + 1), event };
       });
       const lane = `shardId-${runId}lane`;
-      await playSchedule(recs, steps, {
-        sequenceNumberOf: (r: Rec) => r.sequenceNumber,
-        arm: (step: Step) => {
-          if (proxy && step.kind === 'crash') proxy.updatesLeft = step.afterWrites;
-          if (proxy && step.kind === 'emit-fails') proxy.failEmissions = true;
-        },
-        disarm: () => {
-          if (!proxy) return;
-          proxy.updatesLeft = undefined;
-          proxy.failEmissions = false;
-        },
-        deliver: async (batch: readonly Rec[]) => (await handler(kinesisEvent(lane, batch))).batchItemFailures[0]?.itemIdentifier,
-      });
+      await playSchedule(recs, steps, aggregator.deliveryTo<Rec>(lane));
       const expected = referenceAggregate(SPEC, recs.map((r) => r.event));
       const actual = await readTableWindows(clients.doc, outputs.WindowTableName, SPEC, runId);
       expect([...actual.keys()].sort()).toStrictEqual([...expected.keys()].sort());

@@ -6,19 +6,16 @@
  * an independent exact count of the distinct records; every emitted result carries its topK lists.
  */
 import { randomBytes } from 'node:crypto';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import fc from 'fast-check';
-import { ENV } from '../../lambda/contract/env';
 import { parseAggregationSpec } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { NdjsonPrefixReader } from '../../scripts/lib/s3-sinks';
 import { readStackOutputs } from '../../scripts/lib/stack-outputs';
 import { generateClickstreamWorkload } from '../../scripts/workload';
-import { functionEnvFor, loadBundledHandler } from '../support/bundled-function';
-import { FaultProxy } from '../support/fault-proxy';
+import { proxiedAggregator } from '../support/proxied-aggregator';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
 import { measuresClose, referenceAggregate, topKWithinBound, type ExactTopK } from '../support/reference';
-import { playSchedule, stepArb, type Step } from '../support/redelivery';
+import { playSchedule, stepArb } from '../support/redelivery';
 import { readTableWindows } from '../support/table-windows';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
@@ -46,24 +43,7 @@ const SPEC = parseAggregationSpec({
   ],
 });
 
-let proxy: FaultProxy | undefined;
-let handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
-
-beforeAll(async () => {
-  if (endpoint) {
-    proxy = new FaultProxy(new URL(endpoint));
-    process.env.AWS_ENDPOINT_URL = await proxy.start();
-  }
-  Object.assign(process.env, functionEnvFor(outputs, SPEC, {
-    [ENV.pendingStaleAfterMs]: '0',
-    [ENV.serviceName]: 'aggregator',
-    [ENV.metricsNamespace]: 'TopKE2e',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  }));
-  handler = loadBundledHandler<typeof handler>(outputs.stackName, 'aggregator');
-});
-afterAll(async () => proxy?.stop());
+const aggregator = proxiedAggregator(outputs, endpoint, SPEC, 'TopKE2e');
 
 interface Rec {
   readonly partitionKey: string;
@@ -81,23 +61,6 @@ function records(seed: number, runId: string, count: number): Rec[] {
   }));
 }
 
-function deliveryTo(lane: string) {
-  return {
-    sequenceNumberOf: (r: Rec) => r.sequenceNumber,
-    arm: (step: Step) => {
-      if (!proxy) return;
-      if (step.kind === 'crash') proxy.updatesLeft = step.afterWrites;
-      if (step.kind === 'emit-fails') proxy.failEmissions = true;
-    },
-    disarm: () => {
-      if (!proxy) return;
-      proxy.updatesLeft = undefined;
-      proxy.failEmissions = false;
-    },
-    deliver: async (batch: readonly Rec[]) => (await handler(kinesisEvent(lane, batch))).batchItemFailures[0]?.itemIdentifier,
-  };
-}
-
 jest.setTimeout(10 * 60_000);
 describe('topK: the bundled handler under redelivery', () => {
   test('the table holds every window\'s summary within the bound of the exact counts; results carry the lists', async () => {
@@ -106,9 +69,9 @@ describe('topK: the bundled handler under redelivery', () => {
         const runId = `tk${randomBytes(3).toString('hex')}-`;
         const recs = records(seed, runId, 240);
         const lane = `shardId-${runId}lane`;
-        await playSchedule(recs, steps, deliveryTo(lane));
+        await playSchedule(recs, steps, aggregator.deliveryTo<Rec>(lane));
         // A last clean delivery emits whatever a failed attempt left pending.
-        await handler(kinesisEvent(lane, recs.slice(-1)));
+        await aggregator.invoke(kinesisEvent(lane, recs.slice(-1)));
 
         const expected = referenceAggregate(SPEC, recs.map((r) => r.event));
         const actual = await readTableWindows(clients.doc, outputs.WindowTableName, SPEC, runId);
