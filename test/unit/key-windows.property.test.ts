@@ -16,7 +16,8 @@ import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/ha
 import { keyWindowIdentity, referenceKeyWindows } from '../support/key-window-reference';
 import { MemoryKeyWindowStore } from '../support/memory-key-window-store';
 import { MemoryWindowStore } from '../support/memory-window-store';
-import { playSchedule, stepArb, type Step } from '../support/redelivery';
+import { stepArb, type Step } from '../support/redelivery';
+import { playInMemory } from '../support/memory-delivery';
 import { measuresClose } from '../support/reference';
 
 const BASE = 1_700_000_000_000;
@@ -45,20 +46,8 @@ function setup() {
   return { store, keyStore, results, deps };
 }
 
-async function play(records: SourceRecord[], steps: Step[], deps: BatchDeps, store: MemoryWindowStore, results: MemoryResultSink) {
-  let now = 1_000_000;
-  await playSchedule(records, steps, {
-    sequenceNumberOf: (r) => r.sequenceNumber,
-    arm: (step) => {
-      if (step.kind === 'crash') store.failAfterWrites = store.writes + step.afterWrites;
-      if (step.kind === 'emit-fails') results.failNext = 1;
-    },
-    disarm: () => {
-      store.failAfterWrites = undefined;
-      results.failNext = 0;
-    },
-    deliver: async (batch) => (await processBatch(deps, { lane: LANE, records: [...batch] }, (now += 1000))).failedSequenceNumber,
-  });
+function play(records: SourceRecord[], steps: Step[], deps: BatchDeps, store: MemoryWindowStore, results: MemoryResultSink) {
+  return playInMemory(records, steps, deps, store, results, LANE);
 }
 
 /** The live results: the last version of each window id that no emitted result supersedes. */

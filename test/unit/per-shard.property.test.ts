@@ -9,7 +9,8 @@ import { generateIotWorkload } from '../../scripts/workload';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
-import { playSchedule, stepArb, type Step } from '../support/redelivery';
+import { playSchedule, stepArb } from '../support/redelivery';
+import { memoryFaults } from '../support/memory-delivery';
 import { specFactory } from '../support/factories';
 
 /**
@@ -67,14 +68,7 @@ test.prop([fc.tuple(laneSchedule, laneSchedule, laneSchedule), fc.integer({ min:
         const records = sourceRecords(workloads[i].map((w) => w.data), workloads[i].map((w) => w.partitionKey), i * 1000);
         return playSchedule(records, steps, {
           sequenceNumberOf: (r) => r.sequenceNumber,
-          arm: (step: Step) => {
-            if (step.kind === 'crash') store.failAfterWrites = store.writes + step.afterWrites;
-            if (step.kind === 'emit-fails') results.failNext = 1;
-          },
-          disarm: () => {
-            store.failAfterWrites = undefined;
-            results.failNext = 0;
-          },
+          ...memoryFaults(store, results),
           deliver: async (batch) => {
             // Every few deliveries the closer runs at a time every lane looks idle to: it fires open windows by
             // idleness, while the lanes still have records for them.

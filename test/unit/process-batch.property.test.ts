@@ -12,7 +12,8 @@ import { generateIotWorkload } from '../../scripts/workload';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
-import { playSchedule, stepArb, type Step } from '../support/redelivery';
+import { stepArb, type Step } from '../support/redelivery';
+import { playInMemory } from '../support/memory-delivery';
 import { specFactory } from '../support/factories';
 
 const spec = specFactory(
@@ -50,20 +51,8 @@ function setup(with_ = compiled) {
 }
 
 /** Plays a schedule against the use case, with the in-memory store's crash injection. */
-async function play(records: SourceRecord[], steps: Step[], deps: BatchDeps, store: MemoryWindowStore, results: MemoryResultSink) {
-  let now = 1_000_000;
-  await playSchedule(records, steps, {
-    sequenceNumberOf: (r) => r.sequenceNumber,
-    arm: (step) => {
-      if (step.kind === 'crash') store.failAfterWrites = store.writes + step.afterWrites;
-      if (step.kind === 'emit-fails') results.failNext = 1;
-    },
-    disarm: () => {
-      store.failAfterWrites = undefined;
-      results.failNext = 0;
-    },
-    deliver: async (batch) => (await processBatch(deps, { lane: LANE, records: [...batch] }, (now += 1000))).failedSequenceNumber,
-  });
+function play(records: SourceRecord[], steps: Step[], deps: BatchDeps, store: MemoryWindowStore, results: MemoryResultSink) {
+  return playInMemory(records, steps, deps, store, results, LANE);
 }
 
 describe('exactly-once effect under redelivery (in-memory store)', () => {

@@ -1,5 +1,5 @@
 import { fc, test } from '@fast-check/jest';
-import { processBatch, type BatchDeps } from '../../lambda/app/process-batch';
+import type { BatchDeps } from '../../lambda/app/process-batch';
 import { toMeasureValues, toTopKValues } from '../../lambda/domain/aggregate-state';
 import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { parseEvent } from '../../lambda/domain/event-parser';
@@ -14,7 +14,8 @@ import { generateClickstreamWorkload } from '../../scripts/workload';
 import { MemoryRecordSink, MemoryResultSink, sourceRecords } from '../support/harness';
 import { MemoryWindowStore } from '../support/memory-window-store';
 import { measuresClose, referenceAggregate, topKWithinBound, windowIdentity } from '../support/reference';
-import { playSchedule, stepArb } from '../support/redelivery';
+import { stepArb } from '../support/redelivery';
+import { playInMemory } from '../support/memory-delivery';
 import { specFactory } from '../support/factories';
 
 /** Exact frequencies, keyed by JSON text: the independent reference. */
@@ -159,19 +160,7 @@ describe('topK under the window fences', () => {
       const store = new MemoryWindowStore();
       const results = new MemoryResultSink();
       const deps: BatchDeps = { spec: compiled, store, results, errors: new MemoryRecordSink(), late: new MemoryRecordSink() };
-      let now = 1_000_000;
-      await playSchedule(records, steps, {
-        sequenceNumberOf: (r) => r.sequenceNumber,
-        arm: (step) => {
-          if (step.kind === 'crash') store.failAfterWrites = store.writes + step.afterWrites;
-          if (step.kind === 'emit-fails') results.failNext = 1;
-        },
-        disarm: () => {
-          store.failAfterWrites = undefined;
-          results.failNext = 0;
-        },
-        deliver: async (batch) => (await processBatch(deps, { lane: 'shardId-000000000001', records: [...batch] }, (now += 1000))).failedSequenceNumber,
-      });
+      await playInMemory(records, steps, deps, store, results, 'shardId-000000000001');
       const expected = referenceAggregate(spec, workload.map((w) => w.event!));
       const actual = [...store.windows.values()];
       expect(actual.length).toBe(expected.size);
