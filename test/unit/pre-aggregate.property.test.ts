@@ -81,7 +81,7 @@ describe('pre-aggregation against the reference model', () => {
     'each slice lists exactly the events of its key and window, with their least and greatest positions (in any position order)',
     ([events, order]) => {
       // Positions in a shuffled order, so that the least and greatest are not simply the first and last members.
-      const input: PositionedEvent[] = events.map((event, i) => ({ event, ts: event.ts as number, position: positionOf(String(order[i])) }));
+      const input: PositionedEvent[] = events.map((event, i) => ({ event, ts: event.ts, position: positionOf(String(order[i])) }));
       const slices = preAggregate(compiled, input);
       for (const s of slices.values()) {
         const keyOf = (e: Record<string, unknown>) => JSON.stringify(s.aggregation.groupBy.map((g) => e[g.field]));
