@@ -3,7 +3,7 @@ import { nextDue, type KeyWindowSet } from '../../lambda/domain/key-windows';
 import { emptyState } from '../../lambda/domain/aggregate-state';
 import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import type { LaneState } from '../../lambda/domain/lane';
-import { partialId, windowId, type WindowRef } from '../../lambda/domain/window-ref';
+import { partialId, refId, type WindowRef } from '../../lambda/domain/window-ref';
 import type { StoredPartial, StoredWindow } from '../../lambda/domain/window-lifecycle';
 
 /** Calls a {@link LeanWindowStore} received, by DynamoDB request they stand for in `DynamoWindowStore`. */
@@ -53,7 +53,7 @@ export class LeanWindowStore implements WindowStore {
     this.calls.keysRead += refs.length;
     const out = new Map<string, StoredWindow>();
     for (const r of refs) {
-      const id = windowId(r.aggregation.name, r.keyJson, r.start);
+      const id = refId(r);
       const w = this.windows.get(id);
       if (w) out.set(id, w.stored);
     }
@@ -61,7 +61,7 @@ export class LeanWindowStore implements WindowStore {
   }
 
   async writeWindow(ref: WindowRef, next: StoredWindow, expectedRev: number | undefined, nowMs = 0): Promise<WriteOutcome> {
-    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const id = refId(ref);
     const cur = this.windows.get(id);
     if (expectedRev === undefined ? cur !== undefined : cur?.stored.rev !== expectedRev) return 'conflict';
     this.calls.windowWrites++;
@@ -83,7 +83,7 @@ export class LeanWindowStore implements WindowStore {
 
   async markEmitted(ref: WindowRef, version: number): Promise<void> {
     this.calls.markEmitted++;
-    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const id = refId(ref);
     const w = this.windows.get(id);
     if (w && w.stored.version === version && w.stored.pending) {
       w.stored = { ...w.stored, pending: false };
@@ -115,7 +115,7 @@ export class LeanWindowStore implements WindowStore {
 
   async registerLane(ref: WindowRef, lane: string, nowMs: number): Promise<{ version: number }> {
     this.calls.partialWrites++;
-    const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+    const id = refId(ref);
     const cur = this.windows.get(id)?.stored;
     const lanes = cur?.lanes?.includes(lane) ? cur.lanes : [...(cur?.lanes ?? []), lane];
     const stored: StoredWindow = cur

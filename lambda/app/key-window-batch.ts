@@ -162,7 +162,9 @@ export async function applyKeyBatch(deps: BatchDeps, input: KeyBatchInput, stats
       log?.warn('key window set over budget', { aggregation: s.aggregation.name, key: s.keyJson, error: r.reason.message });
       return;
     }
-    const firstMember = Math.min(...s.members.map((m) => sourceIndex[m.idx]));
+    // A loop, not Math.min(...): a key of a batch of KPL aggregates can have more members than a call takes arguments.
+    let firstMember = Infinity;
+    for (const m of s.members) if (sourceIndex[m.idx] < firstMember) firstMember = sourceIndex[m.idx];
     if (failedAt === undefined || firstMember < failedAt) failedAt = firstMember;
     log?.error('key window set write failed', { aggregation: s.aggregation.name, key: s.keyJson, error: String(r.reason) });
   });

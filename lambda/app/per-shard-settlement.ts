@@ -26,7 +26,7 @@
  */
 import { cloneState, emptyState, mergeInto } from '../domain/aggregate-state';
 import { laneSet, type StoredPartial, type StoredWindow } from '../domain/window-lifecycle';
-import { partialId, windowId, type WindowRef } from '../domain/window-ref';
+import { partialId, refId, type WindowRef } from '../domain/window-ref';
 import type { Position } from '../domain/sequence';
 import { mapSettled } from './concurrency';
 import {
@@ -100,7 +100,7 @@ export async function settlePartial(
 
 /** Re-fires a corrected window now when its root lists few lanes; else the partial waits in the index for the closer. */
 async function correctSoon(ctx: SettlementContext, ref: WindowRef, emissions: Emissions): Promise<void> {
-  const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+  const id = refId(ref);
   const seen = (await ctx.store.getWindows([ref], false)).get(id);
   if (!seen || seen.version === 0 || (seen.lanes?.length ?? 0) > IMMEDIATE_CORRECTION_MAX_LANES) return;
   await settleRoot(ctx, ref, (await ctx.store.getWindows([ref], true)).get(id), emissions);
@@ -118,7 +118,7 @@ export async function settleRoot(
   emissions: Emissions,
   prefetched?: ReadonlyMap<string, StoredPartial>,
 ): Promise<void> {
-  const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+  const id = refId(ref);
   let root = first;
   for (let attempt = 0; ; attempt++) {
     if (!root) return;

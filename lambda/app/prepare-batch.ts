@@ -57,7 +57,7 @@ export function prepare(spec: CompiledSpec, lane: string, records: readonly Sour
       });
     }
   }
-  return { slices: aggregator.slices, keySlices: keyed?.slices ?? new Map<string, KeySlice>(), ts, sourceIndex, invalid };
+  return { slices: aggregator.finish(), keySlices: keyed?.slices ?? new Map<string, KeySlice>(), ts, sourceIndex, invalid };
 }
 
 const keyRules = new WeakMap<CompiledSpec, PartitionKeyRule | undefined>();

@@ -347,7 +347,9 @@ async function applyRecords(
       log?.warn('window item over budget', { window: live[i].id, error: r.reason.message });
       return;
     }
-    const firstMember = Math.min(...live[i].members.map((m) => sourceIndex[m]));
+    // A loop, not Math.min(...): a window of a batch of KPL aggregates can have more members than a call takes arguments.
+    let firstMember = Infinity;
+    for (const m of live[i].members) if (sourceIndex[m] < firstMember) firstMember = sourceIndex[m];
     if (failedAt === undefined || firstMember < failedAt) failedAt = firstMember;
     log?.error('window write failed', { window: live[i].id, error: String(r.reason) });
   });

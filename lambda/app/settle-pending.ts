@@ -1,6 +1,6 @@
 /** Settling the windows a pending-window lookup finds, in either state layout (see window-settlement.ts). */
 import type { CompiledAggregation } from '../domain/compiled-spec';
-import { windowId, type WindowRef } from '../domain/window-ref';
+import { refId, windowId, type WindowRef } from '../domain/window-ref';
 import { mapSettled } from './concurrency';
 import { settleRoot } from './per-shard-settlement';
 import type { LogPort, PartialKey, PendingQuery } from './ports';
@@ -42,7 +42,7 @@ export async function settlePendingWindows(
  */
 export async function settleRefs(ctx: SettlementContext, refs: readonly WindowRef[], emissions: Emissions, log?: LogPort): Promise<void> {
   const unique = new Map<string, WindowRef>();
-  for (const ref of refs) unique.set(windowId(ref.aggregation.name, ref.keyJson, ref.start), ref);
+  for (const ref of refs) unique.set(refId(ref), ref);
   if (unique.size === 0) return;
   const list = [...unique.values()];
   const current = await ctx.store.getWindows(list, true);
@@ -50,11 +50,11 @@ export async function settleRefs(ctx: SettlementContext, refs: readonly WindowRe
   const keys: PartialKey[] = [];
   for (const ref of list) {
     if (!ref.aggregation.perShard) continue;
-    for (const lane of current.get(windowId(ref.aggregation.name, ref.keyJson, ref.start))?.lanes ?? []) keys.push({ ref, lane });
+    for (const lane of current.get(refId(ref))?.lanes ?? []) keys.push({ ref, lane });
   }
   const partials = keys.length > 0 ? await ctx.store.getPartials(keys, true) : undefined;
   const settled = await mapSettled(list, WRITE_CONCURRENCY, (ref) => {
-    const stored = current.get(windowId(ref.aggregation.name, ref.keyJson, ref.start));
+    const stored = current.get(refId(ref));
     return ref.aggregation.perShard ? settleRoot(ctx, ref, stored, emissions, partials) : settleWindow(ctx, ref, stored, undefined, emissions);
   });
   settled.forEach((r, i) => {

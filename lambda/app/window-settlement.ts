@@ -1,4 +1,4 @@
-import { windowId, type WindowRef } from '../domain/window-ref';
+import { refId, type WindowRef } from '../domain/window-ref';
 import type { Position } from '../domain/sequence';
 import { nextWindowState, type FiringRule, type StoredWindow } from '../domain/window-lifecycle';
 import type { AggregateState } from '../domain/aggregate-state';
@@ -116,7 +116,7 @@ export async function settleWindow(
   changeFor: ((stored: StoredWindow | undefined) => WindowChange | undefined) | undefined,
   emissions: Emissions,
 ): Promise<void> {
-  const id = windowId(ref.aggregation.name, ref.keyJson, ref.start);
+  const id = refId(ref);
   const idle = ctx.idleFires;
   const fires: FiringRule = idle ? (r, f) => ctx.fires(r, f) || idle(r, f) : ctx.fires;
   let stored = first;

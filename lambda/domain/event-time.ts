@@ -73,17 +73,31 @@ function canonicalIsoMs(v: string): number {
     return -1;
   }
   for (const i of CANONICAL_DIGITS) if (!digit(v, i)) return -1;
-  const y = two(v, 0) * 100 + two(v, 2);
-  const mo = two(v, 5);
-  const d = two(v, 8);
   const h = two(v, 11);
   const mi = two(v, 14);
   const sec = two(v, 17);
-  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return -1;
-  if (d > (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1])) return -1;
+  if (h > 23 || mi > 59 || sec > 59) return -1;
   const frac = (v.charCodeAt(20) - 48) * 100 + two(v, 21);
-  return Date.UTC(y, mo - 1, d, h, mi, sec, frac);
+  // The date part repeats from event to event: its validity and its midnight are remembered for the last one seen.
+  let dayMs: number;
+  if (v.startsWith(lastDay)) {
+    dayMs = lastDayMs;
+  } else {
+    const y = two(v, 0) * 100 + two(v, 2);
+    const mo = two(v, 5);
+    const d = two(v, 8);
+    if (y < 100 || mo < 1 || mo > 12 || d < 1) return -1;
+    if (d > (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1])) return -1;
+    dayMs = Date.UTC(y, mo - 1, d);
+    lastDay = v.slice(0, 10);
+    lastDayMs = dayMs;
+  }
+  return dayMs + h * 3_600_000 + mi * 60_000 + sec * 1_000 + frac;
 }
+
+/** The date part (`YYYY-MM-DD`) of the last canonical date-time read, and its midnight; a date valid by construction. */
+let lastDay = '\u0000';
+let lastDayMs = 0;
 
 /**
  * Strict ISO-8601: every component in its calendar range (Date.parse would roll 2024-02-30 over to March 1). The

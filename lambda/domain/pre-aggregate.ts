@@ -1,4 +1,4 @@
-import { addEvent, emptyState, type AggregateState } from './aggregate-state';
+import { addEvent, cloneState, emptyState, mergeInto, type AggregateState } from './aggregate-state';
 import type { CompiledAggregation, CompiledSpec } from './compiled-spec';
 import type { Position } from './sequence';
 import type { ValidEvent } from './event-parser';
@@ -26,13 +26,35 @@ export interface WindowSlice extends WindowRef {
   maxPosition: Position;
 }
 
-/** The windows of one (aggregation, key) a batch touches, with the slices of the latest event time seen. */
+/**
+ * A hop-long part of a hopping window: each event of a key is folded into its pane once, and each window is the
+ * merge of the panes it covers (size / hop of them). Why: an event falls into size / hop windows (five for a 5-minute
+ * window hopping by 1 minute), and folding it into each of them cost five sketch updates per event; merging panes costs
+ * per window, and a batch has far fewer windows than events.
+ */
+interface Pane {
+  readonly state: AggregateState;
+  readonly members: number[];
+  minPosition: Position;
+  maxPosition: Position;
+}
+
+/** A hopping window's slice while the batch is folded: its panes, merged into its state by {@link PreAggregator.finish}. */
+interface PanedWindow {
+  readonly slice: WindowSlice & { state: AggregateState; members: number[] };
+  readonly panes: Pane[];
+}
+
+/** The windows of one (aggregation, key) a batch touches, with the pane (or tumbling window) of the latest event. */
 interface KeyBucket {
   readonly keyJson: string;
-  readonly byStart: Map<number, WindowSlice>;
-  /** `lastStart` of the previous event of this key, and the slices it falls into (earliest first). */
+  /** Tumbling windows by start, or hopping windows by start. */
+  readonly byStart: Map<number, WindowSlice | PanedWindow>;
+  /** Hopping aggregations: the panes by start. */
+  readonly panes: Map<number, Pane>;
+  /** `lastStart` of the previous event of this key, and the pane (the window itself, for tumbling) it falls into. */
   lastStart: number;
-  current: WindowSlice[];
+  current: Pane | undefined;
 }
 
 /**
@@ -45,22 +67,24 @@ export function preAggregate(spec: CompiledSpec, events: readonly PositionedEven
     const e = events[idx];
     agg.add(idx, e.event, e.ts, e.position);
   }
-  return agg.slices;
+  return agg.finish();
 }
 
 /**
  * The incremental form of {@link preAggregate}: events are folded in one at a time, so that the caller can drop each
  * parsed event as soon as it is folded (a batch then keeps no parsed objects alive, which is most of what the garbage
- * collector would otherwise copy).
+ * collector would otherwise copy), and {@link finish} gives the slices.
  *
  * This is the handler's hottest loop, so it avoids per-record string building: keys are looked up by their raw
  * group-by value (single-field group-bys, the common case) and windows by their numeric start, and consecutive events
- * of a key in the same window reuse the slices found for the previous one. The window id string is built once per
- * slice. The map's insertion order (the order slices are first touched) is the order of a one-at-a-time fold.
+ * of a key in the same pane reuse the pane found for the previous one. Each event is folded once per aggregation: into
+ * its tumbling window, or into its hopping window's pane (see {@link Pane}). The window id string is built once per
+ * slice. The map's insertion order (the order windows are first touched) is the order of a one-at-a-time fold.
  */
 export class PreAggregator {
   /** One slice per (aggregation, key, window) touched, by {@link windowId}, in the order first touched. */
-  readonly slices = new Map<string, WindowSlice>();
+  private readonly slices = new Map<string, WindowSlice>();
+  private readonly paned: PanedWindow[] = [];
   private readonly buckets: Map<unknown, KeyBucket>[];
 
   constructor(private readonly spec: CompiledSpec) {
@@ -77,57 +101,83 @@ export class PreAggregator {
       const mapKey = agg.groupBy.length === 1 ? agg.groupBy[0].get(event) : keyJsonOf(agg, event);
       let bucket = this.buckets[a].get(mapKey);
       if (!bucket) {
-        bucket = { keyJson: keyJsonOf(agg, event), byStart: new Map(), lastStart: NaN, current: [] };
+        bucket = { keyJson: keyJsonOf(agg, event), byStart: new Map(), panes: new Map(), lastStart: NaN, current: undefined };
         this.buckets[a].set(mapKey, bucket);
       }
       const last = agg.assigner.lastStart(ts);
-      if (bucket.lastStart !== last) {
+      let pane = bucket.current;
+      if (bucket.lastStart !== last || pane === undefined) {
         bucket.lastStart = last;
-        bucket.current = windowsOf(agg, bucket, last, position, this.slices);
+        pane = bucket.current = this.paneOf(agg, bucket, last, position);
       }
-      const current = bucket.current;
-      for (let w = 0; w < current.length; w++) {
-        const slice = current[w];
-        // Positions mostly grow within a batch, so the maximum is checked first; a new maximum cannot be a new minimum.
-        if (position > slice.maxPosition) slice.maxPosition = position;
-        else if (position < slice.minPosition) slice.minPosition = position;
-        addEvent(agg.layout, slice.state, event);
-        slice.members.push(idx);
-      }
+      // Positions mostly grow within a batch, so the maximum is checked first; a new maximum cannot be a new minimum.
+      if (position > pane.maxPosition) pane.maxPosition = position;
+      else if (position < pane.minPosition) pane.minPosition = position;
+      addEvent(agg.layout, pane.state, event);
+      pane.members.push(idx);
     }
   }
-}
 
-/** The slices of the windows ending at `last`'s window, earliest first, created (and registered) where new. */
-function windowsOf(
-  agg: CompiledAggregation,
-  bucket: KeyBucket,
-  last: number,
-  position: Position,
-  slices: Map<string, WindowSlice>,
-): WindowSlice[] {
-  const { hopMs, sizeMs, windowsPerEvent } = agg.assigner;
-  const out = new Array<WindowSlice>(windowsPerEvent);
-  for (let w = windowsPerEvent - 1; w >= 0; w--) {
-    const start = last - w * hopMs;
-    let slice = bucket.byStart.get(start);
-    if (!slice) {
-      const id = windowId(agg.name, bucket.keyJson, start);
-      slice = {
-        id,
-        aggregation: agg,
-        keyJson: bucket.keyJson,
-        start,
-        end: start + sizeMs,
-        state: emptyState(agg.layout),
-        members: [],
-        minPosition: position,
-        maxPosition: position,
-      };
-      bucket.byStart.set(start, slice);
-      slices.set(id, slice);
+  /**
+   * The slices, each hopping window merged from its panes. Call once, after the last {@link add}; a pane shares no
+   * sketch with the windows it was merged into.
+   */
+  finish(): Map<string, WindowSlice> {
+    for (const { slice, panes } of this.paned) {
+      const layout = slice.aggregation.layout;
+      slice.state = cloneState(layout, panes[0].state);
+      let members = panes[0].members.slice();
+      let { minPosition, maxPosition } = panes[0];
+      for (let p = 1; p < panes.length; p++) {
+        const pane = panes[p];
+        mergeInto(layout, slice.state, pane.state);
+        members = members.concat(pane.members);
+        if (pane.minPosition < minPosition) minPosition = pane.minPosition;
+        if (pane.maxPosition > maxPosition) maxPosition = pane.maxPosition;
+      }
+      slice.members = members;
+      slice.minPosition = minPosition;
+      slice.maxPosition = maxPosition;
     }
-    out[windowsPerEvent - 1 - w] = slice;
+    this.paned.length = 0;
+    return this.slices;
   }
-  return out;
+
+  /**
+   * The pane starting at `last` (for a tumbling aggregation, the window itself), created where new together with the
+   * windows it belongs to that the batch has not touched yet (earliest first, as a one-at-a-time fold registers them).
+   */
+  private paneOf(agg: CompiledAggregation, bucket: KeyBucket, last: number, position: Position): Pane {
+    const { hopMs, windowsPerEvent } = agg.assigner;
+    if (windowsPerEvent === 1) {
+      const existing = bucket.byStart.get(last) as WindowSlice | undefined;
+      if (existing) return existing;
+      const slice = this.newSlice(agg, bucket.keyJson, last, emptyState(agg.layout), position);
+      bucket.byStart.set(last, slice);
+      return slice;
+    }
+    const existing = bucket.panes.get(last);
+    if (existing) return existing;
+    const pane: Pane = { state: emptyState(agg.layout), members: [], minPosition: position, maxPosition: position };
+    bucket.panes.set(last, pane);
+    for (let w = windowsPerEvent - 1; w >= 0; w--) {
+      const start = last - w * hopMs;
+      let win = bucket.byStart.get(start) as PanedWindow | undefined;
+      if (!win) {
+        // The state is merged from the panes by finish().
+        win = { slice: this.newSlice(agg, bucket.keyJson, start, [], position), panes: [] };
+        bucket.byStart.set(start, win);
+        this.paned.push(win);
+      }
+      win.panes.push(pane);
+    }
+    return pane;
+  }
+
+  private newSlice(agg: CompiledAggregation, keyJson: string, start: number, state: AggregateState, position: Position) {
+    const id = windowId(agg.name, keyJson, start);
+    const slice = { id, aggregation: agg, keyJson, start, end: start + agg.assigner.sizeMs, state, members: [] as number[], minPosition: position, maxPosition: position };
+    this.slices.set(id, slice);
+    return slice;
+  }
 }

@@ -11,11 +11,18 @@ export interface WindowRef {
   readonly keyJson: string;
   readonly start: number;
   readonly end: number;
+  /** Its {@link windowId}, when the ref carries it (a batch's slices do), so that it is not built again per use. */
+  readonly id?: string;
 }
 
 /** A stable map key for a window: aggregation, key and start. */
 export function windowId(aggregation: string, keyJson: string, start: number): string {
   return `${aggregation}\u0000${keyJson}\u0000${start}`;
+}
+
+/** The {@link windowId} of a ref: the one it carries, else built. */
+export function refId(ref: WindowRef): string {
+  return ref.id ?? windowId(ref.aggregation.name, ref.keyJson, ref.start);
 }
 
 /** A stable map key for one lane's partial of a window (per-shard state). */

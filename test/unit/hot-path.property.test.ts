@@ -60,6 +60,22 @@ describe('event times in the toISOString form', () => {
       else expect(got).toStrictEqual({ ok: true, ms: expected });
     },
   );
+
+  // The date part's midnight is remembered from one reading to the next: a run of readings that share days, valid
+  // and invalid, and any digits for the time, must each read as the reference reads it alone.
+  const day = fc.constantFrom('2024-05-01', '2024-05-02', '2024-02-29', '2023-02-29', '2024-13-01', '0099-01-01', '9999-12-31', '2024-04-31');
+  test.prop([fc.array(fc.tuple(day, digits(2), digits(2), digits(2), digits(3)), { minLength: 1, maxLength: 40 })])(
+    'a run of readings sharing their days reads each as the reference does',
+    (texts) => {
+      for (const [date, h, mi, s, frac] of texts) {
+        const text = `${date}T${h}:${mi}:${s}.${frac}Z`;
+        const expected = referenceIso(text);
+        const got = parseEventTime(text, 'ts');
+        if (expected === undefined) expect(got.ok).toBe(false);
+        else expect(got).toStrictEqual({ ok: true, ms: expected });
+      }
+    },
+  );
 });
 
 describe('sketches reuse the previous value’s hash or index', () => {

@@ -25,6 +25,9 @@ import { formatSinkTable, toSinkEntry } from '../../scripts/lib/sink-entries';
 import { MemoryRecordSink, MemoryResultSink, sequenceNumber } from '../support/harness';
 import { everyMeasure, specFactory } from '../support/factories';
 import { MemoryWindowStore } from '../support/memory-window-store';
+import { MemoryKeyWindowStore } from '../support/memory-key-window-store';
+import type { KeyWindowSet } from '../../lambda/domain/key-windows';
+import type { CompiledAggregation } from '../../lambda/domain/compiled-spec';
 import { positionOf } from '../../lambda/domain/sequence';
 
 const ARRIVAL = Date.UTC(2026, 0, 15, 12);
@@ -255,6 +258,41 @@ describe('sketches (issue #12, cases 3 and 5)', () => {
     expect(out.failedSequenceNumber).toBeUndefined();
     expect(errors.all()).toEqual([expect.objectContaining({ sequenceNumber: sequenceNumber(1), payload: ev(t0, 1, 'full'), reason: expect.stringMatching(/over budget/) })]);
     expect([...store.windows.values()].map((w) => w.ref.keyJson)).toEqual(['["ok"]']);
+  });
+
+  test('a failed write of a window with more records than a call takes arguments redelivers from its first record', async () => {
+    // A batch of KPL aggregates can hold hundreds of thousands of user records, all in one window; finding the first
+    // one to redeliver from must not spread them into a call (Math.min(...members) overflowed the stack here).
+    class Failing extends MemoryWindowStore {
+      override async writeWindow(ref: WindowRef, next: StoredWindow, rev: number | undefined, now: number): Promise<WriteOutcome> {
+        if ((JSON.parse(ref.keyJson) as unknown[])[0] === 'big') throw new Error('throttled');
+        return super.writeWindow(ref, next, rev, now);
+      }
+    }
+    const { d } = deps(new Failing() as MarshallingStore);
+    const t0 = ARRIVAL - 30 * MIN;
+    const records = [record(1, ev(t0, 1, 'ok'))];
+    for (let i = 2; i <= 250_001; i++) records.push(record(i, ev(t0 + (i % 1000), 1, 'big')));
+    const out = await processBatch(d, { lane: 's', records }, ARRIVAL);
+    expect(out.failedSequenceNumber).toBe(sequenceNumber(2));
+  });
+
+  test('the same for a session key with more records than a call takes arguments', async () => {
+    class Failing extends MemoryKeyWindowStore {
+      override async writeKeySet(aggregation: CompiledAggregation, keyJson: string, next: KeyWindowSet, rev: number, now: number): Promise<WriteOutcome> {
+        if ((JSON.parse(keyJson) as unknown[])[0] === 'big') throw new Error('throttled');
+        return super.writeKeySet(aggregation, keyJson, next, rev, now);
+      }
+    }
+    const sessions = compileSpec(
+      specFactory({ name: 'sessions', groupBy: ['deviceId'], window: { type: 'session', gapSeconds: 60, maxDurationSeconds: 3600 }, measures: [{ name: 'n', op: 'count' }] }),
+    );
+    const { d, store } = deps();
+    const t0 = ARRIVAL - 30 * MIN;
+    const records = [record(1, ev(t0, 1, 'ok'))];
+    for (let i = 2; i <= 250_001; i++) records.push(record(i, ev(t0 + (i % 1000), 1, 'big')));
+    const out = await processBatch({ ...d, spec: sessions, keyStore: new Failing(store) }, { lane: 's', records }, ARRIVAL);
+    expect(out.failedSequenceNumber).toBe(sequenceNumber(2));
   });
 });
 

@@ -29,6 +29,9 @@ const spec = specFactory(
     measures: [
       { name: 'n', op: 'count' },
       { name: 'hi', op: 'max', field: 'v' },
+      // Sketches, which a hopping window merges from its panes.
+      { name: 'devices', op: 'distinct', field: 'd' },
+      { name: 'p90', op: 'percentile', field: 'v', quantile: 0.9 },
     ],
   },
 );
@@ -73,4 +76,21 @@ describe('pre-aggregation against the reference model', () => {
       expect(measuresClose(toMeasureValues(s.aggregation.layout, merged), toMeasureValues(s.aggregation.layout, s.state))).toBe(true);
     }
   });
+
+  test.prop([fc.array(eventArb, { maxLength: 150 }).chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events.map((_, i) => i + 1), { minLength: events.length })))])(
+    'each slice lists exactly the events of its key and window, with their least and greatest positions (in any position order)',
+    ([events, order]) => {
+      // Positions in a shuffled order, so that the least and greatest are not simply the first and last members.
+      const input: PositionedEvent[] = events.map((event, i) => ({ event, ts: event.ts, position: positionOf(String(order[i])) }));
+      const slices = preAggregate(compiled, input);
+      for (const s of slices.values()) {
+        const keyOf = (e: Record<string, unknown>) => JSON.stringify(s.aggregation.groupBy.map((g) => e[g.field]));
+        const expected = input.flatMap((e, i) => (keyOf(e.event) === s.keyJson && e.ts >= s.start && e.ts < s.end ? [i] : []));
+        expect([...s.members].sort((a, b) => a - b)).toEqual(expected);
+        const positions = expected.map((i) => input[i].position).sort();
+        expect(s.minPosition).toBe(positions[0]);
+        expect(s.maxPosition).toBe(positions[positions.length - 1]);
+      }
+    },
+  );
 });

@@ -56,6 +56,31 @@ describe('HyperLogLog (distinct)', () => {
     for (const h of [small, big]) expect(HyperLogLog.decode(h.encode()).registers).toStrictEqual(h.registers);
   });
 
+  // Sketches list their set registers while few are set; merging and estimating then visit only those. Whatever path
+  // a sketch takes (built by adds, merged, cloned, decoded, sparse or dense), its registers must be the register-wise
+  // maximum and its estimate the textbook formula over all registers, computed here independently.
+  test.prop([fc.array(fc.array(fc.oneof(fc.string({ maxLength: 6 }), fc.integer()), { maxLength: 300 }), { minLength: 1, maxLength: 5 }), fc.boolean()])(
+    'merged, cloned and decoded sketches have the register-wise maximum and the textbook estimate',
+    (groups, viaCodec) => {
+      const precision = 8;
+      const parts = groups.map((values) => {
+        const h = new HyperLogLog(precision);
+        for (const v of values) h.add(v);
+        return viaCodec ? HyperLogLog.decode(h.encode()) : h;
+      });
+      const merged = parts[0].clone();
+      for (const p of parts.slice(1)) merged.merge(p);
+      const expected = new Uint8Array(1 << precision);
+      for (const p of parts) p.registers.forEach((r, i) => (expected[i] = Math.max(expected[i], r)));
+      expect(merged.registers).toStrictEqual(expected);
+      const m = expected.length;
+      const sum = [...expected].reduce((acc, r) => acc + 2 ** -r, 0);
+      const zeros = expected.filter((r) => r === 0).length;
+      const raw = ((0.7213 / (1 + 1.079 / m)) * m * m) / sum;
+      expect(merged.estimate()).toBe(raw <= 2.5 * m && zeros > 0 ? m * Math.log(m / zeros) : raw);
+    },
+  );
+
   test('sketches of different precisions do not merge', () => {
     expect(() => new HyperLogLog(10).merge(new HyperLogLog(11))).toThrow(/precision/);
   });
