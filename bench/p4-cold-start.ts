@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
-import { PIPELINE_BUNDLING } from '../lib/constructs/lambda-bundling';
+import { BUNDLE_ALIASES, PIPELINE_BUNDLING } from '../lib/constructs/lambda-bundling';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { median, round } from './lib/stats';
 import { benchSpec, ROOT } from './lib/workload';
@@ -59,6 +59,8 @@ async function bundle(outFile: string, external: string[]): Promise<Metafile> {
     minify: PIPELINE_BUNDLING.minify,
     sourcemap: PIPELINE_BUNDLING.sourceMap,
     mainFields: [...PIPELINE_BUNDLING.mainFields],
+    // PIPELINE_BUNDLING.esbuildArgs['--alias'], as the esbuild API takes it.
+    alias: { ...BUNDLE_ALIASES },
     external,
     metafile: true,
     logLevel: 'silent',
