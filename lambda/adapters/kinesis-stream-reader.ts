@@ -1,4 +1,4 @@
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import type { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { SourceRecord, StreamReader } from '../app/ports';
 import { toSourceRecords } from './kinesis-records';
@@ -22,6 +22,15 @@ function isTrimmedError(e: unknown): boolean {
 }
 
 /**
+ * The Kinesis commands the reader sends, given by the caller: a bundle can then take them from the client's own
+ * modules instead of the package index, which brings every Kinesis command into it (see lambda/aggregator/lazy-adapters.ts).
+ */
+export interface StreamReaderCommands {
+  readonly GetShardIteratorCommand: typeof GetShardIteratorCommand;
+  readonly GetRecordsCommand: typeof GetRecordsCommand;
+}
+
+/**
  * Re-reads a range of a shard with GetShardIterator (AT_SEQUENCE_NUMBER) and GetRecords, for a range the event source
  * mapping skipped. Sequence numbers are compared as BigInt (they exceed a double's precision). When the first record
  * of the range has left the stream, it reads from the trim horizon and says the range was trimmed.
@@ -29,10 +38,12 @@ function isTrimmedError(e: unknown): boolean {
 export class KinesisStreamReader implements StreamReader {
   constructor(
     private readonly kinesis: KinesisClient,
+    private readonly commands: StreamReaderCommands,
     private readonly sleep: Sleep = realSleep,
   ) {}
 
   async readRange(streamArn: string, shardId: string, fromSequenceNumber: string, beforeSequenceNumber: string): Promise<{ records: SourceRecord[]; trimmed: boolean }> {
+    const { GetShardIteratorCommand, GetRecordsCommand } = this.commands;
     const from = BigInt(fromSequenceNumber);
     const before = BigInt(beforeSequenceNumber);
     const StreamName = streamNameOf(streamArn);

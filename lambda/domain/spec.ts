@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 import { EVENT_TIME_FORMATS } from './event-time';
 import { DEFAULT_HLL_PRECISION, MAX_HLL_PRECISION, MIN_HLL_PRECISION } from './hyperloglog';
 import { MEASURES_BUDGET_BYTES, worstCaseMeasuresBytes } from './item-budget';
@@ -6,6 +7,10 @@ import { SpecValidationError } from './errors';
 import { MAX_TOP_K, MAX_TOP_K_CAPACITY, MIN_TOP_K, DEFAULT_TOP_K_CAPACITY_FACTOR } from './top-k';
 
 export { SpecValidationError };
+
+// zod's mini build (the same checks and messages as the classic API, without its chainable methods, which every
+// schema instance carries and a cold start paid to build: P4) loads no locale by itself; English, as classic zod.
+z.config(en());
 
 /**
  * The aggregation spec: which windows to keep over which events.
@@ -24,14 +29,14 @@ const NAME = /^[a-z][a-z0-9_]{0,62}$/;
  */
 export const RESERVED_FIELD_NAMES: readonly string[] = Object.getOwnPropertyNames(Object.prototype);
 
-const fieldPath = z
-  .string()
-  .regex(FIELD_PATH, 'must be a field name or a dotted path such as "payload.temperature"')
-  .refine((p) => !p.split('.').some((part) => RESERVED_FIELD_NAMES.includes(part)), {
+const fieldPath = z.string().check(
+  z.regex(FIELD_PATH, 'must be a field name or a dotted path such as "payload.temperature"'),
+  z.refine((p: string) => !p.split('.').some((part) => RESERVED_FIELD_NAMES.includes(part)), {
     message: `must not use a reserved name (${RESERVED_FIELD_NAMES.join(', ')})`,
-  });
+  }),
+);
 
-const measureName = z.string().regex(NAME, 'must be lower_snake_case, 1-63 characters, starting with a letter');
+const measureName = z.string().check(z.regex(NAME, 'must be lower_snake_case, 1-63 characters, starting with a letter'));
 
 /** Upper bound on a window's size: a day. Longer windows belong in a batch job, not a streaming aggregate. */
 export const MAX_WINDOW_SECONDS = 86_400;
@@ -52,49 +57,41 @@ export const MAX_FUTURE_SECONDS = 7 * 86_400;
 /** Upper bound of `eventTime.maxPastSeconds`: 100 years. */
 export const MAX_PAST_SECONDS = 100 * 365 * 86_400;
 
-const countMeasure = z.object({ name: measureName, op: z.literal('count') }).strict();
-const fieldMeasure = z
-  .object({ name: measureName, op: z.enum(['sum', 'min', 'max', 'avg']), field: fieldPath })
-  .strict();
+const countMeasure = z.strictObject({ name: measureName, op: z.literal('count') });
+const fieldMeasure = z.strictObject({ name: measureName, op: z.enum(['sum', 'min', 'max', 'avg']), field: fieldPath });
 
 /** Approximate distinct count of a field's values (HyperLogLog). */
-const distinctMeasure = z
-  .object({
-    name: measureName,
-    op: z.literal('distinct'),
-    field: fieldPath,
-    /** Registers = 2^precision; the relative standard error is 1.04 / sqrt(2^precision). @default 11 */
-    precision: z.number().int().min(MIN_HLL_PRECISION).max(MAX_HLL_PRECISION).default(DEFAULT_HLL_PRECISION),
-  })
-  .strict();
+const distinctMeasure = z.strictObject({
+  name: measureName,
+  op: z.literal('distinct'),
+  field: fieldPath,
+  /** Registers = 2^precision; the relative standard error is 1.04 / sqrt(2^precision). @default 11 */
+  precision: z._default(z.number().check(z.int(), z.gte(MIN_HLL_PRECISION), z.lte(MAX_HLL_PRECISION)), DEFAULT_HLL_PRECISION),
+});
 /** A quantile of a numeric field (DDSketch), accurate to `relativeAccuracy` of the true value. */
-const percentileMeasure = z
-  .object({
-    name: measureName,
-    op: z.literal('percentile'),
-    field: fieldPath,
-    /** The quantile, e.g. 0.95 for p95. */
-    quantile: z.number().min(0).max(1),
-    /** DDSketch's relative-accuracy guarantee. @default 0.01 */
-    relativeAccuracy: z.number().min(0.0001).max(0.1).default(0.01),
-  })
-  .strict();
+const percentileMeasure = z.strictObject({
+  name: measureName,
+  op: z.literal('percentile'),
+  field: fieldPath,
+  /** The quantile, e.g. 0.95 for p95. */
+  quantile: z.number().check(z.gte(0), z.lte(1)),
+  /** DDSketch's relative-accuracy guarantee. @default 0.01 */
+  relativeAccuracy: z._default(z.number().check(z.gte(0.0001), z.lte(0.1)), 0.01),
+});
 
 /** The most frequent values of a field (a mergeable Misra-Gries summary, see top-k.ts). */
-const topKMeasure = z
-  .object({
-    name: measureName,
-    op: z.literal('topK'),
-    field: fieldPath,
-    /** How many values a result lists, most frequent first. */
-    k: z.number().int().min(MIN_TOP_K).max(MAX_TOP_K),
-    /**
-     * Counters kept; a count is short by at most n / (capacity + 1) for n values in the window.
-     * @default 4 × k
-     */
-    capacity: z.number().int().min(MIN_TOP_K).max(MAX_TOP_K_CAPACITY).optional(),
-  })
-  .strict();
+const topKMeasure = z.strictObject({
+  name: measureName,
+  op: z.literal('topK'),
+  field: fieldPath,
+  /** How many values a result lists, most frequent first. */
+  k: z.number().check(z.int(), z.gte(MIN_TOP_K), z.lte(MAX_TOP_K)),
+  /**
+   * Counters kept; a count is short by at most n / (capacity + 1) for n values in the window.
+   * @default 4 × k
+   */
+  capacity: z.optional(z.number().check(z.int(), z.gte(MIN_TOP_K), z.lte(MAX_TOP_K_CAPACITY))),
+});
 
 /**
  * One measure of an aggregation. `avg` is stored as sum and count, `distinct` as a HyperLogLog sketch,
@@ -102,13 +99,11 @@ const topKMeasure = z
  */
 export const measureSchema = z.discriminatedUnion('op', [countMeasure, fieldMeasure, distinctMeasure, percentileMeasure, topKMeasure]);
 
-const windowSeconds = z.number().int().min(1).max(MAX_WINDOW_SECONDS);
+const windowSeconds = z.number().check(z.int(), z.gte(1), z.lte(MAX_WINDOW_SECONDS));
 
-const tumblingWindow = z.object({ type: z.literal('tumbling'), sizeSeconds: windowSeconds }).strict();
-const hoppingWindow = z
-  .object({ type: z.literal('hopping'), sizeSeconds: windowSeconds, hopSeconds: windowSeconds })
-  .strict()
-  .superRefine((w, ctx) => {
+const tumblingWindow = z.strictObject({ type: z.literal('tumbling'), sizeSeconds: windowSeconds });
+const hoppingWindow = z.strictObject({ type: z.literal('hopping'), sizeSeconds: windowSeconds, hopSeconds: windowSeconds }).check(
+  z.superRefine((w, ctx) => {
     if (w.hopSeconds > w.sizeSeconds) {
       ctx.addIssue({ code: 'custom', path: ['hopSeconds'], message: `must be <= sizeSeconds (${w.sizeSeconds})` });
     } else if (w.sizeSeconds % w.hopSeconds !== 0) {
@@ -124,27 +119,29 @@ const hoppingWindow = z
         message: `sizeSeconds / hopSeconds must be <= ${MAX_WINDOWS_PER_EVENT}`,
       });
     }
-  });
+  }),
+);
 
 /**
  * A session window per key: a session closes after `gapSeconds` of event-time inactivity, and never spans a multiple of
  * `maxDurationSeconds` since the epoch (see lambda/domain/key-windows.ts for why the cut is aligned).
  */
 const sessionWindow = z
-  .object({
+  .strictObject({
     type: z.literal('session'),
-    gapSeconds: z.number().int().min(1).max(MAX_SESSION_GAP_SECONDS),
+    gapSeconds: z.number().check(z.int(), z.gte(1), z.lte(MAX_SESSION_GAP_SECONDS)),
     maxDurationSeconds: windowSeconds,
   })
-  .strict()
-  .superRefine((w, ctx) => {
-    if (w.maxDurationSeconds < w.gapSeconds) {
-      ctx.addIssue({ code: 'custom', path: ['maxDurationSeconds'], message: `must be >= gapSeconds (${w.gapSeconds}): a session lasts at least its gap` });
-    }
-  });
+  .check(
+    z.superRefine((w, ctx) => {
+      if (w.maxDurationSeconds < w.gapSeconds) {
+        ctx.addIssue({ code: 'custom', path: ['maxDurationSeconds'], message: `must be >= gapSeconds (${w.gapSeconds}): a session lasts at least its gap` });
+      }
+    }),
+  );
 
 /** A stagger window per key (KDA's `WINDOWED BY STAGGER`): it opens at the key's first event and lasts `sizeSeconds`. */
-const staggerWindow = z.object({ type: z.literal('stagger'), sizeSeconds: windowSeconds }).strict();
+const staggerWindow = z.strictObject({ type: z.literal('stagger'), sizeSeconds: windowSeconds });
 
 /**
  * A window definition. Tumbling and hopping windows are epoch-aligned, half-open `[start, end)`; session and stagger
@@ -159,13 +156,13 @@ export function isKeyedWindow(w: WindowDef): w is Extract<WindowDef, { type: 'se
 
 /** One aggregation: a window over events grouped by `groupBy`, with its measures. */
 export const aggregationSchema = z
-  .object({
+  .strictObject({
     name: measureName,
-    groupBy: z.array(fieldPath).min(1).max(8),
+    groupBy: z.array(fieldPath).check(z.minLength(1), z.maxLength(8)),
     window: windowSchema,
     /** How long after a window fires late events still correct it. @default 0 */
-    allowedLatenessSeconds: z.number().int().min(0).max(MAX_ALLOWED_LATENESS_SECONDS).default(0),
-    measures: z.array(measureSchema).min(1).max(32),
+    allowedLatenessSeconds: z._default(z.number().check(z.int(), z.gte(0), z.lte(MAX_ALLOWED_LATENESS_SECONDS)), 0),
+    measures: z.array(measureSchema).check(z.minLength(1), z.maxLength(32)),
     /**
      * How a window's state is kept: `single`, one item per window that every shard feeding it writes; `per-shard`, one
      * partial item per (window, shard), written by that shard alone and merged when the window fires (a window many
@@ -174,10 +171,9 @@ export const aggregationSchema = z
      * otherwise: co-partitioned (one shard feeds each window), or no `partitionKey` declared (nothing says how records
      * are spread; such a spec keeps the layout it had). @default "auto"
      */
-    state: z.enum(['auto', 'single', 'per-shard']).optional(),
+    state: z.optional(z.enum(['auto', 'single', 'per-shard'])),
   })
-  .strict()
-  .superRefine((a, ctx) => {
+  .check(z.superRefine((a, ctx) => {
     const seen = new Set<string>();
     a.measures.forEach((m, i) => {
       if (seen.has(m.name)) {
@@ -230,7 +226,7 @@ export const aggregationSchema = z
           'lower the HyperLogLog precision or a topK capacity, or split the measures across aggregations',
       });
     }
-  });
+  }));
 
 /** Bookkeeping bytes of one window in a per-key item (id, bounds, version, lanes, framing). */
 export const KEY_WINDOW_OVERHEAD_BYTES = 256;
@@ -250,33 +246,30 @@ export function keyWindowsPerItem(a: Pick<Aggregation, 'window' | 'allowedLatene
 
 /** The whole spec. */
 export const aggregationSpecSchema = z
-  .object({
-    eventTime: z
-      .object({
+  .strictObject({
+    eventTime: z.strictObject({
         field: fieldPath,
         /**
          * How the event time is written: `iso`, `epoch-ms`, `epoch-s`, or `auto` (ISO strings, and numbers read as
          * milliseconds or seconds, whichever alone is plausible; ambiguous numbers are refused). @default "auto"
          */
-        format: z.enum(EVENT_TIME_FORMATS).default('auto'),
+        format: z._default(z.enum(EVENT_TIME_FORMATS), 'auto'),
         /**
          * Latest accepted event time, in seconds after the record's arrival on the stream. A record beyond goes to the
          * errors sink and never moves the watermark (the bound of Flink's bounded out-of-orderness). @default 3600
          */
-        maxFutureSeconds: z.number().int().min(0).max(MAX_FUTURE_SECONDS).default(DEFAULT_MAX_FUTURE_SECONDS),
+        maxFutureSeconds: z._default(z.number().check(z.int(), z.gte(0), z.lte(MAX_FUTURE_SECONDS)), DEFAULT_MAX_FUTURE_SECONDS),
         /** Earliest accepted event time, in seconds before the record's arrival. @default unbounded (back to 1970) */
-        maxPastSeconds: z.number().int().min(1).max(MAX_PAST_SECONDS).optional(),
-      })
-      .strict(),
+        maxPastSeconds: z.optional(z.number().check(z.int(), z.gte(1), z.lte(MAX_PAST_SECONDS))),
+      }),
     /**
      * The event fields producers build the partition key from, when they do. Declaring them lets the deployment
      * check co-partitioning, which a parallelization factor above 1 needs.
      */
-    partitionKey: z.array(fieldPath).min(1).max(8).optional(),
-    aggregations: z.array(aggregationSchema).min(1).max(20),
+    partitionKey: z.optional(z.array(fieldPath).check(z.minLength(1), z.maxLength(8))),
+    aggregations: z.array(aggregationSchema).check(z.minLength(1), z.maxLength(20)),
   })
-  .strict()
-  .superRefine((s, ctx) => {
+  .check(z.superRefine((s, ctx) => {
     const seen = new Set<string>();
     s.aggregations.forEach((a, i) => {
       if (seen.has(a.name)) {
@@ -284,7 +277,7 @@ export const aggregationSpecSchema = z
       }
       seen.add(a.name);
     });
-  });
+  }));
 
 export type Measure = z.infer<typeof measureSchema>;
 export type MeasureOp = Measure['op'];

@@ -1,6 +1,17 @@
+import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+
+/**
+ * Packages the functions' bundles replace with the project's own module (esbuild `alias`; absolute paths, so that a
+ * construct given another `projectRoot` still finds them). `@aws-sdk/credential-provider-node`: every SDK client
+ * imports its default chain, whose SSO, config-file, process and web-identity links cannot apply in Lambda and brought
+ * ~130 KiB and the wrapping of every shared SDK module into the cold start; see lambda/adapters/lambda-credentials.ts.
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  '@aws-sdk/credential-provider-node': path.resolve(__dirname, '..', '..', 'lambda', 'adapters', 'lambda-credentials.ts'),
+};
 
 /**
  * How the pipeline's functions are built: esbuild, minified, with source maps and the AWS SDK bundled. Bundling the
@@ -17,6 +28,7 @@ export const PIPELINE_BUNDLING = {
   // The ES module builds first: the AWS SDK's `module` builds let esbuild drop the commands and helpers the handler
   // does not use, which the CommonJS builds (`main`) do not. This took the bundle from 992 KiB to 713 KiB.
   mainFields: ['module', 'main'],
+  esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
 } as const satisfies nodejs.BundlingOptions;
 
 /** The latest Node.js runtime the installed CDK knows (cdk-nag L1 flags older ones); at least 22. */

@@ -105,12 +105,15 @@ const usersOf = (e: Entry): readonly ProducerRecord[] => e.users ?? [e.record!];
  */
 export class Producer {
   readonly stats: ProducerStats = { sent: 0, retried: 0, failed: 0, kinesisRecords: 0 };
-  private buffer: ProducerRecord[] = [];
-  /** The buffered records' data as bytes, converted once in `put` (where their size is needed anyway). */
-  private bufferData: Uint8Array[] = [];
-  /** Their sizes (partition key and data bytes), measured once in `put`. */
-  private bufferSizes: number[] = [];
+  /**
+   * The buffered records, as the entries they are sent as: data converted to bytes and size measured once, in `put`,
+   * which builds the entry itself (one object per record, where parallel arrays of records, data and sizes cost three
+   * pushes in `put` and an entry built again from them per send: P6).
+   */
+  private buffer: Entry[] = [];
   private bufferBytes = 0;
+  /** Records buffered before `put` sends. */
+  private readonly batchSize: number;
   private undelivered: FailedRecord[] = [];
   /**
    * Partition keys with a record that could not be delivered, with its error: their later records are held back
@@ -121,7 +124,9 @@ export class Producer {
   constructor(
     private readonly client: KinesisClient,
     private readonly opts: ProducerOptions,
-  ) {}
+  ) {
+    this.batchSize = opts.batchSize ?? (opts.aggregate ? DEFAULT_AGGREGATE_BATCH_SIZE : MAX_PUT_RECORDS_ENTRIES);
+  }
 
   /**
    * Buffers a record, sending a batch when the buffer is full. A record over the 1 MiB Kinesis limit, or whose
@@ -149,19 +154,17 @@ export class Producer {
       this.undelivered.push({ ...record, error: `RecordTooLarge: ${size} bytes exceeds the ${MAX_RECORD_BYTES}-byte Kinesis limit` });
       return BUFFERED;
     }
-    const batchSize = this.opts.batchSize ?? (this.opts.aggregate ? DEFAULT_AGGREGATE_BATCH_SIZE : MAX_PUT_RECORDS_ENTRIES);
-    if (this.buffer.length >= batchSize || this.bufferBytes + size > MAX_PUT_RECORDS_BYTES) {
-      return this.sendBuffer().then(() => this.append(record, data, size));
+    const entry: Entry = { partitionKey: record.partitionKey, data, record, size };
+    if (this.buffer.length >= this.batchSize || this.bufferBytes + size > MAX_PUT_RECORDS_BYTES) {
+      return this.sendBuffer().then(() => this.append(entry));
     }
-    this.append(record, data, size);
+    this.append(entry);
     return BUFFERED;
   }
 
-  private append(record: ProducerRecord, data: Uint8Array, size: number): void {
-    this.buffer.push(record);
-    this.bufferData.push(data);
-    this.bufferSizes.push(size);
-    this.bufferBytes += size;
+  private append(entry: Entry): void {
+    this.buffer.push(entry);
+    this.bufferBytes += entry.size!;
   }
 
   /**
@@ -188,19 +191,12 @@ export class Producer {
 
   private async sendBuffer(): Promise<void> {
     if (this.buffer.length === 0) return;
-    const records = this.buffer;
-    const data = this.bufferData;
+    const entries = this.buffer;
     this.buffer = [];
-    this.bufferData = [];
     this.bufferBytes = 0;
-    // Unaggregated, `put` already kept the buffer within one call's limits.
-    if (!this.opts.aggregate) {
-      const sizes = this.bufferSizes;
-      this.bufferSizes = [];
-      return this.sendChunk(records.map((r, i) => ({ partitionKey: r.partitionKey, data: data[i], record: r, size: sizes[i] })));
-    }
-    this.bufferSizes = [];
-    for (const chunk of chunkEntries(this.toEntries(records))) await this.sendChunk(chunk);
+    // Unaggregated, `put` already kept the buffer within one call's byte limit (sendChunk cuts calls of 500).
+    if (!this.opts.aggregate) return this.sendChunk(entries);
+    for (const chunk of chunkEntries(this.toEntries(entries.map((e) => e.record!)))) await this.sendChunk(chunk);
   }
 
   /** KPL aggregates of the buffered records. */
@@ -235,14 +231,15 @@ export class Producer {
     const sleep = this.opts.sleep ?? realSleep;
     const lastError = new Map<Entry, string>();
     const attempts = new Map<Entry, number>();
-    let queue: Entry[] = [];
-    if (this.heldKeys.size === 0) queue = entries.slice();
-    else {
+    let queue: readonly Entry[] = entries;
+    if (this.heldKeys.size > 0) {
+      const open: Entry[] = [];
       for (const e of entries) {
         const cause = this.heldKeys.get(e.partitionKey);
-        if (cause === undefined) queue.push(e);
+        if (cause === undefined) open.push(e);
         else this.hold(e, heldError(e.partitionKey, cause));
       }
+      queue = open;
     }
     const ordered = this.opts.ordered ?? true;
     for (let round = 0; queue.length > 0; round++) {
@@ -271,6 +268,13 @@ export class Producer {
       }
       if (maxAttempt > 0) await sleep(backoffDelay(maxAttempt, this.opts));
       const failedAt = await this.putRecords(call, lastError);
+      if (failedAt.length === 0) {
+        // The common case: the call went through whole, and the queue goes on after it.
+        this.stats.sent += this.opts.aggregate ? call.reduce((n, e) => n + userCount(e), 0) : call.length;
+        this.stats.kinesisRecords += call.length;
+        queue = call.length === queue.length ? [] : queue.slice(call.length);
+        continue;
+      }
       const failed = new Set(failedAt.map((i) => call[i]));
       const given = new Map<string, string>();
       for (const i of failedAt) {
@@ -286,11 +290,6 @@ export class Producer {
         if (failed.has(e)) continue;
         this.stats.sent += userCount(e);
         this.stats.kinesisRecords++;
-      }
-      if (failed.size === 0 && given.size === 0) {
-        // The common case: the call went through whole, and the queue goes on after it.
-        queue = queue.slice(call.length);
-        continue;
       }
       const next: Entry[] = [];
       for (let q = 0; q < queue.length; q++) {
@@ -312,6 +311,8 @@ export class Producer {
   }
 
   private async putRecords(batch: readonly Entry[], lastError: Map<Entry, string>): Promise<number[]> {
+    // Fresh request entries, not the entries themselves: what the client is handed should be what it sends (an entry
+    // also carries its record, which a client-side middleware or mock would walk).
     const request: PutRecordsRequestEntry[] = batch.map((e) => ({ PartitionKey: e.partitionKey, Data: e.data }));
     let res;
     try {

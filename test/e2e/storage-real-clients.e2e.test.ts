@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ItemBudgetExceededError } from '../../lambda/app/ports';
 import { DynamoWindowStore } from '../../lambda/adapters/dynamodb-window-store';
 import { FirehoseResultSink } from '../../lambda/adapters/firehose-result-sink';
@@ -153,7 +154,7 @@ describe('DynamoWindowStore and the sinks with the real SDK clients', () => {
   });
 
   test('the errors sink writes rejected records readable as written', async () => {
-    const sink = new S3RecordSink(clients.s3, outputs.BucketName, outputs.ErrorsPrefix);
+    const sink = new S3RecordSink(clients.s3, outputs.BucketName, outputs.ErrorsPrefix, { PutObjectCommand });
     const entries = [
       { reason: 'invalid numeric field "v": 1e+308 is beyond the ±1e+100 limit', payload: '{"v":1e308}', sequenceNumber: sequenceNumber(1) },
       { reason: 'odd unicode', payload: '{"k":"𝓤ñí©ødé \\ud800"}', sequenceNumber: sequenceNumber(2) },

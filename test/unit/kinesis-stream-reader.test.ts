@@ -13,7 +13,7 @@ describe('KinesisStreamReader', () => {
     mock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
     mock.on(GetRecordsCommand, { ShardIterator: 'it-0' }).resolves({ Records: [rec(10), rec(11)], NextShardIterator: 'it-1' });
     mock.on(GetRecordsCommand, { ShardIterator: 'it-1' }).resolves({ Records: [rec(12), rec(13), rec(14)], NextShardIterator: 'it-2' });
-    const read = await new KinesisStreamReader(new KinesisClient({}), async () => {}).readRange(ARN, 'shardId-1', sequenceNumber(10), sequenceNumber(13));
+    const read = await new KinesisStreamReader(new KinesisClient({}), { GetShardIteratorCommand, GetRecordsCommand }, async () => {}).readRange(ARN, 'shardId-1', sequenceNumber(10), sequenceNumber(13));
     expect(read.trimmed).toBe(false);
     expect(read.records.map((r) => r.sequenceNumber)).toEqual([sequenceNumber(10), sequenceNumber(11), sequenceNumber(12)]);
     expect(read.records[0].payload).toBe('{"i":10}');
@@ -26,7 +26,7 @@ describe('KinesisStreamReader', () => {
     const arrived = new Date('2026-01-02T03:04:05.678Z');
     mock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
     mock.on(GetRecordsCommand).resolves({ Records: [{ ...rec(1), ApproximateArrivalTimestamp: arrived }, rec(2), rec(3)], NextShardIterator: 'it-1' });
-    const read = await new KinesisStreamReader(new KinesisClient({}), async () => {}).readRange(ARN, 'shardId-1', sequenceNumber(1), sequenceNumber(3));
+    const read = await new KinesisStreamReader(new KinesisClient({}), { GetShardIteratorCommand, GetRecordsCommand }, async () => {}).readRange(ARN, 'shardId-1', sequenceNumber(1), sequenceNumber(3));
     expect(read.records.map((r) => r.arrivalMs)).toEqual([arrived.getTime(), undefined]);
     mock.restore();
   });
@@ -36,7 +36,7 @@ describe('KinesisStreamReader', () => {
     mock.on(GetShardIteratorCommand, { ShardIteratorType: 'AT_SEQUENCE_NUMBER' }).rejects(Object.assign(new Error('expired'), { name: 'InvalidArgumentException' }));
     mock.on(GetShardIteratorCommand, { ShardIteratorType: 'TRIM_HORIZON' }).resolves({ ShardIterator: 'h' });
     mock.on(GetRecordsCommand).resolves({ Records: [rec(12), rec(13)], NextShardIterator: 'h2' });
-    const read = await new KinesisStreamReader(new KinesisClient({}), async () => {}).readRange(ARN, 'shardId-1', sequenceNumber(10), sequenceNumber(13));
+    const read = await new KinesisStreamReader(new KinesisClient({}), { GetShardIteratorCommand, GetRecordsCommand }, async () => {}).readRange(ARN, 'shardId-1', sequenceNumber(10), sequenceNumber(13));
     expect(read).toMatchObject({ trimmed: true });
     expect(read.records.map((r) => r.sequenceNumber)).toEqual([sequenceNumber(12)]);
     mock.restore();
@@ -46,7 +46,7 @@ describe('KinesisStreamReader', () => {
     const mock = mockClient(KinesisClient);
     mock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it' });
     mock.on(GetRecordsCommand).resolves({ Records: [], NextShardIterator: 'it' });
-    await expect(new KinesisStreamReader(new KinesisClient({}), async () => {}).readRange(ARN, 's', sequenceNumber(1), sequenceNumber(5))).rejects.toThrow(/did not reach/);
+    await expect(new KinesisStreamReader(new KinesisClient({}), { GetShardIteratorCommand, GetRecordsCommand }, async () => {}).readRange(ARN, 's', sequenceNumber(1), sequenceNumber(5))).rejects.toThrow(/did not reach/);
     mock.restore();
   });
 });
