@@ -1,7 +1,10 @@
+import type { UserRecord } from 'aws-kinesis-agg';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { SourceRecord } from '../app/ports';
 import { positionOf } from '../domain/sequence';
-import { decodeKplAggregate, isKplAggregate, KPL_DIGEST_BYTES, KPL_MAGIC, type KplUserRecord } from './kpl-decoder';
+
+/** The first bytes of a KPL-aggregated record. @see https://github.com/awslabs/amazon-kinesis-producer/blob/master/aggregation-format.md */
+const KPL_MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
 
 /** The shard of a record: the event id is `<shardId>:<sequenceNumber>`. */
 export function shardIdOf(record: KinesisStreamRecord): string {
@@ -35,7 +38,7 @@ function asciiPayload(data: string): string | undefined {
     return undefined;
   }
   if (
-    text.length >= KPL_MAGIC.length + KPL_DIGEST_BYTES &&
+    text.length >= KPL_MAGIC.length + 16 &&
     text.charCodeAt(0) === 0xf3 &&
     text.charCodeAt(1) === 0x89 &&
     text.charCodeAt(2) === 0x9a &&
@@ -46,6 +49,29 @@ function asciiPayload(data: string): string | undefined {
   // A one-byte string is 7-bit ASCII exactly when its UTF-8 length equals its length (a native call, faster than a
   // regex or a character loop).
   return Buffer.byteLength(text, 'utf8') === text.length ? text : undefined;
+}
+
+let kpl: typeof import('aws-kinesis-agg') | undefined;
+
+/**
+ * The KPL de-aggregator, loaded on the first aggregated record. Why: it brings protobufjs and async, whose module
+ * evaluation a cold start would pay for records most producers never send (P4). A synchronous `require` because
+ * decoding is synchronous; esbuild bundles it and evaluates the CommonJS module only when this first runs.
+ */
+function kplLib(): typeof import('aws-kinesis-agg') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  kpl ??= require('aws-kinesis-agg') as typeof import('aws-kinesis-agg');
+  return kpl;
+}
+
+function isKplAggregate(bytes: Buffer): boolean {
+  return (
+    bytes.length >= KPL_MAGIC.length + 16 &&
+    bytes[0] === KPL_MAGIC[0] &&
+    bytes[1] === KPL_MAGIC[1] &&
+    bytes[2] === KPL_MAGIC[2] &&
+    bytes[3] === KPL_MAGIC[3]
+  );
 }
 
 /**
@@ -62,10 +88,13 @@ export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
   if (!isKplAggregate(bytes)) {
     return [plain(seq, positionOf(seq, 0), partitionKey, data, bytes.toString('utf8'), arrivalMs)];
   }
-  let users: KplUserRecord[];
-  try {
-    users = decodeKplAggregate(bytes);
-  } catch (failure) {
+  let users: UserRecord[] = [];
+  let failure: Error | undefined;
+  kplLib().deaggregateSync(record.kinesis, true, (err, userRecords) => {
+    if (err) failure = err;
+    else users = userRecords ?? [];
+  });
+  if (failure) {
     return [
       {
         sequenceNumber: seq,
@@ -75,19 +104,22 @@ export function toSourceRecords(record: KinesisStreamRecord): SourceRecord[] {
         payload: '',
         payloadBase64: data,
         arrivalMs,
-        decodeError: `invalid KPL aggregated record: ${(failure as Error).message}`,
+        decodeError: `invalid KPL aggregated record: ${failure.message}`,
       },
     ];
   }
-  return users.map((u, subSequenceNumber) => ({
-    sequenceNumber: seq,
-    subSequenceNumber,
-    position: positionOf(seq, subSequenceNumber),
-    partitionKey: u.partitionKey,
-    payload: u.data.toString('utf8'),
-    payloadBase64: u.data.toString('base64'),
-    arrivalMs,
-  }));
+  return users.map((u) => {
+    const userBytes = Buffer.from(u.data, 'base64');
+    return {
+      sequenceNumber: seq,
+      subSequenceNumber: u.subSequenceNumber,
+      position: positionOf(seq, u.subSequenceNumber),
+      partitionKey: u.partitionKey,
+      payload: userBytes.toString('utf8'),
+      payloadBase64: u.data,
+      arrivalMs,
+    };
+  });
 }
 
 /** Whether a character code is in the base64 alphabet (`A–Z a–z 0–9 + /`). */
