@@ -16,24 +16,67 @@ export interface KplAggregate {
   readonly data: Buffer;
   /** How many user records it holds, taken in input order. */
   readonly count: number;
+  /** The one record sent as is, not aggregated (see {@link aggregateKpl}). */
+  readonly plain?: boolean;
+}
+
+/** A key JavaScript orders first among an object's keys: a canonical array index (0 to 2^32 − 2). */
+function isArrayIndex(key: string): boolean {
+  if (!/^(?:0|[1-9]\d{0,9})$/.test(key)) return false;
+  return Number(key) < 2 ** 32 - 1;
 }
 
 /**
  * Packs user records into KPL-format aggregated Kinesis records (magic bytes, protobuf, MD5), each within the 1 MiB
  * record limit. The aggregator de-aggregates them; each user record keeps its own sub-sequence number.
+ *
+ * aws-kinesis-agg keeps an aggregate's partition-key table in a plain object and writes it in `Object.keys` order, but
+ * indexes records by insertion order. The two differ for array-index keys (`"7"`, which objects list first, in numeric
+ * order), and a key named like an `Object.prototype` member (`__proto__`, `constructor`) never reaches the table. Such
+ * records would be de-aggregated with another record's partition key, or none. So an aggregate is closed before a new
+ * array-index key would break the order, and a record whose key the table cannot hold at all is sent on its own as a
+ * plain record (its data as is), which the aggregator decodes like any other.
  */
 export function aggregateKpl(records: readonly { partitionKey: string; data: string | Buffer }[]): KplAggregate[] {
   const out: KplAggregate[] = [];
   let agg = new RecordAggregator();
+  // The aggregate's distinct keys so far, whether any is not an array index, and the largest array index among them.
+  let keys = new Set<string>();
+  let sawName = false;
+  let lastIndex = -1;
+  const flush = () => {
+    if (agg.length() > 0) out.push(seal(agg));
+    agg = new RecordAggregator();
+    keys = new Set();
+    sawName = false;
+    lastIndex = -1;
+  };
   for (const r of records) {
     const user = { partitionKey: r.partitionKey, data: Buffer.isBuffer(r.data) ? r.data : Buffer.from(r.data) };
+    if (r.partitionKey in Object.prototype) {
+      flush();
+      out.push({ partitionKey: r.partitionKey, data: user.data, count: 1, plain: true });
+      continue;
+    }
+    if (!keys.has(r.partitionKey)) {
+      const index = isArrayIndex(r.partitionKey) ? Number(r.partitionKey) : undefined;
+      // Object.keys lists array indexes first, ascending: one that comes after a name or a larger index would move.
+      if (index !== undefined && (sawName || index < lastIndex)) flush();
+      if (index === undefined) sawName = true;
+      else lastIndex = index;
+      keys.add(r.partitionKey);
+    }
     if (agg.length() > 0 && !agg.checkIfUserRecordFits(user)) {
-      out.push(seal(agg));
-      agg = new RecordAggregator();
+      // The key just noted carries over into the next aggregate.
+      const key = r.partitionKey;
+      flush();
+      keys.add(key);
+      if (isArrayIndex(key)) lastIndex = Number(key);
+      else sawName = true;
     }
     agg.addUserRecord(user);
   }
-  if (agg.length() > 0) out.push(seal(agg));
+  flush();
   return out;
 }
 

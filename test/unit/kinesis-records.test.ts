@@ -1,4 +1,5 @@
 
+import { fc, test } from '@fast-check/jest';
 import { groupByShard, toSourceRecords } from '../../lambda/adapters/kinesis-records';
 import { aggregateKpl } from '../../scripts/lib/kpl-aggregate';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
@@ -31,6 +32,32 @@ describe('Kinesis record decoding', () => {
     expect(users.map((u) => u.subSequenceNumber)).toStrictEqual([0, 1, 2]);
     expect(users.every((u) => u.sequenceNumber === sequenceNumber(9))).toBe(true);
     expect(users[0].position < users[1].position && users[1].position < users[2].position).toBe(true);
+  });
+
+  // aws-kinesis-agg writes its partition-key table in Object.keys order: array-index keys would move to the front, and
+  // Object.prototype names would never reach it (the aggregate would name another record's key, or none).
+  test.prop([
+    fc.array(
+      fc.record({ partitionKey: fc.oneof(fc.constantFrom('7', '10', '0', '4294967294', '4294967295', '01', '__proto__', 'constructor', 'toString', 'a', 'b'), fc.string({ minLength: 1, maxLength: 4 })), n: fc.nat() }),
+      { minLength: 1, maxLength: 30 },
+    ),
+  ])('every user record comes back with its own partition key and data, in order, whatever the keys', (input) => {
+    const records = input.map((r, i) => ({ partitionKey: r.partitionKey, data: JSON.stringify({ i, n: r.n }) }));
+    const aggregates = aggregateKpl(records);
+    const event = kinesisEvent('shardId-000000000001', aggregates.map((a, i) => ({ data: a.data, partitionKey: a.partitionKey, sequenceNumber: sequenceNumber(i + 1) })));
+    const users = event.Records.flatMap((r) => toSourceRecords(r));
+    expect(users.map((u) => [u.partitionKey, u.payload])).toStrictEqual(records.map((r) => [r.partitionKey, r.data]));
+    expect(aggregates.reduce((n, a) => n + a.count, 0)).toBe(records.length);
+  });
+
+  test.prop(
+    [fc.array(fc.record({ partitionKey: fc.constantFrom('7', '3', '__proto__', 'a'), pad: fc.integer({ min: 0, max: 400_000 }) }), { minLength: 1, maxLength: 12 })],
+    { numRuns: 80 },
+  )('the same when records fill aggregates to the 1 MiB limit', (input) => {
+    const records = input.map((r, i) => ({ partitionKey: r.partitionKey, data: JSON.stringify({ i, pad: 'x'.repeat(r.pad) }) }));
+    const event = kinesisEvent('shardId-000000000001', aggregateKpl(records).map((a, i) => ({ data: a.data, partitionKey: a.partitionKey, sequenceNumber: sequenceNumber(i + 1) })));
+    const users = event.Records.flatMap((r) => toSourceRecords(r));
+    expect(users.map((u) => [u.partitionKey, u.payload])).toStrictEqual(records.map((r) => [r.partitionKey, r.data]));
   });
 
   test('a corrupt KPL aggregate becomes one record with a decode error, keeping the raw bytes', () => {
