@@ -6,6 +6,7 @@
  */
 import { conditionalWrite } from './conditional-write';
 import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { UpdateSender } from './dynamodb-update-sender';
 import { ItemBudgetExceededError, type PartialKey, type WriteOutcome } from '../app/ports';
 import { toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation } from '../domain/compiled-spec';
@@ -26,6 +27,8 @@ export interface PartialTable extends BackoffOptions {
   readonly tableName: string;
   /** Milliseconds an item is kept after its window's end plus allowed lateness (TTL). */
   readonly retentionMs: number;
+  /** Sends the conditional partial writes (one by one, or grouped into transactions on the local stage). */
+  readonly updates: UpdateSender;
 }
 
 /** Reads partials with BatchGetItem (calls of 100 keys side by side), keyed by `partialId`. */
@@ -106,8 +109,7 @@ export async function writePartial(t: PartialTable, key: PartialKey, next: Store
     names['#pk'] = ATTR.pk;
   } else values[':expected'] = expectedRev;
   return conditionalWrite(() =>
-    t.doc.send(
-    new UpdateCommand({
+    t.updates.update({
       TableName: t.tableName,
       Key: { pk: item.pk, sk: item.sk },
       UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
@@ -115,7 +117,6 @@ export async function writePartial(t: PartialTable, key: PartialKey, next: Store
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     }),
-    ),
   );
 }
 

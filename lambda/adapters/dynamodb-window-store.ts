@@ -1,10 +1,6 @@
 import { conditionalWrite, isConditionFailure } from './conditional-write';
-import {
-  BatchGetCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateSender, type UpdateBatching } from './dynamodb-update-sender';
 import { ItemBudgetExceededError, type PartialKey, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
 import { getPartials, partialRefOf, registerLane, writePartial, type PartialTable } from './dynamodb-partials';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
@@ -45,6 +41,8 @@ export interface DynamoWindowStoreOptions extends BackoffOptions {
    * @default 7 days
    */
   readonly retentionAfterCloseSeconds?: number;
+  /** How the conditional updates (window, partial and lane writes, emitted marks) are sent. @default 'single' */
+  readonly updateBatching?: UpdateBatching;
 }
 
 /**
@@ -58,13 +56,15 @@ export interface DynamoWindowStoreOptions extends BackoffOptions {
 export class DynamoWindowStore implements WindowStore {
   private readonly retentionMs: number;
   private readonly partialTable: PartialTable;
+  private readonly updates: UpdateSender;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly opts: DynamoWindowStoreOptions,
   ) {
     this.retentionMs = (opts.retentionAfterCloseSeconds ?? 7 * 86_400) * 1000;
-    this.partialTable = { ...opts, doc, retentionMs: this.retentionMs };
+    this.updates = new UpdateSender(doc, opts.updateBatching);
+    this.partialTable = { ...opts, doc, retentionMs: this.retentionMs, updates: this.updates };
   }
 
   getPartials(keys: readonly PartialKey[], consistent: boolean): Promise<Map<string, StoredPartial>> {
@@ -133,8 +133,7 @@ export class DynamoWindowStore implements WindowStore {
     // Lane items written before revisions existed count as revision 0.
     const condition = expectedRev === 0 ? 'attribute_not_exists(#rev) OR #rev = :expected' : '#rev = :expected';
     return conditionalWrite(() =>
-      this.doc.send(
-      new UpdateCommand({
+      this.updates.update({
         TableName: this.opts.tableName,
         Key: watermarkKey(lane),
         UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
@@ -142,7 +141,6 @@ export class DynamoWindowStore implements WindowStore {
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
-      ),
     );
   }
 
@@ -261,8 +259,7 @@ export class DynamoWindowStore implements WindowStore {
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
     return conditionalWrite(() =>
-      this.doc.send(
-      new UpdateCommand({
+      this.updates.update({
         TableName: this.opts.tableName,
         Key: key,
         UpdateExpression: update,
@@ -270,7 +267,6 @@ export class DynamoWindowStore implements WindowStore {
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
-      ),
     );
   }
 
@@ -365,16 +361,14 @@ export class DynamoWindowStore implements WindowStore {
 
   async markEmitted(ref: WindowRef, version: number): Promise<void> {
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.opts.tableName,
-          Key: windowItemKey(ref),
-          UpdateExpression: 'REMOVE #p',
-          ConditionExpression: '#v = :v AND attribute_exists(#p)',
-          ExpressionAttributeNames: { '#p': ATTR.pending, '#v': ATTR.version },
-          ExpressionAttributeValues: { ':v': version },
-        }),
-      );
+      await this.updates.update({
+        TableName: this.opts.tableName,
+        Key: windowItemKey(ref),
+        UpdateExpression: 'REMOVE #p',
+        ConditionExpression: '#v = :v AND attribute_exists(#p)',
+        ExpressionAttributeNames: { '#p': ATTR.pending, '#v': ATTR.version },
+        ExpressionAttributeValues: { ':v': version },
+      });
     } catch (e) {
       // A correction moved the window to a later version, which is pending in its own right.
       if (!isConditionFailure(e)) throw e;

@@ -52,7 +52,21 @@ export const ENV = {
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   /** Node.js options of the functions (source maps). */
   nodeOptions: 'NODE_OPTIONS',
+  /**
+   * How the window store sends its conditional updates, one of {@link UPDATE_BATCHING_MODES}; unset: `single`. The
+   * local stage sets `transactions` (see `lambda/adapters/dynamodb-update-sender.ts`).
+   */
+  updateBatching: 'DYNAMODB_UPDATE_BATCHING',
 } as const;
+
+/**
+ * How the window store sends its conditional updates: `single`, an UpdateItem each (every AWS stage: a transaction
+ * bills twice the write units); `transactions`, the updates issued together grouped into TransactWriteItems (the local
+ * emulator, whose cost follows the number of requests).
+ */
+export const UPDATE_BATCHING_MODES = ['single', 'transactions'] as const;
+/** @see UPDATE_BATCHING_MODES */
+export type UpdateBatching = (typeof UPDATE_BATCHING_MODES)[number];
 
 /** @see ENV.skipDetection */
 export const SKIP_DETECTION_ENV = ENV.skipDetection;
@@ -81,6 +95,8 @@ export interface FunctionEnv {
   readonly resultsDeliveryStream: string;
   /** Stale-claim threshold, if set. */
   readonly pendingStaleAfterMs?: number;
+  /** How the window store sends its conditional updates. */
+  readonly updateBatching: UpdateBatching;
 }
 
 /** What the aggregator reads. */
@@ -116,6 +132,15 @@ function optionalNumber(env: Env, name: string): number | undefined {
   return v ? Number(v) : undefined;
 }
 
+function updateBatchingOf(env: Env, fn: string): UpdateBatching {
+  const v = env[ENV.updateBatching];
+  if (v === undefined || v === '') return 'single';
+  if (!(UPDATE_BATCHING_MODES as readonly string[]).includes(v)) {
+    throw new Error(`${fn}: ${ENV.updateBatching} is ${JSON.stringify(v)}, expected one of ${UPDATE_BATCHING_MODES.join(', ')}`);
+  }
+  return v as UpdateBatching;
+}
+
 function readFunctionEnv(env: Env, fn: string): FunctionEnv {
   return {
     aggregationSpecJson: required(env, fn, ENV.aggregationSpec),
@@ -123,6 +148,7 @@ function readFunctionEnv(env: Env, fn: string): FunctionEnv {
     windowRetentionSeconds: optionalNumber(env, ENV.windowRetentionSeconds),
     resultsDeliveryStream: required(env, fn, ENV.resultsDeliveryStream),
     pendingStaleAfterMs: optionalNumber(env, ENV.pendingStaleAfterMs),
+    updateBatching: updateBatchingOf(env, fn),
   };
 }
 

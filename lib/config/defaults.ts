@@ -25,6 +25,7 @@ export const CONFIG_DEFAULTS = {
   laneIdleTimeoutSeconds: DEFAULT_LANE_IDLE_TIMEOUT_MS / 1000,
   spec: DEFAULT_SPEC_PATH,
   firehoseErrorLogging: true,
+  dynamoDbUpdateBatching: 'single',
   logRetentionDays: RetentionDays.ONE_MONTH,
   resultsBufferSeconds: 60,
   rawBufferSeconds: 300,

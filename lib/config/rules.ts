@@ -112,6 +112,7 @@ export function resolveSettings(s: RawSettings): PipelineSettings {
     laneIdleTimeoutSeconds: s.laneIdleTimeoutSeconds,
     spec: s.spec,
     firehoseErrorLogging: s.firehoseErrorLogging,
+    dynamoDbUpdateBatching: s.dynamoDbUpdateBatching,
     logRetentionDays: s.logRetentionDays,
     resultsBufferSeconds: s.resultsBufferSeconds,
     rawBufferSeconds: s.rawBufferSeconds,

@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+import { UPDATE_BATCHING_MODES } from '../../lambda/contract/env';
 import type { AggregationSpec } from '../../lambda/domain/spec';
 import { CONFIG_DEFAULTS } from './defaults';
 import {
@@ -154,6 +155,15 @@ export const settingsSchema = z.object({
    * @default true
    */
   firehoseErrorLogging: bool.default(CONFIG_DEFAULTS.firehoseErrorLogging),
+  /**
+   * How the functions send their conditional DynamoDB updates: "single", an UpdateItem each; "transactions", the updates
+   * a batch issues together grouped into TransactWriteItems of up to 100 (each keeps its own condition and outcome).
+   * The local emulator target sets "transactions": the emulator serves every request in one process, so its cost
+   * follows the number of requests. Keep "single" on AWS, where a transaction bills twice the write units and one
+   * conflicting write cancels the whole transaction.
+   * @default "single"
+   */
+  dynamoDbUpdateBatching: oneOf(UPDATE_BATCHING_MODES).default(CONFIG_DEFAULTS.dynamoDbUpdateBatching),
   /**
    * Retention of the function's and Firehose's log groups, one of the CloudWatch Logs values.
    * @default 30

@@ -41,6 +41,7 @@ describe('parseSettings defaults', () => {
       laneIdleTimeoutSeconds: 60,
       spec: DEFAULT_SPEC_PATH,
       firehoseErrorLogging: true,
+      dynamoDbUpdateBatching: 'single',
       logRetentionDays: 30,
       resultsBufferSeconds: 60,
       rawBufferSeconds: 300,
