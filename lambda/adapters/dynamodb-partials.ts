@@ -29,6 +29,8 @@ export interface PartialTable extends BackoffOptions {
   readonly retentionMs: number;
   /** Sends the conditional partial writes (one by one, or grouped into transactions on the local stage). */
   readonly updates: UpdateSender;
+  /** Buckets per lane slot of the `pending` index (see `PENDING_KEY_SPREAD`). @default 32 */
+  readonly pendingKeySpread?: number;
 }
 
 /** Reads partials with BatchGetItem (calls of 100 keys side by side), keyed by `partialId`. */
@@ -96,7 +98,7 @@ export async function writePartial(t: PartialTable, key: PartialKey, next: Store
     set.push('#pf = :pf');
   }
   if (next.dirty) {
-    values[':p'] = pendingKey(agg.name, pendingBucket(lane, ref.keyJson));
+    values[':p'] = pendingKey(agg.name, pendingBucket(lane, ref.keyJson, t.pendingKeySpread));
     set.push('#p = :p');
   } else remove.push('#p');
   const item: Record<string, unknown> = { pk: partialPk(agg.name, ref.keyJson, lane), sk: windowSk(ref.start) };
@@ -158,7 +160,7 @@ export async function registerLane(t: PartialTable, ref: WindowRef, lane: string
         ':exp': Math.ceil((ref.end + agg.latenessMs + t.retentionMs) / 1000),
         ':upd': nowMs,
         ':zero': 0,
-        ':p': pendingKey(agg.name, pendingBucket(lane, ref.keyJson)),
+        ':p': pendingKey(agg.name, pendingBucket(lane, ref.keyJson, t.pendingKeySpread)),
       },
       ReturnValues: 'UPDATED_NEW',
     }),

@@ -22,7 +22,7 @@ import {
 } from './window-items';
 import type { LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';
-import { ATTR, compactLane, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
+import { ATTR, compactLane, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_INDEX, pendingBucket, pendingBucketCount, pendingKey } from '../contract/window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
 export { laneStateOf, parseWindowItem, storedWindowOf, watermarkKey, windowPendingKey, windowPk, windowSk } from './window-items';
@@ -43,6 +43,8 @@ export interface DynamoWindowStoreOptions extends BackoffOptions {
   readonly retentionAfterCloseSeconds?: number;
   /** How the conditional updates (window, partial and lane writes, emitted marks) are sent. @default 'single' */
   readonly updateBatching?: UpdateBatching;
+  /** Buckets per lane slot of the `pending` index, fixed for a deployment (see `PENDING_KEY_SPREAD`). @default 32 */
+  readonly pendingKeySpread?: number;
 }
 
 /**
@@ -230,7 +232,10 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
-      ':p': fileUnder === undefined ? windowPendingKey(ref, next.fences, next.lanes) : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson)),
+      ':p':
+        fileUnder === undefined
+          ? windowPendingKey(ref, next.fences, next.lanes, this.opts.pendingKeySpread)
+          : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson, this.opts.pendingKeySpread)),
     };
     // A per-shard root keeps its lanes (the write is conditional on the revision every registration bumps).
     if (next.lanes && next.lanes.length > 0) {
@@ -271,6 +276,7 @@ export class DynamoWindowStore implements WindowStore {
   }
 
   async findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage> {
+    const bucketCount = pendingBucketCount(this.opts.pendingKeySpread);
     const toRef = (item: Record<string, unknown>): WindowRef | undefined => {
       const pk = String(item[ATTR.pk]);
       const keyJson = keyJsonOfWindowPk(aggregation, pk);
@@ -301,7 +307,7 @@ export class DynamoWindowStore implements WindowStore {
     if (query.limit === undefined) {
       // A batch's time range is narrow: every bucket of its lane's slot at once, each to its end.
       const refs: WindowRef[] = [];
-      const buckets = query.lane === undefined ? Array.from({ length: PENDING_BUCKETS }, (_, b) => b) : laneSlotBuckets(query.lane);
+      const buckets = query.lane === undefined ? Array.from({ length: bucketCount }, (_, b) => b) : laneSlotBuckets(query.lane, this.opts.pendingKeySpread);
       let next = 0;
       const worker = async () => {
         while (next < buckets.length) {
@@ -325,13 +331,13 @@ export class DynamoWindowStore implements WindowStore {
     // take longer than the closer's timeout. A chunk's results are taken in bucket order up to the limit, or up to the
     // first bucket that has more to give; the cursor resumes there (what later buckets of that chunk returned is read
     // again on the next page).
-    const first = (query.rotation ?? 0) % PENDING_BUCKETS;
+    const first = (query.rotation ?? 0) % bucketCount;
     let { bucket, startKey } = decodePendingCursor(query.cursor);
     const refs: WindowRef[] = [];
-    while (bucket < PENDING_BUCKETS && refs.length < query.limit) {
+    while (bucket < bucketCount && refs.length < query.limit) {
       const remaining = query.limit - refs.length;
-      const chunk = Array.from({ length: Math.min(PENDING_QUERY_CONCURRENCY, PENDING_BUCKETS - bucket) }, (_, i) => bucket + i);
-      const results = await Promise.all(chunk.map((b, i) => send((first + b) % PENDING_BUCKETS, i === 0 ? startKey : undefined, remaining)));
+      const chunk = Array.from({ length: Math.min(PENDING_QUERY_CONCURRENCY, bucketCount - bucket) }, (_, i) => bucket + i);
+      const results = await Promise.all(chunk.map((b, i) => send((first + b) % bucketCount, i === 0 ? startKey : undefined, remaining)));
       startKey = undefined;
       for (const [i, res] of results.entries()) {
         const items = res.Items ?? [];
@@ -356,7 +362,7 @@ export class DynamoWindowStore implements WindowStore {
         if (refs.length >= query.limit) break;
       }
     }
-    return { refs, cursor: bucket < PENDING_BUCKETS ? encodePendingCursor(bucket, startKey) : undefined };
+    return { refs, cursor: bucket < bucketCount ? encodePendingCursor(bucket, startKey) : undefined };
   }
 
   async markEmitted(ref: WindowRef, version: number): Promise<void> {

@@ -57,6 +57,8 @@ export const ENV = {
    * local stage sets `transactions` (see `lambda/adapters/dynamodb-update-sender.ts`).
    */
   updateBatching: 'DYNAMODB_UPDATE_BATCHING',
+  /** Buckets per lane slot of the `pending` index (`PENDING_KEY_SPREAD` in window-table-layout.ts); unset: that default. */
+  pendingKeySpread: 'PENDING_KEY_SPREAD',
 } as const;
 
 /**
@@ -97,6 +99,8 @@ export interface FunctionEnv {
   readonly pendingStaleAfterMs?: number;
   /** How the window store sends its conditional updates. */
   readonly updateBatching: UpdateBatching;
+  /** Buckets per lane slot of the `pending` index, if not the default. */
+  readonly pendingKeySpread?: number;
 }
 
 /** What the aggregator reads. */
@@ -141,6 +145,14 @@ function updateBatchingOf(env: Env, fn: string): UpdateBatching {
   return v as UpdateBatching;
 }
 
+function pendingKeySpreadOf(env: Env, fn: string): number | undefined {
+  const v = env[ENV.pendingKeySpread];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${fn}: ${ENV.pendingKeySpread} is ${JSON.stringify(v)}, expected a positive integer`);
+  return n;
+}
+
 function readFunctionEnv(env: Env, fn: string): FunctionEnv {
   return {
     aggregationSpecJson: required(env, fn, ENV.aggregationSpec),
@@ -149,6 +161,7 @@ function readFunctionEnv(env: Env, fn: string): FunctionEnv {
     resultsDeliveryStream: required(env, fn, ENV.resultsDeliveryStream),
     pendingStaleAfterMs: optionalNumber(env, ENV.pendingStaleAfterMs),
     updateBatching: updateBatchingOf(env, fn),
+    pendingKeySpread: pendingKeySpreadOf(env, fn),
   };
 }
 

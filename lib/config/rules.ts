@@ -113,6 +113,7 @@ export function resolveSettings(s: RawSettings): PipelineSettings {
     spec: s.spec,
     firehoseErrorLogging: s.firehoseErrorLogging,
     dynamoDbUpdateBatching: s.dynamoDbUpdateBatching,
+    pendingKeySpread: s.pendingKeySpread,
     logRetentionDays: s.logRetentionDays,
     resultsBufferSeconds: s.resultsBufferSeconds,
     rawBufferSeconds: s.rawBufferSeconds,

@@ -1,6 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { UPDATE_BATCHING_MODES } from '../../lambda/contract/env';
+import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import type { AggregationSpec } from '../../lambda/domain/spec';
 import { CONFIG_DEFAULTS } from './defaults';
 import {
@@ -164,6 +165,14 @@ export const settingsSchema = z.object({
    * @default "single"
    */
   dynamoDbUpdateBatching: oneOf(UPDATE_BATCHING_MODES).default(CONFIG_DEFAULTS.dynamoDbUpdateBatching),
+  /**
+   * Buckets per shard slot of the window table's `pending` index (1–32): they spread a shard's window creations and
+   * emissions over index partitions (see the P8 capacity figure). Part of the table layout: set it when the
+   * deployment is created, never change it on a live one (pending windows would be left in the old buckets). The
+   * local emulator target sets 1: it has no partitions, and serves every Query in one process.
+   * @default 32
+   */
+  pendingKeySpread: intIn(1, PENDING_KEY_SPREAD).default(CONFIG_DEFAULTS.pendingKeySpread),
   /**
    * Retention of the function's and Firehose's log groups, one of the CloudWatch Logs values.
    * @default 30

@@ -1,3 +1,4 @@
+import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -41,6 +42,12 @@ export interface IdleWindowCloserProps {
    * @default 'single'
    */
   readonly updateBatching?: UpdateBatching;
+  /**
+   * Buckets per shard slot of the `pending` index (`PENDING_KEY_SPREAD`): part of the table layout, the same for both
+   * functions of a deployment.
+   * @default PENDING_KEY_SPREAD
+   */
+  readonly pendingKeySpread?: number;
   /**
    * Retention of the function's log group.
    * @default logs.RetentionDays.ONE_MONTH
@@ -105,6 +112,7 @@ export class IdleWindowCloser extends Construct {
         [ENV.nodeOptions]: '--enable-source-maps',
         [ENV.serviceName]: SERVICE_NAMES.closer,
         ...(props.updateBatching && props.updateBatching !== 'single' ? { [ENV.updateBatching]: props.updateBatching } : {}),
+        ...(props.pendingKeySpread !== undefined && props.pendingKeySpread !== PENDING_KEY_SPREAD ? { [ENV.pendingKeySpread]: String(props.pendingKeySpread) } : {}),
       },
       bundling: PIPELINE_BUNDLING,
     });

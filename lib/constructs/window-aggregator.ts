@@ -1,3 +1,4 @@
+import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -131,6 +132,12 @@ export interface WindowAggregatorProps extends AggregatorEventSourceSettings {
    * @default 'single'
    */
   readonly updateBatching?: UpdateBatching;
+  /**
+   * Buckets per shard slot of the `pending` index (`PENDING_KEY_SPREAD`): part of the table layout, the same for both
+   * functions of a deployment.
+   * @default PENDING_KEY_SPREAD
+   */
+  readonly pendingKeySpread?: number;
 }
 
 /**
@@ -206,6 +213,7 @@ export class WindowAggregator extends Construct {
         [ENV.serviceName]: AGGREGATOR_SERVICE_NAME,
         [ENV.metricsNamespace]: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
         ...(props.updateBatching && props.updateBatching !== 'single' ? { [ENV.updateBatching]: props.updateBatching } : {}),
+        ...(props.pendingKeySpread !== undefined && props.pendingKeySpread !== PENDING_KEY_SPREAD ? { [ENV.pendingKeySpread]: String(props.pendingKeySpread) } : {}),
       },
       bundling: PIPELINE_BUNDLING,
     });

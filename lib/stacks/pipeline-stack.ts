@@ -210,6 +210,7 @@ export class PipelineStack extends Stack {
       metricsNamespace: config.metricsNamespace,
       queueEncryptionKey: this.dataKey,
       updateBatching: config.dynamoDbUpdateBatching,
+      pendingKeySpread: config.pendingKeySpread,
     });
     const idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
       windowTable: this.windowTable,
@@ -221,6 +222,7 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetentionDays,
       removalPolicy,
       updateBatching: config.dynamoDbUpdateBatching,
+      pendingKeySpread: config.pendingKeySpread,
     });
     const mapping = aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
     if (!mapping) throw new Error('PipelineStack: the aggregator has no event source mapping');

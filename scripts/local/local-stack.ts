@@ -56,9 +56,19 @@ export const LOCAL_BATCH_SIZE = 10_000;
 export const LOCAL_UPDATE_BATCHING: UpdateBatching = 'transactions';
 
 /**
+ * The local stage's buckets per shard slot of the `pending` index, against the AWS stages' 32 (`PENDING_KEY_SPREAD`).
+ * Why: the spread exists to keep DynamoDB index partitions under their write limit; the emulator has no partitions and
+ * serves every Query in one process, at about 2 ms each. With 32, a batch whose watermark passes a window end made 64
+ * Queries (two aggregations), and each run of the idle closer (every minute) 8,192, about 20 s of the emulator's time
+ * a minute; with 1, 2 and 256.
+ */
+export const LOCAL_PENDING_KEY_SPREAD = 1;
+
+/**
  * The CDK context of a local deployment: Firehose error logging off (emulators cannot create
  * AWS::Logs::LogStream), no auto-delete custom resource (emulators run it without the SDK it needs), the largest
- * batches ({@link LOCAL_BATCH_SIZE}) and updates grouped into transactions ({@link LOCAL_UPDATE_BATCHING}).
+ * batches ({@link LOCAL_BATCH_SIZE}), updates grouped into transactions ({@link LOCAL_UPDATE_BATCHING}) and one
+ * `pending` index bucket per shard slot ({@link LOCAL_PENDING_KEY_SPREAD}).
  */
 export function localContext(spec: string | undefined): string[] {
   const ctx = [
@@ -67,6 +77,7 @@ export function localContext(spec: string | undefined): string[] {
     'autoDeleteObjects=false',
     `batchSize=${LOCAL_BATCH_SIZE}`,
     `dynamoDbUpdateBatching=${LOCAL_UPDATE_BATCHING}`,
+    `pendingKeySpread=${LOCAL_PENDING_KEY_SPREAD}`,
   ];
   if (spec) ctx.push(`spec=${resolve(spec)}`);
   return ctx.flatMap((c) => ['-c', c]);

@@ -42,6 +42,7 @@ describe('parseSettings defaults', () => {
       spec: DEFAULT_SPEC_PATH,
       firehoseErrorLogging: true,
       dynamoDbUpdateBatching: 'single',
+      pendingKeySpread: 32,
       logRetentionDays: 30,
       resultsBufferSeconds: 60,
       rawBufferSeconds: 300,

@@ -112,4 +112,11 @@ describe('UpdateSender', () => {
     expect(readAggregatorEnv({ ...base, DYNAMODB_UPDATE_BATCHING: 'transactions' }).updateBatching).toBe('transactions');
     expect(() => readAggregatorEnv({ ...base, DYNAMODB_UPDATE_BATCHING: 'batch' })).toThrow(/DYNAMODB_UPDATE_BATCHING/);
   });
+
+  test('the functions read the pending index key spread from PENDING_KEY_SPREAD, the layout default unless set', () => {
+    const base = { AGGREGATION_SPEC: '{}', WINDOW_TABLE_NAME: 't', RESULTS_DELIVERY_STREAM: 'r', SINK_BUCKET_NAME: 'b' };
+    expect(readAggregatorEnv(base).pendingKeySpread).toBeUndefined();
+    expect(readAggregatorEnv({ ...base, PENDING_KEY_SPREAD: '1' }).pendingKeySpread).toBe(1);
+    expect(() => readAggregatorEnv({ ...base, PENDING_KEY_SPREAD: '0' })).toThrow(/PENDING_KEY_SPREAD/);
+  });
 });
