@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { UpdateBatching } from '../contract/env';
+import { itemBytes } from '../domain/item-budget';
 
 export type { UpdateBatching };
 
@@ -8,10 +9,11 @@ export type { UpdateBatching };
 export const MAX_TRANSACT_ITEMS = 100;
 
 /**
- * A transaction's request is at most 4 MB. Updates are grouped up to this many bytes of their document-form JSON,
- * which leaves room for the wire form's type tags (about twice the size for small values).
+ * A transaction is at most 4 MB. Updates are grouped up to this many bytes of their key and values as DynamoDB sizes
+ * items ({@link itemBytes}, binary values at their length), which leaves room for the request's own form (binary
+ * values in base64, type tags, expressions).
  */
-export const MAX_TRANSACT_DOCUMENT_BYTES = 1024 * 1024;
+export const MAX_TRANSACT_GROUP_BYTES = 1024 * 1024;
 
 /** A conditional UpdateItem with nothing a transaction's action cannot carry (no ReturnValues). */
 export type ConditionalUpdate = Omit<UpdateCommandInput, 'ReturnValues' | 'UpdateExpression' | 'ConditionExpression'> & {
@@ -59,7 +61,8 @@ export class UpdateSender {
     if (this.mode === 'single') return this.sendOne(input);
     return new Promise<void>((resolve, reject) => {
       if (this.queue.length === 0) setImmediate(() => void this.flush());
-      this.queue.push({ input, itemKey: JSON.stringify([input.TableName, input.Key]), bytes: JSON.stringify(input).length, resolve, reject });
+      const bytes = itemBytes(input.Key ?? {}) + itemBytes(input.ExpressionAttributeValues ?? {}) + input.UpdateExpression.length + input.ConditionExpression.length;
+      this.queue.push({ input, itemKey: JSON.stringify([input.TableName, input.Key]), bytes, resolve, reject });
     });
   }
 
@@ -76,7 +79,7 @@ export class UpdateSender {
     let keys = new Set<string>();
     let bytes = 0;
     for (const q of queued) {
-      if (group.length === MAX_TRANSACT_ITEMS || keys.has(q.itemKey) || (group.length > 0 && bytes + q.bytes > MAX_TRANSACT_DOCUMENT_BYTES)) {
+      if (group.length === MAX_TRANSACT_ITEMS || keys.has(q.itemKey) || (group.length > 0 && bytes + q.bytes > MAX_TRANSACT_GROUP_BYTES)) {
         groups.push(group);
         group = [];
         keys = new Set();

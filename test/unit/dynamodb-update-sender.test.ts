@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledExc
 import { DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore } from '../../lambda/adapters/dynamodb-window-store';
-import { MAX_TRANSACT_ITEMS, UpdateSender, type ConditionalUpdate } from '../../lambda/adapters/dynamodb-update-sender';
+import { MAX_TRANSACT_GROUP_BYTES, MAX_TRANSACT_ITEMS, UpdateSender, type ConditionalUpdate } from '../../lambda/adapters/dynamodb-update-sender';
 import { readAggregatorEnv } from '../../lambda/contract/env';
 import { emptyState } from '../../lambda/domain/aggregate-state';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
@@ -64,6 +64,17 @@ describe('UpdateSender', () => {
     await Promise.all([update(1), update(2), update(1)].map((u) => sender.update(u)));
     expect(ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems!.map((a) => a.Update!.Key))).toStrictEqual([[update(1).Key, update(2).Key]]);
     expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toStrictEqual([update(1)]);
+  });
+
+  test(`transactions: updates are grouped up to ${MAX_TRANSACT_GROUP_BYTES} bytes of keys and values, far under the 4 MB request limit`, async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    const sender = new UpdateSender(doc, 'transactions');
+    // Ten updates of a 300 KiB binary value each: three fit under the cap, a fourth would not.
+    const big = (i: number): ConditionalUpdate => ({ ...update(i), ExpressionAttributeValues: { ':n': new Uint8Array(300 * 1024) } });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => sender.update(big(i))));
+    expect(ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems!.length)).toStrictEqual([3, 3, 3]);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   });
 
   test('transactions: a cancelled transaction fails the updates whose condition failed as conflicts and sends the others again one by one', async () => {
