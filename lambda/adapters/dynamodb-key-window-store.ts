@@ -28,6 +28,8 @@ export interface DynamoKeyWindowStoreOptions extends BackoffOptions {
   readonly tableName: string;
   /** As the window store's: how long after its last end plus lateness a set is kept before TTL removes it. @default 7 days */
   readonly retentionAfterCloseSeconds?: number;
+  /** As the window store's: buckets per lane slot of the `pending` index (see `PENDING_KEY_SPREAD`). @default 32 */
+  readonly pendingKeySpread?: number;
 }
 
 /** A window as stored: short attribute names, since a set holds many. */
@@ -138,7 +140,7 @@ export class DynamoKeyWindowStore implements KeyWindowStore {
     if (next.filedUnder !== undefined) item[FILED_UNDER_ATTR] = next.filedUnder;
     if (due !== undefined) {
       item[ATTR.fireAt] = due;
-      item[ATTR.pending] = pendingKey(aggregation.name, pendingBucket(next.filedUnder ?? Object.keys(next.fences).sort()[0] ?? '', keyJson));
+      item[ATTR.pending] = pendingKey(aggregation.name, pendingBucket(next.filedUnder ?? Object.keys(next.fences).sort()[0] ?? '', keyJson, this.opts.pendingKeySpread));
     }
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);

@@ -6,6 +6,7 @@
  */
 import { conditionalWrite } from './conditional-write';
 import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { UpdateSender } from './dynamodb-update-sender';
 import { ItemBudgetExceededError, type PartialKey, type WriteOutcome } from '../app/ports';
 import { toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation } from '../domain/compiled-spec';
@@ -26,6 +27,10 @@ export interface PartialTable extends BackoffOptions {
   readonly tableName: string;
   /** Milliseconds an item is kept after its window's end plus allowed lateness (TTL). */
   readonly retentionMs: number;
+  /** Sends the conditional partial writes (one by one, or grouped into transactions on the local stage). */
+  readonly updates: UpdateSender;
+  /** Buckets per lane slot of the `pending` index (see `PENDING_KEY_SPREAD`). @default 32 */
+  readonly pendingKeySpread?: number;
 }
 
 /** Reads partials with BatchGetItem (calls of 100 keys side by side), keyed by `partialId`. */
@@ -93,7 +98,7 @@ export async function writePartial(t: PartialTable, key: PartialKey, next: Store
     set.push('#pf = :pf');
   }
   if (next.dirty) {
-    values[':p'] = pendingKey(agg.name, pendingBucket(lane, ref.keyJson));
+    values[':p'] = pendingKey(agg.name, pendingBucket(lane, ref.keyJson, t.pendingKeySpread));
     set.push('#p = :p');
   } else remove.push('#p');
   const item: Record<string, unknown> = { pk: partialPk(agg.name, ref.keyJson, lane), sk: windowSk(ref.start) };
@@ -106,8 +111,7 @@ export async function writePartial(t: PartialTable, key: PartialKey, next: Store
     names['#pk'] = ATTR.pk;
   } else values[':expected'] = expectedRev;
   return conditionalWrite(() =>
-    t.doc.send(
-    new UpdateCommand({
+    t.updates.update({
       TableName: t.tableName,
       Key: { pk: item.pk, sk: item.sk },
       UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
@@ -115,7 +119,6 @@ export async function writePartial(t: PartialTable, key: PartialKey, next: Store
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     }),
-    ),
   );
 }
 
@@ -157,7 +160,7 @@ export async function registerLane(t: PartialTable, ref: WindowRef, lane: string
         ':exp': Math.ceil((ref.end + agg.latenessMs + t.retentionMs) / 1000),
         ':upd': nowMs,
         ':zero': 0,
-        ':p': pendingKey(agg.name, pendingBucket(lane, ref.keyJson)),
+        ':p': pendingKey(agg.name, pendingBucket(lane, ref.keyJson, t.pendingKeySpread)),
       },
       ReturnValues: 'UPDATED_NEW',
     }),

@@ -1,10 +1,6 @@
 import { conditionalWrite, isConditionFailure } from './conditional-write';
-import {
-  BatchGetCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateSender, type UpdateBatching } from './dynamodb-update-sender';
 import { ItemBudgetExceededError, type PartialKey, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
 import { getPartials, partialRefOf, registerLane, writePartial, type PartialTable } from './dynamodb-partials';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
@@ -26,7 +22,7 @@ import {
 } from './window-items';
 import type { LaneState } from '../domain/lane';
 import { realSleep, backoffDelay, type BackoffOptions } from '../support/backoff';
-import { ATTR, compactLane, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_BUCKETS, PENDING_INDEX, pendingBucket, pendingKey } from '../contract/window-table-layout';
+import { ATTR, compactLane, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_INDEX, pendingBucket, pendingBucketCount, pendingKey } from '../contract/window-table-layout';
 
 export { ATTR, LANES_PK, PENDING_INDEX };
 export { laneStateOf, parseWindowItem, storedWindowOf, watermarkKey, windowPendingKey, windowPk, windowSk } from './window-items';
@@ -45,6 +41,10 @@ export interface DynamoWindowStoreOptions extends BackoffOptions {
    * @default 7 days
    */
   readonly retentionAfterCloseSeconds?: number;
+  /** How the conditional updates (window, partial and lane writes, emitted marks) are sent. @default 'single' */
+  readonly updateBatching?: UpdateBatching;
+  /** Buckets per lane slot of the `pending` index, fixed for a deployment (see `PENDING_KEY_SPREAD`). @default 32 */
+  readonly pendingKeySpread?: number;
 }
 
 /**
@@ -58,13 +58,15 @@ export interface DynamoWindowStoreOptions extends BackoffOptions {
 export class DynamoWindowStore implements WindowStore {
   private readonly retentionMs: number;
   private readonly partialTable: PartialTable;
+  private readonly updates: UpdateSender;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly opts: DynamoWindowStoreOptions,
   ) {
     this.retentionMs = (opts.retentionAfterCloseSeconds ?? 7 * 86_400) * 1000;
-    this.partialTable = { ...opts, doc, retentionMs: this.retentionMs };
+    this.updates = new UpdateSender(doc, opts.updateBatching);
+    this.partialTable = { ...opts, doc, retentionMs: this.retentionMs, updates: this.updates };
   }
 
   getPartials(keys: readonly PartialKey[], consistent: boolean): Promise<Map<string, StoredPartial>> {
@@ -133,8 +135,7 @@ export class DynamoWindowStore implements WindowStore {
     // Lane items written before revisions existed count as revision 0.
     const condition = expectedRev === 0 ? 'attribute_not_exists(#rev) OR #rev = :expected' : '#rev = :expected';
     return conditionalWrite(() =>
-      this.doc.send(
-      new UpdateCommand({
+      this.updates.update({
         TableName: this.opts.tableName,
         Key: watermarkKey(lane),
         UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
@@ -142,7 +143,6 @@ export class DynamoWindowStore implements WindowStore {
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
-      ),
     );
   }
 
@@ -232,7 +232,10 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
-      ':p': fileUnder === undefined ? windowPendingKey(ref, next.fences, next.lanes) : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson)),
+      ':p':
+        fileUnder === undefined
+          ? windowPendingKey(ref, next.fences, next.lanes, this.opts.pendingKeySpread)
+          : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson, this.opts.pendingKeySpread)),
     };
     // A per-shard root keeps its lanes (the write is conditional on the revision every registration bumps).
     if (next.lanes && next.lanes.length > 0) {
@@ -261,8 +264,7 @@ export class DynamoWindowStore implements WindowStore {
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
     return conditionalWrite(() =>
-      this.doc.send(
-      new UpdateCommand({
+      this.updates.update({
         TableName: this.opts.tableName,
         Key: key,
         UpdateExpression: update,
@@ -270,11 +272,11 @@ export class DynamoWindowStore implements WindowStore {
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
-      ),
     );
   }
 
   async findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage> {
+    const bucketCount = pendingBucketCount(this.opts.pendingKeySpread);
     const toRef = (item: Record<string, unknown>): WindowRef | undefined => {
       const pk = String(item[ATTR.pk]);
       const keyJson = keyJsonOfWindowPk(aggregation, pk);
@@ -305,7 +307,7 @@ export class DynamoWindowStore implements WindowStore {
     if (query.limit === undefined) {
       // A batch's time range is narrow: every bucket of its lane's slot at once, each to its end.
       const refs: WindowRef[] = [];
-      const buckets = query.lane === undefined ? Array.from({ length: PENDING_BUCKETS }, (_, b) => b) : laneSlotBuckets(query.lane);
+      const buckets = query.lane === undefined ? Array.from({ length: bucketCount }, (_, b) => b) : laneSlotBuckets(query.lane, this.opts.pendingKeySpread);
       let next = 0;
       const worker = async () => {
         while (next < buckets.length) {
@@ -329,13 +331,13 @@ export class DynamoWindowStore implements WindowStore {
     // take longer than the closer's timeout. A chunk's results are taken in bucket order up to the limit, or up to the
     // first bucket that has more to give; the cursor resumes there (what later buckets of that chunk returned is read
     // again on the next page).
-    const first = (query.rotation ?? 0) % PENDING_BUCKETS;
+    const first = (query.rotation ?? 0) % bucketCount;
     let { bucket, startKey } = decodePendingCursor(query.cursor);
     const refs: WindowRef[] = [];
-    while (bucket < PENDING_BUCKETS && refs.length < query.limit) {
+    while (bucket < bucketCount && refs.length < query.limit) {
       const remaining = query.limit - refs.length;
-      const chunk = Array.from({ length: Math.min(PENDING_QUERY_CONCURRENCY, PENDING_BUCKETS - bucket) }, (_, i) => bucket + i);
-      const results = await Promise.all(chunk.map((b, i) => send((first + b) % PENDING_BUCKETS, i === 0 ? startKey : undefined, remaining)));
+      const chunk = Array.from({ length: Math.min(PENDING_QUERY_CONCURRENCY, bucketCount - bucket) }, (_, i) => bucket + i);
+      const results = await Promise.all(chunk.map((b, i) => send((first + b) % bucketCount, i === 0 ? startKey : undefined, remaining)));
       startKey = undefined;
       for (const [i, res] of results.entries()) {
         const items = res.Items ?? [];
@@ -360,21 +362,19 @@ export class DynamoWindowStore implements WindowStore {
         if (refs.length >= query.limit) break;
       }
     }
-    return { refs, cursor: bucket < PENDING_BUCKETS ? encodePendingCursor(bucket, startKey) : undefined };
+    return { refs, cursor: bucket < bucketCount ? encodePendingCursor(bucket, startKey) : undefined };
   }
 
   async markEmitted(ref: WindowRef, version: number): Promise<void> {
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.opts.tableName,
-          Key: windowItemKey(ref),
-          UpdateExpression: 'REMOVE #p',
-          ConditionExpression: '#v = :v AND attribute_exists(#p)',
-          ExpressionAttributeNames: { '#p': ATTR.pending, '#v': ATTR.version },
-          ExpressionAttributeValues: { ':v': version },
-        }),
-      );
+      await this.updates.update({
+        TableName: this.opts.tableName,
+        Key: windowItemKey(ref),
+        UpdateExpression: 'REMOVE #p',
+        ConditionExpression: '#v = :v AND attribute_exists(#p)',
+        ExpressionAttributeNames: { '#p': ATTR.pending, '#v': ATTR.version },
+        ExpressionAttributeValues: { ':v': version },
+      });
     } catch (e) {
       // A correction moved the window to a later version, which is pending in its own right.
       if (!isConditionFailure(e)) throw e;

@@ -49,7 +49,12 @@ function dynamoDbClient(sockets: number | undefined): DynamoDBClient {
 /** Builds the adapters both handlers share from the environment the stack sets. */
 export function sharedFunctionDeps(env: FunctionEnv, opts: SharedFunctionOptions = {}): SharedFunctionDeps {
   const doc = DynamoDBDocumentClient.from(dynamoDbClient(opts.dynamoDbSockets), { marshallOptions: { removeUndefinedValues: true } });
-  const tableOptions = { tableName: env.windowTableName, retentionAfterCloseSeconds: env.windowRetentionSeconds };
+  const tableOptions = {
+    tableName: env.windowTableName,
+    retentionAfterCloseSeconds: env.windowRetentionSeconds,
+    updateBatching: env.updateBatching,
+    pendingKeySpread: env.pendingKeySpread,
+  };
   const store = new DynamoWindowStore(doc, tableOptions);
   return {
     spec: compileSpec(parseAggregationSpecJson(env.aggregationSpecJson, ENV.aggregationSpec)),

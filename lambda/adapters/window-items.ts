@@ -59,9 +59,9 @@ export function watermarkKey(lane: string): { pk: string; sk: string } {
  * The `pending` index key a window is filed under when it becomes pending: the slot of the lane that created it (the
  * only fence of a new window; the first in order otherwise, where the item's existing key is kept anyway).
  */
-export function windowPendingKey(ref: WindowRef, fences: Readonly<Record<string, string>>, rootLanes?: readonly string[]): string {
+export function windowPendingKey(ref: WindowRef, fences: Readonly<Record<string, string>>, rootLanes?: readonly string[], spread?: number): string {
   const lanes = rootLanes && rootLanes.length > 0 ? [...rootLanes] : Object.keys(fences).sort();
-  return pendingKey(ref.aggregation.name, pendingBucket(lanes[0] ?? '', ref.keyJson));
+  return pendingKey(ref.aggregation.name, pendingBucket(lanes[0] ?? '', ref.keyJson, spread));
 }
 
 /** A `findPending` page cursor: how many buckets of the pass it finished and, within it, DynamoDB's LastEvaluatedKey. */

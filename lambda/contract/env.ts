@@ -52,7 +52,23 @@ export const ENV = {
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   /** Node.js options of the functions (source maps). */
   nodeOptions: 'NODE_OPTIONS',
+  /**
+   * How the window store sends its conditional updates, one of {@link UPDATE_BATCHING_MODES}; unset: `single`. The
+   * local stage sets `transactions` (see `lambda/adapters/dynamodb-update-sender.ts`).
+   */
+  updateBatching: 'DYNAMODB_UPDATE_BATCHING',
+  /** Buckets per lane slot of the `pending` index (`PENDING_KEY_SPREAD` in window-table-layout.ts); unset: that default. */
+  pendingKeySpread: 'PENDING_KEY_SPREAD',
 } as const;
+
+/**
+ * How the window store sends its conditional updates: `single`, an UpdateItem each (every AWS stage: a transaction
+ * bills twice the write units); `transactions`, the updates issued together grouped into TransactWriteItems (the local
+ * emulator, whose cost follows the number of requests).
+ */
+export const UPDATE_BATCHING_MODES = ['single', 'transactions'] as const;
+/** @see UPDATE_BATCHING_MODES */
+export type UpdateBatching = (typeof UPDATE_BATCHING_MODES)[number];
 
 /** @see ENV.skipDetection */
 export const SKIP_DETECTION_ENV = ENV.skipDetection;
@@ -81,6 +97,10 @@ export interface FunctionEnv {
   readonly resultsDeliveryStream: string;
   /** Stale-claim threshold, if set. */
   readonly pendingStaleAfterMs?: number;
+  /** How the window store sends its conditional updates. */
+  readonly updateBatching: UpdateBatching;
+  /** Buckets per lane slot of the `pending` index, if not the default. */
+  readonly pendingKeySpread?: number;
 }
 
 /** What the aggregator reads. */
@@ -116,6 +136,23 @@ function optionalNumber(env: Env, name: string): number | undefined {
   return v ? Number(v) : undefined;
 }
 
+function updateBatchingOf(env: Env, fn: string): UpdateBatching {
+  const v = env[ENV.updateBatching];
+  if (v === undefined || v === '') return 'single';
+  if (!(UPDATE_BATCHING_MODES as readonly string[]).includes(v)) {
+    throw new Error(`${fn}: ${ENV.updateBatching} is ${JSON.stringify(v)}, expected one of ${UPDATE_BATCHING_MODES.join(', ')}`);
+  }
+  return v as UpdateBatching;
+}
+
+function pendingKeySpreadOf(env: Env, fn: string): number | undefined {
+  const v = env[ENV.pendingKeySpread];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${fn}: ${ENV.pendingKeySpread} is ${JSON.stringify(v)}, expected a positive integer`);
+  return n;
+}
+
 function readFunctionEnv(env: Env, fn: string): FunctionEnv {
   return {
     aggregationSpecJson: required(env, fn, ENV.aggregationSpec),
@@ -123,6 +160,8 @@ function readFunctionEnv(env: Env, fn: string): FunctionEnv {
     windowRetentionSeconds: optionalNumber(env, ENV.windowRetentionSeconds),
     resultsDeliveryStream: required(env, fn, ENV.resultsDeliveryStream),
     pendingStaleAfterMs: optionalNumber(env, ENV.pendingStaleAfterMs),
+    updateBatching: updateBatchingOf(env, fn),
+    pendingKeySpread: pendingKeySpreadOf(env, fn),
   };
 }
 

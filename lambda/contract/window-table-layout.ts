@@ -19,17 +19,25 @@ export const PENDING_LANE_SLOTS = 128;
 
 /**
  * Buckets per slot, from a hash of the window's key: they spread one lane's window creations and emissions (thousands
- * at a window boundary) over partitions, each ≤ 1,000 writes/s; the P8 capacity simulation sizes them.
+ * at a window boundary) over partitions, each ≤ 1,000 writes/s; the P8 capacity simulation sizes them. The default of
+ * every AWS stage; a deployment may set fewer (`pendingKeySpread`, passed to the functions as PENDING_KEY_SPREAD): the
+ * local stage sets 1, since the emulator has no partitions and serves every Query in one process, where 32 buckets
+ * made a batch's due-window lookup 64 Queries and the idle closer's sweep 8,192.
  */
 export const PENDING_KEY_SPREAD = 32;
 
 /**
- * Buckets of the `pending` index per aggregation: {@link PENDING_LANE_SLOTS} × {@link PENDING_KEY_SPREAD}. One value per
+ * Buckets of the `pending` index per aggregation: {@link PENDING_LANE_SLOTS} × the key spread. One value per
  * aggregation put every window creation and emission of the aggregation in one index partition (and a throttled
- * index throttles the table's writes). Changing these strands pending windows in the old buckets: they are part of
- * the table layout.
+ * index throttles the table's writes). Changing these (the spread included) strands pending windows in the old
+ * buckets: they are part of the table layout, fixed when a deployment is created.
  */
-export const PENDING_BUCKETS = PENDING_LANE_SLOTS * PENDING_KEY_SPREAD;
+export function pendingBucketCount(spread: number = PENDING_KEY_SPREAD): number {
+  return PENDING_LANE_SLOTS * spread;
+}
+
+/** {@link pendingBucketCount} with the default spread. */
+export const PENDING_BUCKETS = pendingBucketCount();
 
 /**
  * Prefix of the lane-watermark items' partition keys: `lanes#<bucket>`, {@link LANE_BUCKETS} of them, so that neither
@@ -52,14 +60,14 @@ export function fnv1a32(text: string): number {
 }
 
 /** The `pending` bucket of a window created by `lane`: the lane's slot, and a hash of the window's key within it. */
-export function pendingBucket(lane: string, keyJson: string): number {
-  return (fnv1a32(lane) % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD + (fnv1a32(keyJson) % PENDING_KEY_SPREAD);
+export function pendingBucket(lane: string, keyJson: string, spread: number = PENDING_KEY_SPREAD): number {
+  return (fnv1a32(lane) % PENDING_LANE_SLOTS) * spread + (spread === 1 ? 0 : fnv1a32(keyJson) % spread);
 }
 
 /** The `pending` buckets of a lane's slot. */
-export function laneSlotBuckets(lane: string): number[] {
-  const first = (fnv1a32(lane) % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD;
-  return Array.from({ length: PENDING_KEY_SPREAD }, (_, i) => first + i);
+export function laneSlotBuckets(lane: string, spread: number = PENDING_KEY_SPREAD): number[] {
+  const first = (fnv1a32(lane) % PENDING_LANE_SLOTS) * spread;
+  return Array.from({ length: spread }, (_, i) => first + i);
 }
 
 /** The `pending` index partition key of a bucket of an aggregation. */

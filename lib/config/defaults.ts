@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_LANE_IDLE_TIMEOUT_MS } from '../../lambda/domain/lane';
+import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import { INFINITE } from './limits';
 
 /** The stack-name prefix when namePrefix is not set. */
@@ -25,6 +26,8 @@ export const CONFIG_DEFAULTS = {
   laneIdleTimeoutSeconds: DEFAULT_LANE_IDLE_TIMEOUT_MS / 1000,
   spec: DEFAULT_SPEC_PATH,
   firehoseErrorLogging: true,
+  dynamoDbUpdateBatching: 'single',
+  pendingKeySpread: PENDING_KEY_SPREAD,
   logRetentionDays: RetentionDays.ONE_MONTH,
   resultsBufferSeconds: 60,
   rawBufferSeconds: 300,

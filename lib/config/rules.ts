@@ -112,6 +112,8 @@ export function resolveSettings(s: RawSettings): PipelineSettings {
     laneIdleTimeoutSeconds: s.laneIdleTimeoutSeconds,
     spec: s.spec,
     firehoseErrorLogging: s.firehoseErrorLogging,
+    dynamoDbUpdateBatching: s.dynamoDbUpdateBatching,
+    pendingKeySpread: s.pendingKeySpread,
     logRetentionDays: s.logRetentionDays,
     resultsBufferSeconds: s.resultsBufferSeconds,
     rawBufferSeconds: s.rawBufferSeconds,

@@ -1,5 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+import { UPDATE_BATCHING_MODES } from '../../lambda/contract/env';
+import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import type { AggregationSpec } from '../../lambda/domain/spec';
 import { CONFIG_DEFAULTS } from './defaults';
 import {
@@ -154,6 +156,23 @@ export const settingsSchema = z.object({
    * @default true
    */
   firehoseErrorLogging: bool.default(CONFIG_DEFAULTS.firehoseErrorLogging),
+  /**
+   * How the functions send their conditional DynamoDB updates: "single", an UpdateItem each; "transactions", the updates
+   * a batch issues together grouped into TransactWriteItems of up to 100 (each keeps its own condition and outcome).
+   * The local emulator target sets "transactions": the emulator serves every request in one process, so its cost
+   * follows the number of requests. Keep "single" on AWS, where a transaction bills twice the write units and one
+   * conflicting write cancels the whole transaction.
+   * @default "single"
+   */
+  dynamoDbUpdateBatching: oneOf(UPDATE_BATCHING_MODES).default(CONFIG_DEFAULTS.dynamoDbUpdateBatching),
+  /**
+   * Buckets per shard slot of the window table's `pending` index (1–32): they spread a shard's window creations and
+   * emissions over index partitions (see the P8 capacity figure). Part of the table layout: set it when the
+   * deployment is created, never change it on a live one (pending windows would be left in the old buckets). The
+   * local emulator target sets 1: it has no partitions, and serves every Query in one process.
+   * @default 32
+   */
+  pendingKeySpread: intIn(1, PENDING_KEY_SPREAD).default(CONFIG_DEFAULTS.pendingKeySpread),
   /**
    * Retention of the function's and Firehose's log groups, one of the CloudWatch Logs values.
    * @default 30

@@ -1,3 +1,4 @@
+import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,7 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PENDING_STALE_AFTER, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
-import { DEFAULT_LANE_IDLE_TIMEOUT_MS, ENV, SERVICE_NAMES } from '../../lambda/contract/env';
+import { DEFAULT_LANE_IDLE_TIMEOUT_MS, ENV, SERVICE_NAMES, type UpdateBatching } from '../../lambda/contract/env';
 import { CONFIG_DEFAULTS } from '../config/defaults';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -35,6 +36,18 @@ export interface IdleWindowCloserProps {
    * @default - DEFAULT_LANE_IDLE_TIMEOUT_MS
    */
   readonly laneIdleTimeout?: Duration;
+  /**
+   * How the function sends its conditional DynamoDB updates (see `UPDATE_BATCHING_MODES`): the local emulator target
+   * groups them into transactions; AWS stages send an UpdateItem each.
+   * @default 'single'
+   */
+  readonly updateBatching?: UpdateBatching;
+  /**
+   * Buckets per shard slot of the `pending` index (`PENDING_KEY_SPREAD`): part of the table layout, the same for both
+   * functions of a deployment.
+   * @default PENDING_KEY_SPREAD
+   */
+  readonly pendingKeySpread?: number;
   /**
    * Retention of the function's log group.
    * @default logs.RetentionDays.ONE_MONTH
@@ -98,6 +111,8 @@ export class IdleWindowCloser extends Construct {
         [ENV.laneIdleTimeoutMs]: String(props.laneIdleTimeout?.toMilliseconds() ?? DEFAULT_LANE_IDLE_TIMEOUT_MS),
         [ENV.nodeOptions]: '--enable-source-maps',
         [ENV.serviceName]: SERVICE_NAMES.closer,
+        ...(props.updateBatching && props.updateBatching !== 'single' ? { [ENV.updateBatching]: props.updateBatching } : {}),
+        ...(props.pendingKeySpread !== undefined && props.pendingKeySpread !== PENDING_KEY_SPREAD ? { [ENV.pendingKeySpread]: String(props.pendingKeySpread) } : {}),
       },
       bundling: PIPELINE_BUNDLING,
     });

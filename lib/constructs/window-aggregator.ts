@@ -1,3 +1,4 @@
+import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,7 +14,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
-import { AGGREGATOR_V8_FLAGS, DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES } from '../../lambda/contract/env';
+import { AGGREGATOR_V8_FLAGS, DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES, type UpdateBatching } from '../../lambda/contract/env';
 import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
 import { CONFIG_DEFAULTS } from '../config/defaults';
 import { INFINITE } from '../config/limits';
@@ -125,6 +126,18 @@ export interface WindowAggregatorProps extends AggregatorEventSourceSettings {
    * @default - SSE-SQS
    */
   readonly queueEncryptionKey?: kms.IKey;
+  /**
+   * How the function sends its conditional DynamoDB updates (see `UPDATE_BATCHING_MODES`): the local emulator target
+   * groups them into transactions; AWS stages send an UpdateItem each.
+   * @default 'single'
+   */
+  readonly updateBatching?: UpdateBatching;
+  /**
+   * Buckets per shard slot of the `pending` index (`PENDING_KEY_SPREAD`): part of the table layout, the same for both
+   * functions of a deployment.
+   * @default PENDING_KEY_SPREAD
+   */
+  readonly pendingKeySpread?: number;
 }
 
 /**
@@ -199,6 +212,8 @@ export class WindowAggregator extends Construct {
         [ENV.nodeOptions]: ['--enable-source-maps', ...AGGREGATOR_V8_FLAGS].join(' '),
         [ENV.serviceName]: AGGREGATOR_SERVICE_NAME,
         [ENV.metricsNamespace]: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+        ...(props.updateBatching && props.updateBatching !== 'single' ? { [ENV.updateBatching]: props.updateBatching } : {}),
+        ...(props.pendingKeySpread !== undefined && props.pendingKeySpread !== PENDING_KEY_SPREAD ? { [ENV.pendingKeySpread]: String(props.pendingKeySpread) } : {}),
       },
       bundling: PIPELINE_BUNDLING,
     });

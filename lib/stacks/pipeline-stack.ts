@@ -209,6 +209,8 @@ export class PipelineStack extends Stack {
       removalPolicy,
       metricsNamespace: config.metricsNamespace,
       queueEncryptionKey: this.dataKey,
+      updateBatching: config.dynamoDbUpdateBatching,
+      pendingKeySpread: config.pendingKeySpread,
     });
     const idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
       windowTable: this.windowTable,
@@ -219,6 +221,8 @@ export class PipelineStack extends Stack {
       laneIdleTimeout: Duration.seconds(config.laneIdleTimeoutSeconds),
       logRetention: config.logRetentionDays,
       removalPolicy,
+      updateBatching: config.dynamoDbUpdateBatching,
+      pendingKeySpread: config.pendingKeySpread,
     });
     const mapping = aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
     if (!mapping) throw new Error('PipelineStack: the aggregator has no event source mapping');

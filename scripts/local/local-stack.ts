@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join, relative, resolve } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import type { UpdateBatching } from '../../lambda/contract/env';
 import { readStackOutputs, type StackOutputs } from '../lib/stack-outputs';
 import { localDir } from './process';
 import { LOCAL_REGION } from './probe';
@@ -46,12 +47,38 @@ export interface LocalDeployOptions {
 export const LOCAL_BATCH_SIZE = 10_000;
 
 /**
+ * How the local stage's functions send their conditional DynamoDB updates: grouped into transactions, against the AWS
+ * stages' one UpdateItem each (`CONFIG_DEFAULTS`). Why: the emulator serves every request in one Python process, at
+ * about 2 ms a request and under 1 ms an action of a transaction, so a batch's ~75 window writes and ~20 emitted marks
+ * cost it ~0.2 s one by one and ~0.07 s as one transaction (P5). On AWS the requests run side by side and a transaction
+ * bills twice the write units; see README "Configuration".
+ */
+export const LOCAL_UPDATE_BATCHING: UpdateBatching = 'transactions';
+
+/**
+ * The local stage's buckets per shard slot of the `pending` index, against the AWS stages' 32 (`PENDING_KEY_SPREAD`).
+ * Why: the spread exists to keep DynamoDB index partitions under their write limit; the emulator has no partitions and
+ * serves every Query in one process, at about 2 ms each. With 32, a batch whose watermark passes a window end made 64
+ * Queries (two aggregations), and each run of the idle closer (every minute) 8,192, about 20 s of the emulator's time
+ * a minute; with 1, 2 and 256.
+ */
+export const LOCAL_PENDING_KEY_SPREAD = 1;
+
+/**
  * The CDK context of a local deployment: Firehose error logging off (emulators cannot create
- * AWS::Logs::LogStream), no auto-delete custom resource (emulators run it without the SDK it needs), and the largest
- * batches ({@link LOCAL_BATCH_SIZE}).
+ * AWS::Logs::LogStream), no auto-delete custom resource (emulators run it without the SDK it needs), the largest
+ * batches ({@link LOCAL_BATCH_SIZE}), updates grouped into transactions ({@link LOCAL_UPDATE_BATCHING}) and one
+ * `pending` index bucket per shard slot ({@link LOCAL_PENDING_KEY_SPREAD}).
  */
 export function localContext(spec: string | undefined): string[] {
-  const ctx = [`stage=${LOCAL_STAGE}`, 'firehoseErrorLogging=false', 'autoDeleteObjects=false', `batchSize=${LOCAL_BATCH_SIZE}`];
+  const ctx = [
+    `stage=${LOCAL_STAGE}`,
+    'firehoseErrorLogging=false',
+    'autoDeleteObjects=false',
+    `batchSize=${LOCAL_BATCH_SIZE}`,
+    `dynamoDbUpdateBatching=${LOCAL_UPDATE_BATCHING}`,
+    `pendingKeySpread=${LOCAL_PENDING_KEY_SPREAD}`,
+  ];
   if (spec) ctx.push(`spec=${resolve(spec)}`);
   return ctx.flatMap((c) => ['-c', c]);
 }

@@ -153,6 +153,28 @@ describe('DynamoWindowStore and the sinks with the real SDK clients', () => {
     }
   });
 
+  test('transactions mode: writes issued together land as one transaction each with its own outcome, and so do the emitted marks', async () => {
+    const batched = new DynamoWindowStore(clients.doc, { tableName: outputs.WindowTableName, updateBatching: 'transactions' });
+    const refs: WindowRef[] = Array.from({ length: 130 }, (_, i) => ({ aggregation: agg, keyJson: JSON.stringify([`${runId}tx-${i}`]), start: T0, end: T0 + 60_000 }));
+    const version = (i: number, rev: number): StoredWindow => ({ state: stateOf(agg, [i, rev]), fences: { 'shardId-1': positionOf(sequenceNumber(rev)) }, version: 1, pending: true, rev });
+    // 130 creations: two transactions (100 and 30).
+    expect(await Promise.all(refs.map((r, i) => batched.writeWindow(r, version(i, 1), undefined, Date.now())))).toEqual(refs.map(() => 'written'));
+    // Again, every third expecting a stale revision: those are conflicts, the others are written, in the same turn.
+    const stale = (i: number) => i % 3 === 0;
+    const outcomes = await Promise.all(refs.map((r, i) => batched.writeWindow(r, version(i, 2), stale(i) ? 0 : 1, Date.now())));
+    expect(outcomes).toEqual(refs.map((_, i) => (stale(i) ? 'conflict' : 'written')));
+    const back = await batched.getWindows(refs, true);
+    refs.forEach((r, i) => {
+      const w = back.get(windowId(agg.name, r.keyJson, r.start))!;
+      expect(w.rev).toBe(stale(i) ? 1 : 2);
+      expectSameState(agg, w.state, stateOf(agg, [i, stale(i) ? 1 : 2]));
+    });
+    // The emitted marks of one turn, one of them for a version the window has moved past (left pending).
+    await Promise.all(refs.map((r, i) => batched.markEmitted(r, i === 5 ? 0 : 1)));
+    const marked = await batched.getWindows(refs, true);
+    expect(refs.map((r, i) => [i, marked.get(windowId(agg.name, r.keyJson, r.start))!.pending])).toEqual(refs.map((_, i) => [i, i === 5]));
+  });
+
   test('the errors sink writes rejected records readable as written', async () => {
     const sink = new S3RecordSink(clients.s3, outputs.BucketName, outputs.ErrorsPrefix, { PutObjectCommand });
     const entries = [

@@ -41,6 +41,8 @@ describe('parseSettings defaults', () => {
       laneIdleTimeoutSeconds: 60,
       spec: DEFAULT_SPEC_PATH,
       firehoseErrorLogging: true,
+      dynamoDbUpdateBatching: 'single',
+      pendingKeySpread: 32,
       logRetentionDays: 30,
       resultsBufferSeconds: 60,
       rawBufferSeconds: 300,

@@ -147,6 +147,25 @@ describe('DynamoWindowStore', () => {
     expect(seen[0]).toBe('["k7-0"]');
   });
 
+  test('with a smaller key spread (the local stage: 1), a lane slot is one bucket: windows are filed there, a batch reads one bucket, the closer 128', async () => {
+    const narrow = new DynamoWindowStore(doc, { tableName: 'windows', pendingKeySpread: 1 });
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    const slot = fnv1a32('shardId-1') % PENDING_LANE_SLOTS;
+    await narrow.writeWindow(ref('d1'), { state: emptyState(agg.layout), fences: { 'shardId-1': '001' }, version: 0, pending: true, rev: 1 }, undefined, 1);
+    await narrow.writeWindow(ref('d2'), { state: emptyState(agg.layout), fences: { 'shardId-1': '001' }, version: 0, pending: true, rev: 1 }, 0, 1, 'shardId-1');
+    const filed = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues![':p'] as string);
+    expect(filed).toStrictEqual([`temp_1m#${slot}`, `temp_1m#${slot}`]);
+    await narrow.findPending(agg, { after: 100_000, atOrBefore: 200_000, lane: 'shardId-1' });
+    expect(ddb.commandCalls(QueryCommand).map((c) => String(c.args[0].input.ExpressionAttributeValues![':k']))).toStrictEqual([`temp_1m#${slot}`]);
+    ddb.resetHistory();
+    let cursor: string | undefined;
+    do cursor = (await narrow.findPending(agg, { atOrBefore: 200_000, limit: 10, cursor })).cursor;
+    while (cursor);
+    const swept = ddb.commandCalls(QueryCommand).map((c) => String(c.args[0].input.ExpressionAttributeValues![':k']));
+    expect(new Set(swept)).toStrictEqual(new Set(Array.from({ length: PENDING_LANE_SLOTS }, (_, b) => `temp_1m#${b}`)));
+  });
+
   test('marks a version emitted only if the window is still at that version', async () => {
     ddb.on(UpdateCommand).rejects(conditionFailed());
     await store.markEmitted(ref('d1'), 3);
