@@ -105,9 +105,15 @@ export function medianRun(runs: readonly FigureResult[]): FigureResult {
   };
 }
 
+/**
+ * Flags of the bench process only: `--expose-gc` lets a figure collect the heap before each timed side (see
+ * `collectGarbage` in bench/lib/stats.ts); it changes no collection V8 would make by itself.
+ */
+const BENCH_V8_FLAGS = ['--expose-gc'];
+
 /** Re-runs this process under the aggregator's V8 flags when they are missing; undefined when they are in force. */
 function underAggregatorFlags(): number | undefined {
-  const missing = AGGREGATOR_V8_FLAGS.filter((f) => !process.execArgv.includes(f));
+  const missing = [...AGGREGATOR_V8_FLAGS, ...BENCH_V8_FLAGS].filter((f) => !process.execArgv.includes(f));
   if (missing.length === 0) return undefined;
   const r = spawnSync(process.execPath, [...missing, ...process.execArgv, process.argv[1], ...process.argv.slice(2)], { stdio: 'inherit' });
   return r.status ?? 1;
