@@ -1,4 +1,3 @@
-import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -9,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { PENDING_STALE_AFTER, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
+import { PENDING_STALE_AFTER, PIPELINE_BUNDLING, PIPELINE_RUNTIME, windowTableAccessEnv } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
 import { DEFAULT_LANE_IDLE_TIMEOUT_MS, ENV, SERVICE_NAMES, type UpdateBatching } from '../../lambda/contract/env';
 import { CONFIG_DEFAULTS } from '../config/defaults';
@@ -111,8 +110,7 @@ export class IdleWindowCloser extends Construct {
         [ENV.laneIdleTimeoutMs]: String(props.laneIdleTimeout?.toMilliseconds() ?? DEFAULT_LANE_IDLE_TIMEOUT_MS),
         [ENV.nodeOptions]: '--enable-source-maps',
         [ENV.serviceName]: SERVICE_NAMES.closer,
-        ...(props.updateBatching && props.updateBatching !== 'single' ? { [ENV.updateBatching]: props.updateBatching } : {}),
-        ...(props.pendingKeySpread !== undefined && props.pendingKeySpread !== PENDING_KEY_SPREAD ? { [ENV.pendingKeySpread]: String(props.pendingKeySpread) } : {}),
+        ...windowTableAccessEnv(props),
       },
       bundling: PIPELINE_BUNDLING,
     });

@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { ENV, type UpdateBatching } from '../../lambda/contract/env';
+import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 
 /**
  * Packages the functions' bundles replace with the project's own module (esbuild `alias`; absolute paths, so that a
@@ -42,3 +44,15 @@ export const AGGREGATOR_TIMEOUT = Duration.seconds(60);
  * a writer emits within its own invocation.
  */
 export const PENDING_STALE_AFTER = Duration.seconds(AGGREGATOR_TIMEOUT.toSeconds() * 2);
+
+/**
+ * The environment of a function that writes the window table, for how it talks to DynamoDB: set only where a
+ * deployment differs from the defaults (`single` updates, {@link PENDING_KEY_SPREAD} buckets), so that the AWS stages'
+ * functions carry neither variable.
+ */
+export function windowTableAccessEnv(props: { readonly updateBatching?: UpdateBatching; readonly pendingKeySpread?: number }): Record<string, string> {
+  return {
+    ...(props.updateBatching && props.updateBatching !== 'single' ? { [ENV.updateBatching]: props.updateBatching } : {}),
+    ...(props.pendingKeySpread !== undefined && props.pendingKeySpread !== PENDING_KEY_SPREAD ? { [ENV.pendingKeySpread]: String(props.pendingKeySpread) } : {}),
+  };
+}

@@ -1,4 +1,3 @@
-import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,7 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME } from './lambda-bundling';
+import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME, windowTableAccessEnv } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
 import { AGGREGATOR_V8_FLAGS, DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES, type UpdateBatching } from '../../lambda/contract/env';
 import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
@@ -212,8 +211,7 @@ export class WindowAggregator extends Construct {
         [ENV.nodeOptions]: ['--enable-source-maps', ...AGGREGATOR_V8_FLAGS].join(' '),
         [ENV.serviceName]: AGGREGATOR_SERVICE_NAME,
         [ENV.metricsNamespace]: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-        ...(props.updateBatching && props.updateBatching !== 'single' ? { [ENV.updateBatching]: props.updateBatching } : {}),
-        ...(props.pendingKeySpread !== undefined && props.pendingKeySpread !== PENDING_KEY_SPREAD ? { [ENV.pendingKeySpread]: String(props.pendingKeySpread) } : {}),
+        ...windowTableAccessEnv(props),
       },
       bundling: PIPELINE_BUNDLING,
     });

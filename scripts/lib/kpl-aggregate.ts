@@ -16,8 +16,6 @@ export interface KplAggregate {
   readonly data: Buffer;
   /** How many user records it holds, taken in input order. */
   readonly count: number;
-  /** The one record sent as is, not aggregated (see {@link aggregateKpl}). */
-  readonly plain?: boolean;
 }
 
 /** A key JavaScript orders first among an object's keys: a canonical array index (0 to 2^32 − 2). */
@@ -55,24 +53,18 @@ export function aggregateKpl(records: readonly { partitionKey: string; data: str
     const user = { partitionKey: r.partitionKey, data: Buffer.isBuffer(r.data) ? r.data : Buffer.from(r.data) };
     if (r.partitionKey in Object.prototype) {
       flush();
-      out.push({ partitionKey: r.partitionKey, data: user.data, count: 1, plain: true });
+      out.push({ partitionKey: r.partitionKey, data: user.data, count: 1 });
       continue;
     }
-    if (!keys.has(r.partitionKey)) {
-      const index = isArrayIndex(r.partitionKey) ? Number(r.partitionKey) : undefined;
-      // Object.keys lists array indexes first, ascending: one that comes after a name or a larger index would move.
-      if (index !== undefined && (sawName || index < lastIndex)) flush();
+    const key = r.partitionKey;
+    const index = isArrayIndex(key) ? Number(key) : undefined;
+    // Object.keys lists array indexes first, ascending: a new one after a name or a larger index would move.
+    if (!keys.has(key) && index !== undefined && (sawName || index < lastIndex)) flush();
+    if (agg.length() > 0 && !agg.checkIfUserRecordFits(user)) flush();
+    if (!keys.has(key)) {
+      keys.add(key);
       if (index === undefined) sawName = true;
       else lastIndex = index;
-      keys.add(r.partitionKey);
-    }
-    if (agg.length() > 0 && !agg.checkIfUserRecordFits(user)) {
-      // The key just noted carries over into the next aggregate.
-      const key = r.partitionKey;
-      flush();
-      keys.add(key);
-      if (isArrayIndex(key)) lastIndex = Number(key);
-      else sawName = true;
     }
     agg.addUserRecord(user);
   }
