@@ -4,9 +4,12 @@ export type Sleep = (ms: number) => Promise<void>;
 /** The real sleep. */
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Attempts in all, the first included, when a caller sets no bound. */
+export const DEFAULT_MAX_ATTEMPTS = 6;
+
 /** Retry bounds for partial-failure retries. */
 export interface BackoffOptions {
-  /** Attempts in all, the first included. @default 6 */
+  /** Attempts in all, the first included. @default {@link DEFAULT_MAX_ATTEMPTS} */
   readonly maxAttempts?: number;
   /** Base delay of the exponential backoff. @default 50 */
   readonly baseDelayMs?: number;
@@ -33,7 +36,7 @@ export async function sendWithRetries<T>(
   send: (items: readonly T[]) => Promise<number[]>,
   opts: BackoffOptions = {},
 ): Promise<T[]> {
-  const maxAttempts = opts.maxAttempts ?? 6;
+  const maxAttempts = opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const sleep = opts.sleep ?? realSleep;
   let pending: readonly T[] = items;
   for (let attempt = 0; pending.length > 0 && attempt < maxAttempts; attempt++) {

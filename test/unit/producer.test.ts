@@ -127,6 +127,65 @@ describe('Producer, aggregating and settling', () => {
     mock.restore();
   });
 
+  test.prop(
+    [
+      fc.array(
+        fc.record({
+          kind: fc.constantFrom('ascii', 'multibyte', 'bytes'),
+          // Mostly large: calls must reach the 5 MiB limit, and some records the 1 MiB one.
+          length: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 2000 }), weight: 1 }, { arbitrary: fc.integer({ min: 150_000, max: 450_000 }), weight: 3 }),
+          key: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+        }),
+        { minLength: 10, maxLength: 40 },
+      ),
+      fc.boolean(),
+    ],
+    { numRuns: 25 },
+  )('plain records of any size and key are cut into calls within 500 entries and 5 MiB, each sent once or refused', async (plan, ordered) => {
+    const mock = mockClient(KinesisClient);
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
+      FailedRecordCount: 0,
+      Records: input.Records!.map(() => ({ ShardId: 'shardId-0', SequenceNumber: '1' })),
+    }));
+    const records = plan.map((p, i) => ({
+      partitionKey: p.key,
+      data: p.kind === 'bytes' ? new Uint8Array(p.length).fill(i % 256) : `${i}:` + (p.kind === 'ascii' ? 'a' : 'é€').repeat(p.length / 2),
+    }));
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', ordered, batchSize: 17, sleep: noSleep });
+    await producer.putAll(records);
+    const refused = await producer.settle();
+    const sent: Uint8Array[] = [];
+    for (const c of mock.commandCalls(PutRecordsCommand)) {
+      const entries = c.args[0].input.Records!;
+      expect(entries.length).toBeLessThanOrEqual(MAX_PUT_RECORDS_ENTRIES);
+      expect(entries.reduce((n, r) => n + r.Data!.byteLength + Buffer.byteLength(r.PartitionKey!), 0)).toBeLessThanOrEqual(MAX_PUT_RECORDS_BYTES);
+      sent.push(...entries.map((r) => r.Data!));
+    }
+    // The reference: a record goes when its key and data fit 1 MiB, measured byte by byte.
+    const fits = (r: (typeof records)[number]) => Buffer.byteLength(r.partitionKey) + Buffer.from(r.data).byteLength <= MAX_RECORD_BYTES;
+    const hex = (d: string | Uint8Array) => Buffer.from(d).toString('hex');
+    expect(sent.map(hex).sort()).toStrictEqual(records.filter(fits).map((r) => hex(r.data)).sort());
+    expect(refused.map((f) => hex(f.data)).sort()).toStrictEqual(records.filter((r) => !fits(r)).map((r) => hex(r.data)).sort());
+    expect(refused.every((f) => f.error.startsWith('RecordTooLarge'))).toBe(true);
+    mock.restore();
+  });
+
+  test.each([
+    ['exactly at the limit is sent', 0, true],
+    ['one byte over the limit is refused', 1, false],
+  ])('a long multi-byte data string %s', async (_name, over, sent) => {
+    // 3 bytes per character, and long enough to be measured rather than bounded.
+    const chars = (MAX_RECORD_BYTES - 1) / 3;
+    const mock = mockClient(KinesisClient);
+    mock.on(PutRecordsCommand).resolves({ FailedRecordCount: 0, Records: [{ ShardId: 's', SequenceNumber: '1' }] });
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', sleep: noSleep, maxAttempts: 1 });
+    await producer.put({ partitionKey: over ? 'kk' : 'k', data: '€'.repeat(chars) });
+    const failed = await producer.settle();
+    expect(mock.commandCalls(PutRecordsCommand).length).toBe(sent ? 1 : 0);
+    expect(failed.map((f) => f.error)).toStrictEqual(sent ? [] : [`RecordTooLarge: ${MAX_RECORD_BYTES + 1} bytes exceeds the ${MAX_RECORD_BYTES}-byte Kinesis limit`]);
+    mock.restore();
+  });
+
   test('a failed aggregate reports every user record in it, with the error; settle does not throw and forgets', async () => {
     const mock = mockClient(KinesisClient);
     mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
@@ -182,6 +241,37 @@ describe('Producer, aggregating and settling', () => {
     expect(failed[0].partitionKey).toBe('big');
     expect(failed[0].error).toMatch(/RecordTooLarge/);
     expect(mock.commandCalls(PutRecordsCommand).map((c) => c.args[0].input.Records!.map((r) => r.PartitionKey))).toStrictEqual([['ok']]);
+    mock.restore();
+  });
+
+  test('data that is neither a string nor bytes is reported, not sent, and does not fail the records around it', async () => {
+    const mock = mockClient(KinesisClient);
+    mock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: input.Records!.map(() => ({ ShardId: 's', SequenceNumber: '1' })) }));
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', sleep: noSleep });
+    await producer.putAll([
+      { partitionKey: 'a', data: 'before' },
+      { partitionKey: 'b', data: { not: 'bytes' } as unknown as string },
+      { partitionKey: 'c', data: 'after' },
+    ]);
+    const failed = await producer.settle();
+    expect(failed).toStrictEqual([{ partitionKey: 'b', data: { not: 'bytes' }, error: 'InvalidData: data must be a string or a Uint8Array, not object' }]);
+    expect(mock.commandCalls(PutRecordsCommand).flatMap((c) => c.args[0].input.Records!.map((r) => r.PartitionKey))).toStrictEqual(['a', 'c']);
+    mock.restore();
+  });
+
+  test.each([
+    ['exactly at the limit is sent', 0, true],
+    ['one byte over the limit is refused', 1, false],
+  ])('a record with a multi-byte partition key %s', async (_name, over, sent) => {
+    // The key is 10 characters and 30 UTF-8 bytes: the size must count bytes, not characters or a bound of them.
+    const key = '€'.repeat(10);
+    const mock = mockClient(KinesisClient);
+    mock.on(PutRecordsCommand).resolves({ FailedRecordCount: 0, Records: [{ ShardId: 's', SequenceNumber: '1' }] });
+    const producer = new Producer(new KinesisClient({}), { streamName: 's', sleep: noSleep, maxAttempts: 1 });
+    await producer.put({ partitionKey: key, data: new Uint8Array(MAX_RECORD_BYTES - Buffer.byteLength(key) + over) });
+    const failed = await producer.settle();
+    expect(mock.commandCalls(PutRecordsCommand).length).toBe(sent ? 1 : 0);
+    expect(failed.map((f) => f.error)).toStrictEqual(sent ? [] : [`RecordTooLarge: ${MAX_RECORD_BYTES + 1} bytes exceeds the ${MAX_RECORD_BYTES}-byte Kinesis limit`]);
     mock.restore();
   });
 });
