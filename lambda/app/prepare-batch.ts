@@ -67,8 +67,15 @@ export function partitionKeyRule(spec: CompiledSpec): PartitionKeyRule | undefin
   return keyRules.get(spec);
 }
 
+/**
+ * The folder of a lane's sink objects on the processing day: the `dt=YYYY-MM-DD/<shard>/` layout the catalog's errors
+ * and late-data tables project, so that everything a sink writes is queryable.
+ */
+export function sinkFolder(lane: string, nowMs: number): string {
+  return `dt=${toIsoUtc(nowMs).slice(0, 10)}/${lane}/`;
+}
+
 /** A sink object name that a redelivery of the same records reproduces, so a retry overwrites instead of adding. */
 export function sinkObjectName(lane: string, records: readonly SourceRecord[], nowMs: number): string {
-  const day = toIsoUtc(nowMs).slice(0, 10);
-  return `dt=${day}/${lane}/${records[0].position}-${records[records.length - 1].position}`;
+  return `${sinkFolder(lane, nowMs)}${records[0].position}-${records[records.length - 1].position}`;
 }

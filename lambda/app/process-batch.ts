@@ -7,7 +7,7 @@ import { eventTimeFiring, timeliness, unseenPart, type StoredPartial, type Store
 import { partialId } from '../domain/window-ref';
 import { mapSettled } from './concurrency';
 import type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
-import { prepare, sinkObjectName } from './prepare-batch';
+import { prepare, sinkFolder, sinkObjectName } from './prepare-batch';
 import { applyKeyBatch } from './key-window-batch';
 import { settlePartial } from './per-shard-settlement';
 import { settlePendingWindows } from './settle-pending';
@@ -99,12 +99,14 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
       if (gap.trimmed || !deps.streamReader) {
         lost = { from: skipped.position, before: gap.records[0]?.position ?? first.position };
         stats.lostRanges = 1;
-        await deps.errors.write(`lost/${lane}/${lost.from}-${lost.before}`, [
+        // In the day's folder, as every errors object: a name outside the `dt=` layout is invisible to the catalog.
+        await deps.errors.write(`${sinkFolder(lane, nowMs)}lost-${lost.from}-${lost.before}`, [
           {
             reason:
               'records skipped by the event source mapping (retries or record age exhausted) are no longer in the ' +
               'stream: they were never applied, and the windows they fell in are unknown',
             shardId: lane,
+            sequenceNumber: skipped.sequenceNumber,
             fromPosition: lost.from,
             beforePosition: lost.before,
             fromSequenceNumber: skipped.sequenceNumber,

@@ -154,13 +154,39 @@ export class QuantileSketch {
     const decoded = DDSketch.fromProto(Buffer.from(text, 'base64'));
     const out = new QuantileSketch(relativeAccuracy);
     const s = out.sketch;
-    s.mapping = decoded.mapping;
+    // The protobuf form keeps gamma, and the library rebuilds the mapping from it through the relative accuracy, which
+    // moves the mapping's constants in their last bits: quantiles read back drifted by about 1e-12 from the sketch that
+    // was written, and a value added after the round trip could land in a neighbouring bin. The encoded mapping is this
+    // accuracy's own whenever it matches it that closely, so that one is used.
+    const own = sharedMapping(relativeAccuracy);
+    s.mapping = sameMapping(decoded.mapping, own) ? own : decoded.mapping;
     s.zeroCount = decoded.zeroCount;
     s.store = bounded(decoded.store);
     s.negativeStore = bounded(decoded.negativeStore);
     s.count = decoded.count;
     return out;
   }
+}
+
+/**
+ * Relative difference in gamma below which a decoded mapping is taken for the configured one: far below the gap
+ * between any two accuracies a spec can set, far above the drift of a protobuf round trip.
+ */
+const SAME_GAMMA = 1e-9;
+
+/** The fields of an index mapping's protobuf form. */
+interface MappingFields {
+  readonly gamma: number;
+  readonly indexOffset: number;
+  readonly interpolation: number;
+}
+
+/** Whether a decoded mapping is the configured one, up to the drift of rebuilding it from its gamma. */
+function sameMapping(decoded: KeyMapping, own: KeyMapping): boolean {
+  // The protobuf message type is not resolvable from the package's typings; these three fields are all it has.
+  const a = decoded.toProto() as MappingFields;
+  const b = own.toProto() as MappingFields;
+  return a.interpolation === b.interpolation && a.indexOffset === b.indexOffset && Math.abs(a.gamma - b.gamma) <= SAME_GAMMA * b.gamma;
 }
 
 /** A bounded copy of a decoded store (folding its lowest bins if it spans more than {@link MAX_SKETCH_BINS}). */

@@ -87,6 +87,11 @@ const ERROR_COLUMNS: Column[] = [
   { name: 'partitionkey', type: 'string' },
   { name: 'payload', type: 'string' },
   { name: 'payloadbase64', type: 'string' },
+  {
+    name: 'beforesequencenumber',
+    type: 'string',
+    comment: 'lost ranges (objects named lost-…): the first record after the range; sequencenumber is its first record',
+  },
 ];
 
 /** Columns of the late-data sink entries. */

@@ -202,7 +202,7 @@ export class PipelineMonitoring extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription:
-        'A range the event source mapping gave up on (bounded retries) had left the stream before it could be re-read: those records were never counted. The range is in errors/lost/.',
+        'A range the event source mapping gave up on (bounded retries) had left the stream before it could be re-read: those records were never counted. The range is in the errors sink as errors/dt=<day>/<shard>/lost-<from>-<before>.',
     });
     for (const [label, deliveryStream] of Object.entries(props.deliveryStreams)) {
       const name = capitalize(label);

@@ -125,5 +125,24 @@ describe('DDSketch (percentile)', () => {
     },
   );
 
+  test.prop([
+    fc.array(fc.double({ min: -1e12, max: 1e12, noNaN: true }), { minLength: 1, maxLength: 200 }),
+    fc.constantFrom(0.05, 0.01, 0.001),
+    fc.array(fc.double({ min: -1e12, max: 1e12, noNaN: true }), { maxLength: 20 }),
+  ])('a round trip through the encoded form reads back exactly what was written, and adds land where they would have', (values, accuracy, later) => {
+    const built = new QuantileSketch(accuracy);
+    values.forEach((v) => built.add(v));
+    const decoded = QuantileSketch.decode(built.encode(), accuracy);
+    const qs = [0, 0.01, 0.25, 0.5, 0.75, 0.99, 1];
+    for (const q of qs) expect(decoded.quantile(q)).toBe(built.quantile(q));
+    // The same values added on both sides keep them equal: the decoded sketch indexes values as the written one did.
+    later.forEach((v) => {
+      built.add(v);
+      decoded.add(v);
+    });
+    for (const q of qs) expect(decoded.quantile(q)).toBe(built.quantile(q));
+    expect(decoded.encode()).toBe(built.encode());
+  });
+
   test('an empty sketch reports no value', () => expect(new QuantileSketch().quantile(0.5)).toBe(null));
 });

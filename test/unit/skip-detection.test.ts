@@ -110,6 +110,9 @@ describe('skip detection and repair', () => {
     expect(lost).toEqual([{ from: expect.any(String), before: shard[15].position }]);
     const report = ctx.errors.all().find((e) => e.fromPosition === lost[0].from);
     expect(report).toMatchObject({ shardId: LANE, beforeSequenceNumber: shard[15].sequenceNumber });
+    // Reported in the day's folder of the shard, where the catalog's errors table reads (dt=YYYY-MM-DD/<shard>/).
+    const lostObjects = [...ctx.errors.objects.keys()].filter((name) => name.includes('lost'));
+    expect(lostObjects).toEqual([`dt=${new Date(T0 + 3_600_000).toISOString().slice(0, 10)}/${LANE}/lost-${lost[0].from}-${lost[0].before}`]);
     expect(report?.reason).toMatch(/no longer in the stream/);
     // What could be read was applied; what was lost was counted at most once by the failed attempts.
     const counts = ctx.counts();
