@@ -86,6 +86,16 @@ describe('HyperLogLog (distinct)', () => {
   });
 });
 
+/** A quantile sketch's content: the zero count and each store's counts by bin key. */
+function binsOf(q: QuantileSketch) {
+  const store = (st: { minKey: number; maxKey: number; offset: number; bins: number[] }) => {
+    const out: Record<number, number> = {};
+    for (let key = st.minKey; key <= st.maxKey; key++) if (st.bins[key - st.offset]) out[key] = st.bins[key - st.offset];
+    return out;
+  };
+  return { zero: q.sketch.zeroCount, positive: store(q.sketch.store), negative: store(q.sketch.negativeStore) };
+}
+
 describe('DDSketch (percentile)', () => {
   const exactAtRank = (sorted: number[], q: number) => sorted[Math.floor(q * (sorted.length - 1))];
 
@@ -141,7 +151,8 @@ describe('DDSketch (percentile)', () => {
       decoded.add(v);
     });
     for (const q of qs) expect(decoded.quantile(q)).toBe(built.quantile(q));
-    expect(decoded.encode()).toBe(built.encode());
+    // Same bins with the same counts (the encoded text also carries how each store grew its array, so it can differ).
+    expect(binsOf(decoded)).toStrictEqual(binsOf(built));
   });
 
   test('an empty sketch reports no value', () => expect(new QuantileSketch().quantile(0.5)).toBe(null));
