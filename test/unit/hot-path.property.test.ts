@@ -6,6 +6,7 @@ import { DDSketch } from '@datadog/sketches-js';
 import { fc, test } from '@fast-check/jest';
 import { groupByShard } from '../../lambda/adapters/kinesis-records';
 import { parseEventTime } from '../../lambda/domain/event-time';
+import { compileFieldGetter } from '../../lambda/domain/fields';
 import { HyperLogLog, murmur3 } from '../../lambda/domain/hyperloglog';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
@@ -111,6 +112,22 @@ describe('sketches reuse the previous value’s hash or index', () => {
           expect(sketches[k].quantile(q)).toBe(plain[k].count === 0 ? null : plain[k].getValueAtQuantile(q));
         }
       }
+    },
+  );
+});
+
+describe('field getters generated per name', () => {
+  // Any name without a dot (a dot makes a path), with quotes, backslashes, line separators and astral characters.
+  const name = fc.string({ unit: 'binary', maxLength: 12 }).filter((s) => !s.includes('.'));
+  test.prop([name, fc.jsonValue(), fc.dictionary(fc.string({ maxLength: 6 }), fc.integer(), { maxKeys: 4 })])(
+    'read what a property access reads, present or absent',
+    (n, value, others) => {
+      const get = compileFieldGetter(n);
+      // Built by JSON.parse, as events are: an own property even for names such as __proto__.
+      const withIt = JSON.parse(JSON.stringify({ ...others, [n]: value })) as Record<string, unknown>;
+      expect(get(withIt)).toStrictEqual(withIt[n]);
+      const without = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(others).filter(([k]) => k !== n)))) as Record<string, unknown>;
+      expect(get(without)).toBe(without[n]);
     },
   );
 });
