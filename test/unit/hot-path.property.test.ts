@@ -131,3 +131,21 @@ describe('field getters generated per name', () => {
     },
   );
 });
+
+describe('records split by shard with the previous lane remembered', () => {
+  // Event IDs that share prefixes, hold extra colons or none: the lane is what precedes the last colon.
+  const eventId = fc.tuple(fc.constantFrom('s', 'sh', 's:h', 'shard-1', 'shard-10', ''), fc.constantFrom(':', '', '::', ':x:')).map(([a, b]) => `${a}${b}`);
+  test.prop([fc.array(eventId, { minLength: 1, maxLength: 30 })])('each record lands in the lane of its own event ID, in order', (ids) => {
+    const ev = kinesisEvent('unused', ids.map((_, i) => ({ data: `{"i":${i}}`, partitionKey: 'k', sequenceNumber: sequenceNumber(i) })));
+    ids.forEach((id, i) => (ev.Records[i].eventID = `${id}${i}`));
+    const expected = new Map<string, string[]>();
+    ids.forEach((id, i) => {
+      const full = `${id}${i}`;
+      const cut = full.lastIndexOf(':');
+      const lane = cut > 0 ? full.slice(0, cut) : full;
+      expected.set(lane, [...(expected.get(lane) ?? []), `{"i":${i}}`]);
+    });
+    const got = new Map([...groupByShard(ev.Records)].map(([lane, rs]) => [lane, rs.map((r) => r.payload)]));
+    expect(got).toStrictEqual(expected);
+  });
+});
