@@ -7,6 +7,8 @@ import { fc, test } from '@fast-check/jest';
 import { groupByShard } from '../../lambda/adapters/kinesis-records';
 import { parseEventTime } from '../../lambda/domain/event-time';
 import { compileFieldGetter } from '../../lambda/domain/fields';
+import { KeyCollector } from '../../lambda/domain/key-collect';
+import { compiledSpecFactory } from '../support/factories';
 import { HyperLogLog, murmur3 } from '../../lambda/domain/hyperloglog';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
@@ -148,4 +150,38 @@ describe('records split by shard with the previous lane remembered', () => {
     const got = new Map([...groupByShard(ev.Records)].map(([lane, rs]) => [lane, rs.map((r) => r.payload)]));
     expect(got).toStrictEqual(expected);
   });
+});
+
+describe('per-key events grouped by raw group-by value', () => {
+  const keyed = compiledSpecFactory(
+    { name: 'by_one', groupBy: ['a'], window: { type: 'session', gapSeconds: 30, maxDurationSeconds: 900 }, measures: [{ name: 'n', op: 'count' }] },
+    { name: 'by_two', groupBy: ['a', 'b'], window: { type: 'stagger', sizeSeconds: 60 }, measures: [{ name: 'n', op: 'count' }] },
+  );
+  // Values whose JSON coincide or differ subtly: 0 and -0, 1 and "1", true and "true".
+  const value = fc.constantFrom<unknown>(0, -0, 1, '1', '0', true, 'true', false, 'x', 2.5);
+  test.prop([fc.array(fc.record({ a: value, b: value }), { maxLength: 40 })])(
+    'one slice per aggregation and key JSON, first-touched order, members in batch order',
+    (events) => {
+      const collector = new KeyCollector(keyed);
+      events.forEach((e, i) => collector.add(i, e, i, String(i)));
+      // Reference: group by the JSON of the group-by values, as written by JSON.stringify.
+      const expected: [string, string, number[]][] = [];
+      for (const [name, fields] of [['by_one', ['a']], ['by_two', ['a', 'b']]] as const) {
+        const groups = new Map<string, number[]>();
+        events.forEach((e, i) => {
+          const k = JSON.stringify(fields.map((f) => e[f]));
+          groups.set(k, [...(groups.get(k) ?? []), i]);
+        });
+        for (const [k, idx] of groups) expected.push([name, k, idx]);
+      }
+      const got = [...collector.slices.values()].map((s) => [s.aggregation.name, s.keyJson, s.members.map((m) => m.idx)] as [string, string, number[]]);
+      const byId = (x: [string, string, number[]]) => `${x[0]}\u0000${x[1]}`;
+      expect(new Map(got.map((g) => [byId(g), g]))).toStrictEqual(new Map(expected.map((g) => [byId(g), g])));
+      expect([...collector.slices.keys()]).toStrictEqual(got.map(byId));
+      // First-touched order within each aggregation.
+      for (const name of ['by_one', 'by_two']) {
+        expect(got.filter((g) => g[0] === name).map((g) => g[2][0])).toStrictEqual(expected.filter((g) => g[0] === name).map((g) => g[2][0]).sort((x, y) => x - y));
+      }
+    },
+  );
 });
