@@ -1,21 +1,24 @@
 /**
- * Instruction counts of the handler on P1's batch: run under callgrind with collection off, this warms the handler
- * up, switches collection on for the timed rounds only (through `callgrind_control`), and off again. Instruction
- * counts do not depend on the machine's load, unlike CPU time on a shared machine. Not part of `npm run bench`.
+ * Instruction counts of the handler on P1's batch: run under callgrind with instrumentation off, this warms the
+ * handler up, collects the heap, switches instrumentation on for the counted rounds only (through
+ * `callgrind_control -i`), and off again. Instruction counts do not depend on the machine's load, unlike CPU time on a
+ * shared machine. Not part of `npm run bench`; docs/performance.md ("P1, fourth round") describes how to read them.
  *
- *   valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=/tmp/cg.out \
- *     node --max-semi-space-size=64 --expose-gc --import tsx bench/count-p1.ts [rounds] [warmup] [parse]
+ *   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.out \
+ *     node --max-semi-space-size=64 --expose-gc --import tsx bench/count-p1.ts [rounds=10] [warmup=40] [parse]
  *
  * The total `Ir` of the run is then the rounds' instructions (all threads: the compiler's and the collector's too);
- * divide by `rounds`. With `parse` as third argument it counts the parse-only reference instead.
+ * divide by `rounds`, and split by function (`callgrind_annotate`) to set the compiler and the collector apart. With
+ * `parse` as third argument it counts the parse-only reference instead.
  */
 import { spawn } from 'node:child_process';
 import { BENCH_START_MS, benchEvent, benchSpec, benchWorkload } from './lib/workload';
 import { handleOnce, parseOnly } from './p1-handler-cpu';
 
 /**
- * Switches collection on or off. Callgrind reads the command while this process runs code, not while it waits (a
- * synchronous call never got an answer), so the wait spins; the spin is counted on both sides, a small constant.
+ * Switches instrumentation on or off. The wait for `callgrind_control` spins instead of blocking, so that this process
+ * keeps running code while callgrind takes the command; the spin is counted (3–44 M instructions in all, measured with
+ * no rounds), small beside ten rounds of about 300 M.
  */
 async function collect(on: boolean): Promise<void> {
   const child = spawn('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], { stdio: 'ignore' });
@@ -32,7 +35,7 @@ async function collect(on: boolean): Promise<void> {
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 10);
-  const warmup = Number(process.argv[3] ?? 10);
+  const warmup = Number(process.argv[3] ?? 40);
   const parse = process.argv[4] === 'parse';
   const n = 10_000;
   const { spec } = benchSpec();
