@@ -15,6 +15,7 @@ export interface SourceRecord {
   readonly sequenceNumber: string;
   /** KPL sub-sequence number; 0 for a plain record. */
   readonly subSequenceNumber: number;
+  /** `positionOf(sequenceNumber, subSequenceNumber)`: the batch code orders records by either (prepare-batch.ts). */
   readonly position: Position;
   readonly partitionKey: string;
   /** The payload as UTF-8 text, for parsing. */

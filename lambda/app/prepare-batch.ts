@@ -33,6 +33,9 @@ export function prepare(spec: CompiledSpec, lane: string, records: readonly Sour
   const ts: number[] = [];
   const sourceIndex: number[] = [];
   const invalid: object[] = [];
+  // The previous valid record while every valid record so far was above the one before it (see isAbove).
+  let rising: SourceRecord | undefined;
+  let stillRising = true;
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
     let parsed = r.decodeError ? { ok: false as const, reason: r.decodeError } : parseEvent(spec, r.payload, r.arrivalMs);
@@ -41,7 +44,10 @@ export function prepare(spec: CompiledSpec, lane: string, records: readonly Sour
       if (mismatch) parsed = { ok: false as const, reason: mismatch };
     }
     if (parsed.ok) {
-      aggregator.add(ts.length, parsed.event, parsed.ts, r.position);
+      const above: boolean = stillRising && (rising === undefined || isAbove(r, rising));
+      stillRising = above;
+      rising = r;
+      aggregator.add(ts.length, parsed.event, parsed.ts, r.position, above);
       keyed?.add(ts.length, parsed.event, parsed.ts, r.position);
       ts.push(parsed.ts);
       sourceIndex.push(i);
@@ -58,6 +64,19 @@ export function prepare(spec: CompiledSpec, lane: string, records: readonly Sour
     }
   }
   return { slices: aggregator.finish(), keySlices: keyed?.slices ?? new Map<string, KeySlice>(), ts, sourceIndex, invalid };
+}
+
+/**
+ * Whether `r`'s position is above `prev`'s. Two plain records' sequence numbers of the same length order as their
+ * positions do (equal-length digit strings compare as the numbers, and a position is the number then its
+ * sub-sequence, see sequence.ts), and those strings are flat as delivered; the positions are concatenations, which a
+ * comparison would flatten first. Anything else compares the positions.
+ */
+function isAbove(r: SourceRecord, prev: SourceRecord): boolean {
+  if (r.subSequenceNumber === 0 && prev.subSequenceNumber === 0 && r.sequenceNumber.length === prev.sequenceNumber.length) {
+    return r.sequenceNumber > prev.sequenceNumber;
+  }
+  return r.position > prev.position;
 }
 
 const keyRules = new WeakMap<CompiledSpec, PartitionKeyRule | undefined>();

@@ -20,13 +20,15 @@ export async function settlePendingWindows(
   log?: LogPort,
 ): Promise<number> {
   const refs: WindowRef[] = [];
-  const seen = new Set(exclude);
+  // Not a copy of `exclude` (about a thousand windows a batch settled itself): each id is looked up in both.
+  const seen = new Set<string>();
   for (const agg of aggregations) {
     const q = query(agg);
     if (!q) continue;
     for (const ref of (await ctx.store.findPending(agg, q)).refs) {
-      const id = windowId(agg.name, ref.keyJson, ref.start);
-      if (!seen.has(id)) {
+      // A ref the store kept from the batch carries its id; one rebuilt from an item is named the same way.
+      const id = ref.id ?? windowId(agg.name, ref.keyJson, ref.start);
+      if (!exclude.has(id) && !seen.has(id)) {
         seen.add(id);
         refs.push(ref);
       }

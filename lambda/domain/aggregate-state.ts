@@ -61,6 +61,8 @@ interface CompiledMeasure {
   readonly relativeAccuracy?: number;
   /** How many values a topK measure reports. */
   readonly k?: number;
+  /** What its op does with its slots (see {@link MEASURE_TYPES}). */
+  readonly type: MeasureType;
 }
 
 /** How an aggregation's measures map onto an {@link AggregateState}. */
@@ -193,7 +195,7 @@ const MEASURE_TYPES: Record<MeasureOp, MeasureType> = {
 /** Compiles an aggregation's measures into a slot layout. */
 export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
   let slot = 0;
-  const measures: CompiledMeasure[] = [];
+  const measures: Omit<CompiledMeasure, 'type'>[] = [];
   const numeric = new Map<string, FieldGetter>();
   const scalar = new Map<string, FieldGetter>();
   const topK = new Map<string, FieldGetter>();
@@ -234,7 +236,21 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
   }
   for (const f of numeric.keys()) scalar.delete(f);
   return {
-    measures,
+    // Every measure the same shape, its type resolved here: the per-window loops over measures (empty states, merges,
+    // results) then read monomorphic properties, where `MEASURE_TYPES[m.op]` was a keyed load by a varying name
+    // (V8's megamorphic stub-cache lookup, several per window).
+    measures: measures.map((m) => ({
+      name: m.name,
+      op: m.op,
+      field: m.field,
+      get: m.get,
+      slot: m.slot,
+      newSketch: m.newSketch,
+      quantile: m.quantile,
+      relativeAccuracy: m.relativeAccuracy,
+      k: m.k,
+      type: MEASURE_TYPES[m.op],
+    })),
     width: slot,
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),
     scalarFields: [...scalar].map(([field, get]) => ({ field, get })),
@@ -246,7 +262,7 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
 /** The identity element: merging it changes nothing. */
 export function emptyState(layout: MeasureLayout): AggregateState {
   const s = new Array<number | Sketch>(layout.width).fill(0);
-  for (const m of layout.measures) s[m.slot] = MEASURE_TYPES[m.op].init(m);
+  for (const m of layout.measures) s[m.slot] = m.type.init(m);
   return s;
 }
 
@@ -302,13 +318,13 @@ export function addEvent(layout: MeasureLayout, state: AggregateState, event: Re
 
 /** Merges `from` into `into`, in place. Associative and commutative up to floating-point rounding of sums. */
 export function mergeInto(layout: MeasureLayout, into: AggregateState, from: AggregateState): void {
-  for (const m of layout.measures) MEASURE_TYPES[m.op].merge(m.slot, into, from);
+  for (const m of layout.measures) m.type.merge(m.slot, into, from);
 }
 
 /** The numeric measures of a window result: avg from its sum and count, sketches as their estimates. */
 export function toMeasureValues(layout: MeasureLayout, state: AggregateState): Record<string, MeasureValue> {
   const out: Record<string, MeasureValue> = {};
-  for (const m of layout.measures) if (m.op !== 'topK') out[m.name] = MEASURE_TYPES[m.op].result(m, state);
+  for (const m of layout.measures) if (m.op !== 'topK') out[m.name] = m.type.result(m, state);
   return out;
 }
 
@@ -322,7 +338,7 @@ export function toTopKValues(layout: MeasureLayout, state: AggregateState): Reco
 /** The stored (DynamoDB-safe: no infinities, sketches encoded) form of a state. */
 export function toStoredMeasures(layout: MeasureLayout, state: AggregateState): Record<string, StoredMeasure> {
   const out: Record<string, StoredMeasure> = {};
-  for (const m of layout.measures) out[m.name] = MEASURE_TYPES[m.op].store(m.slot, state);
+  for (const m of layout.measures) out[m.name] = m.type.store(m.slot, state);
   return out;
 }
 
@@ -335,7 +351,7 @@ export function fromStoredMeasures(layout: MeasureLayout, stored: Record<string,
   if (!stored) return state;
   for (const m of layout.measures) {
     const v = stored[m.name];
-    if (v !== undefined && v !== null) MEASURE_TYPES[m.op].load(m, v, state);
+    if (v !== undefined && v !== null) m.type.load(m, v, state);
   }
   return state;
 }

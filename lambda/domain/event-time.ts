@@ -72,31 +72,36 @@ function canonicalIsoMs(v: string): number {
   ) {
     return -1;
   }
-  for (const i of CANONICAL_DIGITS) if (!digit(v, i)) return -1;
+  for (let k = 0; k < CANONICAL_DIGITS.length; k++) if (!digit(v, CANONICAL_DIGITS[k])) return -1;
   const h = two(v, 11);
   const mi = two(v, 14);
   const sec = two(v, 17);
   if (h > 23 || mi > 59 || sec > 59) return -1;
   const frac = (v.charCodeAt(20) - 48) * 100 + two(v, 21);
-  // The date part repeats from event to event: its validity and its midnight are remembered for the last one seen.
+  const y = two(v, 0) * 100 + two(v, 2);
+  const mo = two(v, 5);
+  const d = two(v, 8);
+  // The date part repeats from event to event: its validity and its midnight are remembered for the last one seen,
+  // by its digits as one number (a string comparison was a builtin call per event).
+  const day = y * 10_000 + mo * 100 + d;
   let dayMs: number;
-  if (v.startsWith(lastDay)) {
+  if (day === lastDay) {
     dayMs = lastDayMs;
   } else {
-    const y = two(v, 0) * 100 + two(v, 2);
-    const mo = two(v, 5);
-    const d = two(v, 8);
     if (y < 100 || mo < 1 || mo > 12 || d < 1) return -1;
     if (d > (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1])) return -1;
     dayMs = Date.UTC(y, mo - 1, d);
-    lastDay = v.slice(0, 10);
+    lastDay = day;
     lastDayMs = dayMs;
   }
   return dayMs + h * 3_600_000 + mi * 60_000 + sec * 1_000 + frac;
 }
 
-/** The date part (`YYYY-MM-DD`) of the last canonical date-time read, and its midnight; a date valid by construction. */
-let lastDay = '\u0000';
+/**
+ * The date part of the last canonical date-time read, as `YYYYMMDD` (-1 before the first), and its midnight; a date
+ * valid by construction.
+ */
+let lastDay = -1;
 let lastDayMs = 0;
 
 /**

@@ -28,17 +28,30 @@ export class KeyCollector {
   /** By aggregation name and key JSON, in the order first touched. */
   readonly slices = new Map<string, KeySlice>();
 
-  constructor(private readonly spec: CompiledSpec) {}
+  /**
+   * Per keyed aggregation, its slices by raw group-by value (single-field group-bys) or key JSON. Why: building the
+   * key JSON and the slice id per event, then hashing that fresh string, was most of this per-event path; a Map key
+   * compares by SameValueZero, which holds exactly when the canonical JSON is equal (as in pre-aggregate.ts).
+   */
+  private readonly byKey: Map<unknown, KeySlice>[];
+
+  constructor(private readonly spec: CompiledSpec) {
+    this.byKey = spec.keyed.map(() => new Map<unknown, KeySlice>());
+  }
 
   /** Adds the valid event at batch index `idx` (indexes in increasing order). */
   add(idx: number, event: Record<string, unknown>, ts: number, position: Position): void {
-    for (const agg of this.spec.keyed) {
-      const keyJson = keyJsonOf(agg, event);
-      const id = `${agg.name}\u0000${keyJson}`;
-      let slice = this.slices.get(id);
+    const keyed = this.spec.keyed;
+    for (let a = 0; a < keyed.length; a++) {
+      const agg = keyed[a];
+      const single = agg.groupBy.length === 1;
+      const mapKey = single ? agg.groupBy[0].get(event) : keyJsonOf(agg, event);
+      let slice = this.byKey[a].get(mapKey);
       if (!slice) {
+        const keyJson = single ? keyJsonOf(agg, event) : (mapKey as string);
         slice = { aggregation: agg, keyJson, members: [] };
-        this.slices.set(id, slice);
+        this.slices.set(`${agg.name}\u0000${keyJson}`, slice);
+        this.byKey[a].set(mapKey, slice);
       }
       slice.members.push({ idx, ts, position, event });
     }

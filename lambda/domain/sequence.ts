@@ -17,15 +17,17 @@ export type Position = string;
 const LENGTH_PREFIX = Array.from({ length: 130 }, (_, i) => String(i).padStart(LENGTH_DIGITS, '0'));
 const ZERO_SUB_SEQUENCE = '0'.repeat(SUB_SEQUENCE_DIGITS);
 
-/** Whether `s` is 1–129 decimal digits; a character loop, cheaper per record than the equivalent regex. */
+/** Any character that is not a decimal digit. */
+const NON_DIGIT = /[^0-9]/;
+
+/**
+ * Whether `s` is 1–129 decimal digits. Why a search for a non-digit: it runs once per record over 56 digits, and the
+ * regex engine's compiled scan took about half the time of a `charCodeAt` loop (and of an anchored `^[0-9]{1,129}$`)
+ * on P1's batch.
+ */
 function isSequenceNumber(s: string): boolean {
   const n = s.length;
-  if (n === 0 || n > 129) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
+  return n > 0 && n <= 129 && !NON_DIGIT.test(s);
 }
 
 /** The position of a record: digit count, sequence number, a dot, padded sub-sequence number. */

@@ -6,6 +6,9 @@ import { DDSketch } from '@datadog/sketches-js';
 import { fc, test } from '@fast-check/jest';
 import { groupByShard } from '../../lambda/adapters/kinesis-records';
 import { parseEventTime } from '../../lambda/domain/event-time';
+import { compileFieldGetter } from '../../lambda/domain/fields';
+import { KeyCollector } from '../../lambda/domain/key-collect';
+import { compiledSpecFactory } from '../support/factories';
 import { HyperLogLog, murmur3 } from '../../lambda/domain/hyperloglog';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
@@ -110,6 +113,76 @@ describe('sketches reuse the previous value’s hash or index', () => {
         for (const q of [0, 0.25, 0.5, 0.95, 1]) {
           expect(sketches[k].quantile(q)).toBe(plain[k].count === 0 ? null : plain[k].getValueAtQuantile(q));
         }
+      }
+    },
+  );
+});
+
+describe('field getters generated per name', () => {
+  // Any name without a dot (a dot makes a path), with quotes, backslashes, line separators and astral characters.
+  const name = fc
+    .oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'a"b', 'a\\b', '\u2028x', '${x}', '`'))
+    .filter((s) => !s.includes('.'));
+  test.prop([name, fc.jsonValue(), fc.dictionary(fc.string({ maxLength: 6 }), fc.integer(), { maxKeys: 4 })])(
+    'read what a property access reads, present or absent',
+    (n, value, others) => {
+      const get = compileFieldGetter(n);
+      // Built by JSON.parse, as events are: an own property even for names such as __proto__.
+      const withIt = JSON.parse(JSON.stringify({ ...others, [n]: value })) as Record<string, unknown>;
+      expect(get(withIt)).toStrictEqual(withIt[n]);
+      const without = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(others).filter(([k]) => k !== n)))) as Record<string, unknown>;
+      expect(get(without)).toBe(without[n]);
+    },
+  );
+});
+
+describe('records split by shard with the previous lane remembered', () => {
+  // Event IDs that share prefixes, hold extra colons or none: the lane is what precedes the last colon.
+  const eventId = fc.tuple(fc.constantFrom('s', 'sh', 's:h', 'shard-1', 'shard-10', ''), fc.constantFrom(':', '', '::', ':x:')).map(([a, b]) => `${a}${b}`);
+  test.prop([fc.array(eventId, { minLength: 1, maxLength: 30 })])('each record lands in the lane of its own event ID, in order', (ids) => {
+    const ev = kinesisEvent('unused', ids.map((_, i) => ({ data: `{"i":${i}}`, partitionKey: 'k', sequenceNumber: sequenceNumber(i) })));
+    ids.forEach((id, i) => (ev.Records[i].eventID = `${id}${i}`));
+    const expected = new Map<string, string[]>();
+    ids.forEach((id, i) => {
+      const full = `${id}${i}`;
+      const cut = full.lastIndexOf(':');
+      const lane = cut > 0 ? full.slice(0, cut) : full;
+      expected.set(lane, [...(expected.get(lane) ?? []), `{"i":${i}}`]);
+    });
+    const got = new Map([...groupByShard(ev.Records)].map(([lane, rs]) => [lane, rs.map((r) => r.payload)]));
+    expect(got).toStrictEqual(expected);
+  });
+});
+
+describe('per-key events grouped by raw group-by value', () => {
+  const keyed = compiledSpecFactory(
+    { name: 'by_one', groupBy: ['a'], window: { type: 'session', gapSeconds: 30, maxDurationSeconds: 900 }, measures: [{ name: 'n', op: 'count' }] },
+    { name: 'by_two', groupBy: ['a', 'b'], window: { type: 'stagger', sizeSeconds: 60 }, measures: [{ name: 'n', op: 'count' }] },
+  );
+  // Values whose JSON coincide or differ subtly: 0 and -0, 1 and "1", true and "true".
+  const value = fc.constantFrom<unknown>(0, -0, 1, '1', '0', true, 'true', false, 'x', 2.5);
+  test.prop([fc.array(fc.record({ a: value, b: value }), { maxLength: 40 })])(
+    'one slice per aggregation and key JSON, first-touched order, members in batch order',
+    (events) => {
+      const collector = new KeyCollector(keyed);
+      events.forEach((e, i) => collector.add(i, e, i, String(i)));
+      // Reference: group by the JSON of the group-by values, as written by JSON.stringify.
+      const expected: [string, string, number[]][] = [];
+      for (const [name, fields] of [['by_one', ['a']], ['by_two', ['a', 'b']]] as const) {
+        const groups = new Map<string, number[]>();
+        events.forEach((e, i) => {
+          const k = JSON.stringify(fields.map((f) => e[f]));
+          groups.set(k, [...(groups.get(k) ?? []), i]);
+        });
+        for (const [k, idx] of groups) expected.push([name, k, idx]);
+      }
+      const got = [...collector.slices.values()].map((s) => [s.aggregation.name, s.keyJson, s.members.map((m) => m.idx)] as [string, string, number[]]);
+      const byId = (x: [string, string, number[]]) => `${x[0]}\u0000${x[1]}`;
+      expect(new Map(got.map((g) => [byId(g), g]))).toStrictEqual(new Map(expected.map((g) => [byId(g), g])));
+      expect([...collector.slices.keys()]).toStrictEqual(got.map(byId));
+      // First-touched order within each aggregation.
+      for (const name of ['by_one', 'by_two']) {
+        expect(got.filter((g) => g[0] === name).map((g) => g[2][0])).toStrictEqual(expected.filter((g) => g[0] === name).map((g) => g[2][0]).sort((x, y) => x - y));
       }
     },
   );

@@ -52,4 +52,18 @@ describe('record positions', () => {
     expect(() => positionOf('1'.repeat(130))).toThrow(/invalid sequence number/);
     expect(positionOf('9'.repeat(129))).toMatch(/^129/);
   });
+
+  /** Reference: 1 to 129 characters, each one of the ten ASCII digits (checked by code unit, not by a pattern). */
+  const isDecimal = (s: string) => s.length >= 1 && s.length <= 129 && [...Array(s.length).keys()].every((i) => '0123456789'.includes(s[i]));
+  const nearDigits = fc.oneof(
+    fc.constantFrom(...'0123456789'),
+    fc.constantFrom('a', ' ', '/', ':', '-', '+', '.', '\n', '\u0660', '\uff10', '\ud800'),
+  );
+  test.prop([fc.array(nearDigits, { maxLength: 140 }).map((cs) => cs.join(''))])(
+    'accepts exactly 1 to 129 ASCII digits (no other digit, sign, space or surrogate)',
+    (s) => {
+      if (isDecimal(s)) expect(positionOf(s)).toMatch(/^\d{3}\d+\.\d{10}$/);
+      else expect(() => positionOf(s)).toThrow(/invalid sequence number/);
+    },
+  );
 });
