@@ -133,9 +133,9 @@ export class Producer {
   }
 
   /**
-   * Buffers a record, sending a batch when the buffer is full. A record over the 1 MiB Kinesis limit, or whose
-   * partition key is empty or over 256 characters, is not sent (it would fail the whole PutRecords call): it is
-   * reported as undelivered like any other failure, with its reason.
+   * Buffers a record, sending a batch when the buffer is full. A record over the 1 MiB Kinesis limit, whose
+   * partition key is empty or over 256 characters, or whose data is neither a string nor a `Uint8Array`, is not sent
+   * (it would fail the whole PutRecords call): it is reported as undelivered like any other failure, with its reason.
    *
    * Not an `async` function on purpose: most calls only buffer, and returning one shared settled promise for them
    * saves a promise per record, which measurably slowed the producer against a plain PutRecords loop (P6 in
