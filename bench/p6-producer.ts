@@ -29,7 +29,7 @@ import { LOCAL_REGION } from '../scripts/local/probe';
 export interface P6Options {
   /** Records per run. @default 50000 */
   readonly records?: number;
-  /** Timed runs of each side, interleaved; medians are reported. @default 9 */
+  /** Timed rounds, each running every side once; the median of the rounds' ratios is reported. @default 15 */
   readonly rounds?: number;
 }
 
@@ -105,7 +105,7 @@ async function producerRun(client: KinesisClient, records: readonly { partitionK
 /** Measures P6. */
 export async function runP6(opts: P6Options = {}, log: BenchLog = () => undefined): Promise<FigureResult> {
   const n = opts.records ?? 50_000;
-  const rounds = opts.rounds ?? 9;
+  const rounds = opts.rounds ?? 15;
   const records = benchWorkload(n).map((r) => ({ partitionKey: r.partitionKey, data: r.data }));
 
   const sdk = inProcessKinesis();
@@ -124,7 +124,10 @@ export async function runP6(opts: P6Options = {}, log: BenchLog = () => undefine
   const ms: Record<string, number[]> = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
   try {
     for (let i = 0; i < rounds + 2; i++) {
-      for (const [name, run] of Object.entries(sides)) {
+      // Every other round runs the sides in reverse, so that neither side of a pair always runs first.
+      const order = Object.entries(sides);
+      if (i % 2 === 1) order.reverse();
+      for (const [name, run] of order) {
         // The mock (a sinon stub) keeps every call's input: its history is dropped and the heap collected before each
         // side, so that what one side left behind is not collected during the next one's timing.
         fake.mock.resetHistory();
@@ -178,13 +181,17 @@ export async function runP6(opts: P6Options = {}, log: BenchLog = () => undefine
   const clean = checks.every((c) => c.lost === 0 && c.deliveredMoreThanOnce === 0 && c.producerReportedFailed === 0);
 
   const med = Object.fromEntries(Object.entries(ms).map(([k, xs]) => [k, median(xs)]));
+  // Each ratio is the median of the rounds' own ratios: the two sides of one round ran moments apart, so a drift in the
+  // machine's speed over the run (other work, the heap growing) moves both alike, where a ratio of the two sides'
+  // medians mixed rounds run at different speeds.
+  const ratioOf = (ref: string, side: string) => median(ms[ref].map((r, i) => r / ms[side][i]));
   const loop = med['loop'];
   const prod = med['producer'];
-  const ratio = loop / prod;
+  const ratio = ratioOf('loop', 'producer');
   const subRatios = {
-    'awaited put': round(loop / med['awaited put'], 4),
-    'ordered': round(med['mocked loop'] / med['ordered'], 4),
-    'mocked send': round(med['mocked loop'] / med['mocked producer'], 4),
+    'awaited put': round(ratioOf('loop', 'awaited put'), 4),
+    'ordered': round(ratioOf('mocked loop', 'ordered'), 4),
+    'mocked send': round(ratioOf('mocked loop', 'mocked producer'), 4),
   };
   log(
     `P6: producer ${prod.toFixed(1)} ms (awaited put ${med['awaited put'].toFixed(1)}, ordered ${med['ordered'].toFixed(1)}), ` +
