@@ -50,8 +50,9 @@ const BOUND_STRINGS_UP_TO = 1024;
 /**
  * A data string's UTF-8 size, or an upper bound of it for a short string. Measuring every record with
  * `Buffer.byteLength` cost the producer more than anything else it does per record (P6); a bound is as good as the
- * size wherever it stays under a limit, and it stays far under them for short strings: 500 of them bound to at most
- * 1.5 MB of a call's 5 MiB. Longer strings are measured, so that calls of large records still fill to the limit.
+ * size wherever it stays under a limit, and it stays far under them for short strings: 500 of them, with keys of up
+ * to 256 units, bound to at most 1.9 MB of a call's 5 MiB. Longer strings are measured, so that calls of large
+ * records still fill to the limit.
  */
 export function utf8SizeBound(s: string): number {
   return s.length <= BOUND_STRINGS_UP_TO ? s.length * MAX_UTF8_BYTES_PER_UNIT : Buffer.byteLength(s);
