@@ -154,7 +154,16 @@ export async function settleWindow(
  */
 function writtenAt(next: StoredWindow, nowMs: number): StoredWindow {
   if (next.lanes !== undefined) return { ...next, updatedAt: nowMs };
-  return { state: next.state, fences: next.fences, version: next.version, pending: next.pending, rev: next.rev, updatedAt: nowMs };
+  // Every field but `lanes` named, so that a field added to StoredWindow fails to compile here instead of being dropped.
+  const written: { [K in Exclude<keyof StoredWindow, 'lanes'>]-?: StoredWindow[K] } = {
+    state: next.state,
+    fences: next.fences,
+    version: next.version,
+    pending: next.pending,
+    rev: next.rev,
+    updatedAt: nowMs,
+  };
+  return written;
 }
 
 /**

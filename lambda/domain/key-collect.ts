@@ -1,7 +1,7 @@
 /** A batch's events grouped by (per-key aggregation, key), for session and stagger windows (see key-windows.ts). */
 import type { CompiledAggregation, CompiledSpec } from './compiled-spec';
 import type { Position } from './sequence';
-import { keyJsonOf } from './window-ref';
+import { keyJsonOf, keyMapKeyOf } from './window-ref';
 
 /** One event of a key, in batch order. */
 export interface KeyMember {
@@ -28,11 +28,7 @@ export class KeyCollector {
   /** By aggregation name and key JSON, in the order first touched. */
   readonly slices = new Map<string, KeySlice>();
 
-  /**
-   * Per keyed aggregation, its slices by raw group-by value (single-field group-bys) or key JSON. Why: building the
-   * key JSON and the slice id per event, then hashing that fresh string, was most of this per-event path; a Map key
-   * compares by SameValueZero, which holds exactly when the canonical JSON is equal (as in pre-aggregate.ts).
-   */
+  /** Per keyed aggregation, its slices by {@link keyMapKeyOf}, so that no key JSON or id is built per event. */
   private readonly byKey: Map<unknown, KeySlice>[];
 
   constructor(private readonly spec: CompiledSpec) {
@@ -44,11 +40,10 @@ export class KeyCollector {
     const keyed = this.spec.keyed;
     for (let a = 0; a < keyed.length; a++) {
       const agg = keyed[a];
-      const single = agg.groupBy.length === 1;
-      const mapKey = single ? agg.groupBy[0].get(event) : keyJsonOf(agg, event);
+      const mapKey = keyMapKeyOf(agg, event);
       let slice = this.byKey[a].get(mapKey);
       if (!slice) {
-        const keyJson = single ? keyJsonOf(agg, event) : (mapKey as string);
+        const keyJson = keyJsonOf(agg, event);
         slice = { aggregation: agg, keyJson, members: [] };
         this.slices.set(`${agg.name}\u0000${keyJson}`, slice);
         this.byKey[a].set(mapKey, slice);

@@ -2,7 +2,7 @@ import { addEvent, cloneState, emptyState, mergeInto, type AggregateState } from
 import type { CompiledAggregation, CompiledSpec } from './compiled-spec';
 import type { Position } from './sequence';
 import type { ValidEvent } from './event-parser';
-import { keyJsonOf, windowId, type WindowRef } from './window-ref';
+import { keyJsonOf, keyMapKeyOf, windowId, type WindowRef } from './window-ref';
 
 /** One valid event of a batch, with its position in its shard. */
 export interface PositionedEvent extends ValidEvent {
@@ -102,9 +102,7 @@ export class PreAggregator {
     const aggs = this.spec.aggregations;
     for (let a = 0; a < aggs.length; a++) {
       const agg = aggs[a];
-      // A single group-by value is its own map key: Map keys compare by SameValueZero, exactly when the canonical
-      // JSON is equal (1 and "1" stay apart; 0 and -0 both serialise as 0). Several values go through their JSON.
-      const mapKey = agg.groupBy.length === 1 ? agg.groupBy[0].get(event) : keyJsonOf(agg, event);
+      const mapKey = keyMapKeyOf(agg, event);
       let bucket = this.buckets[a].get(mapKey);
       if (!bucket) {
         bucket = { keyJson: keyJsonOf(agg, event), byStart: new Map(), panes: new Map(), lastStart: NaN, current: undefined };

@@ -36,6 +36,16 @@ export function keyJsonOf(agg: CompiledAggregation, event: Record<string, unknow
   return JSON.stringify(agg.groupBy.map((g) => g.get(event)));
 }
 
+/**
+ * A map key that stands for an event's key JSON without building it: a single group-by value is its own key (Map keys
+ * compare by SameValueZero, which holds exactly when the canonical JSON is equal: 1 and "1" stay apart, 0 and -0 both
+ * serialise as 0, and group-by values are validated scalars); several values go through their JSON. Per event, the
+ * JSON string and its hash were most of the cost of finding a key's slot.
+ */
+export function keyMapKeyOf(agg: CompiledAggregation, event: Record<string, unknown>): unknown {
+  return agg.groupBy.length === 1 ? agg.groupBy[0].get(event) : keyJsonOf(agg, event);
+}
+
 /** The key as a record of field → value, the form window results carry. */
 export function keyRecord(agg: CompiledAggregation, keyJson: string): Record<string, KeyValue> {
   const values = JSON.parse(keyJson) as KeyValue[];
