@@ -232,11 +232,14 @@ export class DynamoWindowStore implements WindowStore {
       ':fireAt': ref.end,
       ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
       ':upd': nowMs,
-      ':p':
+    };
+    // DynamoDB refuses a request with a value its expressions do not use: the index key only goes with a pending state.
+    if (next.pending) {
+      values[':p'] =
         fileUnder === undefined
           ? windowPendingKey(ref, next.fences, next.lanes, this.opts.pendingKeySpread)
-          : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson, this.opts.pendingKeySpread)),
-    };
+          : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson, this.opts.pendingKeySpread));
+    }
     // A per-shard root keeps its lanes (the write is conditional on the revision every registration bumps).
     if (next.lanes && next.lanes.length > 0) {
       names['#ln'] = ATTR.lanes;

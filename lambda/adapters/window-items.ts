@@ -42,7 +42,12 @@ export function keyJsonOfWindowPk(agg: CompiledAggregation, pk: string): string 
  * the lanes feeding one window never write the same key.
  */
 export function partialPk(aggregation: string, keyJson: string, lane: string): string {
-  return `p#${aggregation}#${compactLane(lane)}#${keyJson}`;
+  return `${partialPkPrefix(aggregation)}${compactLane(lane)}#${keyJson}`;
+}
+
+/** What every partial partition key of an aggregation starts with (see {@link partialPk}). */
+function partialPkPrefix(aggregation: string): string {
+  return `p#${aggregation}#`;
 }
 
 /** The sort key of a window: its start, ISO-8601 UTC, which sorts in time order. */
@@ -144,8 +149,30 @@ export function parseWindowItem(
   const pk = typeof pkAttr === 'string' ? pkAttr : '';
   const agg = spec.byName.get(typeof aggAttr === 'string' ? aggAttr : '');
   const keyJson = agg && keyJsonOfWindowPk(agg, pk);
-  if (!agg || keyJson === undefined) return undefined;
   const start = Date.parse(String(item[ATTR.sk]));
+  if (!agg || keyJson === undefined || Number.isNaN(start)) return undefined;
   const ref: WindowRef = { aggregation: agg, keyJson, start, end: start + agg.assigner.sizeMs };
   return { ref, stored: storedWindowOf(ref, item) };
+}
+
+/**
+ * Reads a per-shard partial item back into its window, lane and state; undefined for items that are not partials of a
+ * per-shard aggregation of this spec.
+ */
+export function parsePartialItem(
+  spec: CompiledSpec,
+  item: Record<string, unknown>,
+): { ref: WindowRef; lane: string; stored: StoredPartial } | undefined {
+  const pkAttr = item[ATTR.pk];
+  const aggAttr = item[ATTR.aggregation];
+  const agg = spec.byName.get(typeof aggAttr === 'string' ? aggAttr : '');
+  const prefix = agg?.perShard ? partialPkPrefix(agg.name) : undefined;
+  if (!agg || prefix === undefined || typeof pkAttr !== 'string' || !pkAttr.startsWith(prefix)) return undefined;
+  // A compact lane name never holds `#` (see compactLane), so the key JSON starts after the first one.
+  const rest = pkAttr.slice(prefix.length);
+  const cut = rest.indexOf('#');
+  const start = Date.parse(String(item[ATTR.sk]));
+  if (cut < 0 || Number.isNaN(start)) return undefined;
+  const ref: WindowRef = { aggregation: agg, keyJson: rest.slice(cut + 1), start, end: start + agg.assigner.sizeMs };
+  return { ref, lane: expandLane(rest.slice(0, cut)), stored: storedPartialOf(ref, item) };
 }

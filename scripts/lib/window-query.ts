@@ -1,10 +1,10 @@
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ATTR, parseWindowItem, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
-import { KEY_WINDOWS_SK, keyWindowSetOf } from '../../lambda/adapters/dynamodb-key-window-store';
+import { ATTR, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
+import { KEY_WINDOWS_SK } from '../../lambda/adapters/dynamodb-key-window-store';
 import type { CompiledAggregation, CompiledSpec } from '../../lambda/domain/compiled-spec';
-import { keyWindowResult } from '../../lambda/domain/key-window-result';
-import { toWindowResult, type WindowResult } from '../../lambda/domain/window-result';
+import type { WindowResult } from '../../lambda/domain/window-result';
 import { QueryError } from './errors';
+import { windowResultsOfItems } from './window-results';
 
 export { QueryError };
 
@@ -87,27 +87,11 @@ export async function queryWindows(
     }
   } while (startKey);
 
-  const results: WindowResult[] = [];
-  for (const item of items) {
-    if (agg.keyRule) {
-      if (item[ATTR.sk] !== KEY_WINDOWS_SK) continue;
-      const keyJson = String(item[ATTR.pk]).slice(windowPk(agg.name, '').length);
-      for (const w of keyWindowSetOf(agg, item).windows) {
-        if ((q.from !== undefined && w.start < q.from) || (q.to !== undefined && w.start >= q.to)) continue;
-        const r = keyWindowResult(agg, keyJson, w);
-        if (Object.entries(key).some(([f, v]) => String(r.key[f]) !== v)) continue;
-        results.push(r);
-      }
-      continue;
-    }
-    const w = parseWindowItem(spec, item);
-    if (!w) continue;
-    if (q.from !== undefined && w.ref.start < q.from) continue;
-    if (q.to !== undefined && w.ref.start >= q.to) continue;
-    const r = toWindowResult(w.ref, w.stored);
-    if (Object.entries(key).some(([f, v]) => String(r.key[f]) !== v)) continue;
-    results.push(r);
-  }
+  const results = windowResultsOfItems(spec, items).filter((r) => {
+    const start = Date.parse(r.windowStart);
+    if (r.aggregation !== agg.name || (q.from !== undefined && start < q.from) || (q.to !== undefined && start >= q.to)) return false;
+    return Object.entries(key).every(([f, v]) => String(r.key[f]) === v);
+  });
   return results.sort((a, b) => a.windowStart.localeCompare(b.windowStart) || JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)));
 }
 

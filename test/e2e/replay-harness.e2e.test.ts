@@ -15,6 +15,7 @@ import { join } from 'node:path';
 
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import fc from 'fast-check';
+import { compileSpec } from '../../lambda/domain/compiled-spec';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
 import { awsClients } from '../../scripts/lib/aws-target';
 import { aggregateKpl } from '../../scripts/lib/kpl-aggregate';
@@ -25,10 +26,11 @@ import { generateIotWorkload } from '../../scripts/workload';
 import { functionEnvFor, loadBundledHandler } from '../support/bundled-function';
 import { FaultProxy } from '../support/fault-proxy';
 import { kinesisEvent, sequenceNumber } from '../support/harness';
-import { measuresClose, referenceAggregate } from '../support/reference';
+import { measuresClose, referenceAggregate, windowIdentity } from '../support/reference';
 import { playSchedule, stepArb, type Step } from '../support/redelivery';
-import { readTableKeyWindows, readTableWindows } from '../support/table-windows';
-import { referenceKeyWindows } from '../support/key-window-reference';
+import { readTableKeyWindows, readTableWindows, scanTable } from '../support/table-windows';
+import { keyWindowIdentity, referenceKeyWindows } from '../support/key-window-reference';
+import { windowResultsOfItems } from '../../scripts/lib/window-results';
 import { ENV } from '../../lambda/contract/env';
 
 const outputsFile = process.env.E2E_OUTPUTS_FILE;
@@ -154,14 +156,23 @@ function deliveryTo(lane: string) {
  * events; see lambda/domain/key-windows.ts)
  */
 async function assertExactlyOnce(runId: string, recs: readonly Rec[], applied: readonly Rec[] = recs): Promise<void> {
-  // Per-shard windows hold their content in partials until fired: the closer fires them (and re-fires corrected ones),
-  // so that their root items show what was emitted.
-  await new Promise((r) => setTimeout(r, 5));
-  await closer();
   const expected = referenceAggregate(SPEC, recs.flatMap((r) => r.events));
   // Session and stagger windows: the key items hold every window of their key (lateness is longer than any schedule,
   // so none is dropped), each equal to the reference computed from the whole event set.
   const expectedKeyed = referenceKeyWindows(SPEC, applied.flatMap((r) => r.events));
+  // What `pipeline query` and the live status read, before the closer runs: every window of the three layouts equal
+  // to the reference, the per-shard ones that no firing has merged yet read from their partials.
+  const live = windowResultsOfItems(compileSpec(SPEC), await scanTable(clients.doc, outputs.WindowTableName)).filter((r) => Object.values(r.key).some((v) => String(v).startsWith(runId)));
+  const liveIds = live.map((r) => (r.sessionId === undefined ? windowIdentity(r) : keyWindowIdentity(r)));
+  expect(liveIds.sort()).toStrictEqual([...expected.keys(), ...expectedKeyed.keys()].sort());
+  for (const r of live) {
+    const want = r.sessionId === undefined ? expected.get(windowIdentity(r)) : expectedKeyed.get(keyWindowIdentity(r));
+    expect({ id: windowIdentity(r), close: measuresClose(r.measures, want!.measures) }).toStrictEqual({ id: windowIdentity(r), close: true });
+  }
+  // Per-shard windows hold their content in partials until fired: the closer fires them (and re-fires corrected ones),
+  // so that their root items show what was emitted.
+  await new Promise((r) => setTimeout(r, 5));
+  await closer();
   const actualKeyed = await readTableKeyWindows(clients.doc, outputs.WindowTableName, SPEC, runId);
   expect([...actualKeyed.keys()].sort()).toStrictEqual([...expectedKeyed.keys()].sort());
   for (const [id, w] of actualKeyed) {

@@ -15,7 +15,8 @@ export interface TableWindow extends Omit<ReferenceWindow, 'measures'> {
   readonly pending: boolean;
 }
 
-async function scan(doc: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {
+/** Every item of the table, page by page. */
+export async function scanTable(doc: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
@@ -34,7 +35,7 @@ export async function readTableWindows(
   keyPrefix: string,
 ): Promise<Map<string, TableWindow>> {
   const out = new Map<string, TableWindow>();
-  for (const item of await scan(doc, tableName)) {
+  for (const item of await scanTable(doc, tableName)) {
     const key = item.key as Record<string, unknown> | undefined;
     if (!item.agg || !key || !Object.values(key).some((v) => String(v).startsWith(keyPrefix))) continue;
     const agg = spec.aggregations.find((a) => a.name === item.agg);
@@ -93,7 +94,7 @@ export async function readTableKeyWindows(
   keyPrefix: string,
 ): Promise<Map<string, TableKeyWindow>> {
   const out = new Map<string, TableKeyWindow>();
-  for (const item of await scan(doc, tableName)) {
+  for (const item of await scanTable(doc, tableName)) {
     const key = item.key as Record<string, unknown> | undefined;
     if (item.sk !== KEY_WINDOWS_SK || !key || !Object.values(key).some((v) => String(v).startsWith(keyPrefix))) continue;
     const agg = spec.aggregations.find((a) => a.name === item.agg);
@@ -119,6 +120,6 @@ export async function readTableKeyWindows(
 export async function readWatermarks(doc: DynamoDBDocumentClient, tableName: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   // A lane whose batches have all failed so far has an item (its last batch time) but no watermark yet.
-  for (const item of await scan(doc, tableName)) if (String(item.pk).startsWith('lanes#') && item.wm !== undefined) out.set(String(item.sk), Number(item.wm));
+  for (const item of await scanTable(doc, tableName)) if (String(item.pk).startsWith('lanes#') && item.wm !== undefined) out.set(String(item.sk), Number(item.wm));
   return out;
 }
