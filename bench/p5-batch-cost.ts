@@ -56,10 +56,12 @@ function bundledAggregator(stackName: string): string {
 
 /**
  * Counts the requests made through node:http (the SDK's handler) by operation (X-Amz-Target, else the method), with
- * the time from each request's start to its response's end, summed by operation (requests in flight together overlap).
+ * the time from each request's start to its response's end, summed by operation (requests in flight together overlap),
+ * and the bytes sent (Content-Length).
  */
-function countRequests(): { counts: Map<string, number>; ms: Map<string, number> } {
+function countRequests(): { counts: Map<string, number>; ms: Map<string, number>; bytes: Map<string, number> } {
   const counts = new Map<string, number>();
+  const bytes = new Map<string, number>();
   const ms = new Map<string, number>();
   const original = http.request.bind(http);
   const counting = (...args: unknown[]) => {
@@ -67,13 +69,15 @@ function countRequests(): { counts: Map<string, number>; ms: Map<string, number>
     const target = opts?.headers?.['x-amz-target'] ?? opts?.headers?.['X-Amz-Target'] ?? `${opts?.method ?? 'GET'} (S3)`;
     const op = String(target).split('.').pop()!;
     counts.set(op, (counts.get(op) ?? 0) + 1);
+    const length = Number(opts?.headers?.['content-length'] ?? opts?.headers?.['Content-Length'] ?? 0);
+    bytes.set(op, (bytes.get(op) ?? 0) + length);
     const start = performance.now();
     const req = (original as (...a: unknown[]) => http.ClientRequest)(...args);
     req.on('response', (res) => res.on('end', () => ms.set(op, (ms.get(op) ?? 0) + performance.now() - start)));
     return req;
   };
   (http as { request: unknown }).request = counting;
-  return { counts, ms };
+  return { counts, ms, bytes };
 }
 
 async function main(): Promise<void> {
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
     // P5_COST_LANE_BUCKETS: the lane partitions of the deployment under test, for a build that predates the setting.
     [ENV.laneBuckets]: process.env.P5_COST_LANE_BUCKETS ?? String(LOCAL_LANE_BUCKETS),
   });
-  const { counts, ms: opMs } = countRequests();
+  const { counts, ms: opMs, bytes: opBytes } = countRequests();
   // Its log lines and metrics go to stdout as in the function; the table goes to stderr.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the asset is CommonJS, found at run time
   const handler = (require(process.env.P5_COST_BUNDLE ?? bundledAggregator(outputs.stackName)) as { handler: Handler }).handler;
@@ -123,6 +127,7 @@ async function main(): Promise<void> {
       const delivered = JSON.parse(JSON.stringify(event)) as KinesisStreamEvent;
       counts.clear();
       opMs.clear();
+      opBytes.clear();
       const emu0 = emulatorCpuMs(emulatorPid);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -137,7 +142,8 @@ async function main(): Promise<void> {
       process.stderr.write(
         `round ${round} lane ${s}: ${byShard[s].length} records, wall ${wall.toFixed(0)} ms, handler+SDK CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, ` +
           `emulator CPU ${emulator} ms, ${requests} requests ${JSON.stringify(Object.fromEntries(counts))}, ms by operation ` +
-          `${JSON.stringify(Object.fromEntries([...opMs].map(([k, v]) => [k, Math.round(v)])))}\n`,
+          `${JSON.stringify(Object.fromEntries([...opMs].map(([k, v]) => [k, Math.round(v)])))}, KiB sent by operation ` +
+          `${JSON.stringify(Object.fromEntries([...opBytes].map(([k, v]) => [k, Math.round(v / 1024)])))}\n`,
       );
     }
   }
