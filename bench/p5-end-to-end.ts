@@ -21,7 +21,7 @@ import { ATTR, watermarkKey, windowPk } from '../lambda/adapters/dynamodb-window
 import { positionOf } from '../lambda/domain/sequence';
 import { awsEnvFor, endpointFromEnv, ensureEmulator, stopEmulator } from '../scripts/local/emulator';
 import { awsClients, type AwsClients } from '../scripts/lib/aws-target';
-import { deployLocal, REPO_ROOT } from '../scripts/local/local-stack';
+import { deployLocal, LOCAL_LANE_BUCKETS, REPO_ROOT } from '../scripts/local/local-stack';
 import { Producer } from '../scripts/lib/producer';
 import type { StackOutputs } from '../scripts/lib/stack-outputs';
 import type { GeneratedRecord } from '../scripts/workload';
@@ -120,7 +120,7 @@ async function countedEvents(clients: AwsClients, table: string, devices: readon
  */
 async function lanesApplied(clients: AwsClients, table: string, lastByShard: ReadonlyMap<string, string>): Promise<boolean> {
   const res = await clients.doc.send(
-    new BatchGetCommand({ RequestItems: { [table]: { Keys: [...lastByShard.keys()].map(watermarkKey), ConsistentRead: true } } }),
+    new BatchGetCommand({ RequestItems: { [table]: { Keys: [...lastByShard.keys()].map((lane) => watermarkKey(lane, LOCAL_LANE_BUCKETS)), ConsistentRead: true } } }),
   );
   const applied = new Map((res.Responses?.[table] ?? []).map((item) => [String(item[ATTR.sk]), String(item[ATTR.applied] ?? '')]));
   return [...lastByShard].every(([shard, seq]) => (applied.get(shard) ?? '') >= positionOf(seq));

@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import {
   type LambdaClient,
   UpdateEventSourceMappingCommand,
@@ -113,8 +113,11 @@ export async function aggregatorMapping(clients: AwsClients, outputs: StackOutpu
   };
 }
 
-/** How often the drains look whether everything was consumed, so that both are timed to the same resolution. */
-export const DRAIN_POLL_MS = 200;
+/**
+ * How often the drains look whether everything was consumed, so that both are timed to the same resolution. 50 ms,
+ * not 200: the no-op's whole drain is a few hundred milliseconds, and a probe is one small request to the emulator.
+ */
+export const DRAIN_POLL_MS = 50;
 
 async function until(what: string, timeoutMs: number, check: () => Promise<boolean>, everyMs = DRAIN_POLL_MS): Promise<void> {
   const start = performance.now();
@@ -172,8 +175,8 @@ export async function putAll(clients: AwsClients, streamName: string, records: r
  * 2. the no-op function gets a mapping of the same settings from TRIM_HORIZON, and is left to consume the stream's
  *    history until its count stops moving; then its mapping is disabled too;
  * 3. `records` are put with the {@link Producer};
- * 4. the no-op's mapping is enabled: timed until it has counted every record; its mapping and function are removed;
- * 5. the aggregator's mapping is enabled: timed until `pipelineDrained` says the pipeline has applied every record
+ * 4. the no-op's mapping is enabled (and the emulator's poller woken, see `wakePoller`): timed until it has counted every record; its mapping and function are removed;
+ * 5. the aggregator's mapping is enabled (the poller woken alike): timed until `pipelineDrained` says the pipeline has applied every record
  *    (given the last sequence number put to each shard). The probe must be as cheap as the no-op's one GetItem: every
  *    request it makes is served by the same emulator process as the pipeline's own (counting the device aggregates
  *    took 50 Queries a poll, about a third of the emulator's time during the drain). The caller checks the
@@ -196,8 +199,15 @@ export async function measureDrains(
   const ddb = new DynamoDBClient({ endpoint, region: await clients.kinesis.config.region(), credentials: await clients.kinesis.config.credentials() });
   let noopMappingId: string | undefined;
   let functionCreated = false;
+  // The emulator's poller sleeps up to a second between idle passes, and enabling a mapping does not wake it; a put to
+  // any Kinesis stream does. Both drains put one record to a stream of their own right after enabling their mapping,
+  // so that neither window carries a random 0-1 s wait for the next idle pass (it was most of the no-op's window).
+  const wakeStream = `${id}-wake`;
+  const wakePoller = () => clients.kinesis.send(new PutRecordCommand({ StreamName: wakeStream, PartitionKey: 'wake', Data: new Uint8Array([0]) }));
   await setEnabled(clients.lambda, aggregatorMappingId, false);
   try {
+    await clients.kinesis.send(new CreateStreamCommand({ StreamName: wakeStream, ShardCount: 1 }));
+    await until('wake stream active', timeoutMs, async () => (await clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: wakeStream }))).StreamDescriptionSummary?.StreamStatus === 'ACTIVE');
     await ddb.send(
       new CreateTableCommand({ TableName: id, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }),
     );
@@ -248,6 +258,7 @@ export async function measureDrains(
 
     let start = performance.now();
     await setEnabled(clients.lambda, noopMappingId, true);
+    await wakePoller();
     await until(`${records.length} records consumed by the no-op`, timeoutMs, async () => (await consumed()).n - history.n >= records.length);
     let ms = performance.now() - start;
     const after = await consumed();
@@ -257,6 +268,7 @@ export async function measureDrains(
 
     start = performance.now();
     await setEnabled(clients.lambda, aggregatorMappingId, true);
+    await wakePoller();
     await until(`${records.length} records applied by the pipeline`, timeoutMs, () => pipelineDrained(lastByShard));
     ms = performance.now() - start;
     const pipeline = { records: records.length, ms, rate: (records.length * 1000) / ms };
@@ -266,5 +278,6 @@ export async function measureDrains(
     if (noopMappingId) await clients.lambda.send(new DeleteEventSourceMappingCommand({ UUID: noopMappingId })).catch(() => undefined);
     if (functionCreated) await clients.lambda.send(new DeleteFunctionCommand({ FunctionName: id })).catch(() => undefined);
     await ddb.send(new DeleteTableCommand({ TableName: id })).catch(() => undefined);
+    await clients.kinesis.send(new DeleteStreamCommand({ StreamName: wakeStream, EnforceConsumerDeletion: true })).catch(() => undefined);
   }
 }

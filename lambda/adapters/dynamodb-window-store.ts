@@ -45,6 +45,8 @@ export interface DynamoWindowStoreOptions extends BackoffOptions {
   readonly updateBatching?: UpdateBatching;
   /** Buckets per lane slot of the `pending` index, fixed for a deployment (see `PENDING_KEY_SPREAD`). @default 32 */
   readonly pendingKeySpread?: number;
+  /** Partitions of the lane items, fixed for a deployment (see `LANE_BUCKETS`): reading the lanes is a Query each. @default 8 */
+  readonly laneBuckets?: number;
 }
 
 /**
@@ -84,7 +86,7 @@ export class DynamoWindowStore implements WindowStore {
   async readLanes(): Promise<Map<string, LaneState>> {
     const out = new Map<string, LaneState>();
     await Promise.all(
-      Array.from({ length: LANE_BUCKETS }, async (_, bucket) => {
+      Array.from({ length: this.opts.laneBuckets ?? LANE_BUCKETS }, async (_, bucket) => {
         let startKey: Record<string, unknown> | undefined;
         do {
           const res = await this.doc.send(
@@ -137,7 +139,7 @@ export class DynamoWindowStore implements WindowStore {
     return conditionalWrite(() =>
       this.updates.update({
         TableName: this.opts.tableName,
-        Key: watermarkKey(lane),
+        Key: watermarkKey(lane, this.opts.laneBuckets),
         UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
         ConditionExpression: condition,
         ExpressionAttributeNames: names,

@@ -54,6 +54,7 @@ export function sharedFunctionDeps(env: FunctionEnv, opts: SharedFunctionOptions
     retentionAfterCloseSeconds: env.windowRetentionSeconds,
     updateBatching: env.updateBatching,
     pendingKeySpread: env.pendingKeySpread,
+    laneBuckets: env.laneBuckets,
   };
   const store = new DynamoWindowStore(doc, tableOptions);
   return {

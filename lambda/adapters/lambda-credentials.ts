@@ -55,12 +55,61 @@ function remoteProvider(init: LambdaCredentialsInit): Provider {
   return fromInstanceMetadata(init);
 }
 
+/** Within this long of their expiration, credentials are refreshed (the SDK's `credentialsTreatedAsExpired`). */
+export const CREDENTIALS_REFRESH_MARGIN_MS = 300_000;
+
+type Credentials = Awaited<ReturnType<Provider>>;
+
+/**
+ * The SDK's `memoizeChain`: a client calls its default provider before every request and, for a default provider,
+ * does not memoize it itself (it trusts `@aws-sdk/credential-provider-node`'s to be memoized). Unmemoized, the chain
+ * read the environment and built new credentials for every request. Here, as in the SDK: credentials are kept until
+ * they expire; within {@link CREDENTIALS_REFRESH_MARGIN_MS} of that they are still handed out while a refresh runs
+ * in the background; concurrent first calls share one resolution; `forceRefresh` resolves anew.
+ */
+function memoize(resolve: Provider): Provider {
+  let credentials: Credentials | undefined;
+  let active: Promise<void> | undefined;
+  let passive: Promise<void> | undefined;
+  let forced: Promise<void> | undefined;
+  const provider: Provider = async (props) => {
+    if ((props as { forceRefresh?: boolean } | undefined)?.forceRefresh) {
+      forced ??= resolve(props)
+        .then((c) => void (credentials = c))
+        .finally(() => (forced = undefined));
+      await forced;
+      return credentials!;
+    }
+    const expiresAt = credentials?.expiration?.getTime();
+    if (expiresAt !== undefined && expiresAt < Date.now()) credentials = undefined;
+    if (active) {
+      await active;
+      return credentials!;
+    }
+    if (!credentials) {
+      active = resolve(props)
+        .then((c) => void (credentials = c))
+        .finally(() => (active = undefined));
+      await active;
+      return credentials!;
+    }
+    if (expiresAt !== undefined && expiresAt - Date.now() < CREDENTIALS_REFRESH_MARGIN_MS) {
+      passive ??= resolve(props)
+        .then((c) => void (credentials = c))
+        .catch(() => undefined)
+        .finally(() => (passive = undefined));
+    }
+    return credentials;
+  };
+  return provider;
+}
+
 /**
  * The credential provider every SDK client of the bundle uses by default (the name and signature of
- * `@aws-sdk/credential-provider-node`'s export, which the clients import). The remote link is chosen on its first use,
- * as the SDK chooses it.
+ * `@aws-sdk/credential-provider-node`'s export, which the clients import), memoized as that one is. The remote link is
+ * chosen on its first use, as the SDK chooses it.
  */
 export function defaultProvider(init: LambdaCredentialsInit = {}): Provider {
   let remote: Provider | undefined;
-  return chain(fromEnv(init), (props) => (remote ??= remoteProvider(init))(props));
+  return memoize(chain(fromEnv(init), (props) => (remote ??= remoteProvider(init))(props)));
 }

@@ -55,9 +55,9 @@ export function windowSk(start: number): string {
   return toIsoUtc(start);
 }
 
-/** The item key of a lane's watermark. */
-export function watermarkKey(lane: string): { pk: string; sk: string } {
-  return { pk: lanePk(lane), sk: lane };
+/** The item key of a lane's watermark, among `laneBuckets` partitions (`LANE_BUCKETS` by default). */
+export function watermarkKey(lane: string, laneBuckets?: number): { pk: string; sk: string } {
+  return { pk: lanePk(lane, laneBuckets), sk: lane };
 }
 
 /**

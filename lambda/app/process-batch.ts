@@ -247,7 +247,9 @@ async function applyRecords(
   stats.valid = ts.length;
   stats.invalid = invalid.length;
   const objectName = sinkObjectName(lane, records, nowMs);
-  if (invalid.length > 0) await deps.errors.write(objectName, invalid);
+  // The invalid records' object goes out beside the window reads (one round trip less a batch), and both are awaited
+  // before any window is written: a failed write fails the batch with no window moved, as when it went first.
+  const invalidWritten = invalid.length > 0 ? deps.errors.write(objectName, invalid) : undefined;
 
   const watermarks = new Map<string, number>();
   for (const [l, st] of laneStates) if (st.watermark !== undefined) watermarks.set(l, st.watermark);
@@ -270,6 +272,7 @@ async function applyRecords(
   const [all, partials] = await Promise.all([
     single.length > 0 ? store.getWindows(single, false) : new Map<string, StoredWindow>(),
     spread.length > 0 ? store.getPartials(spread.map((ref) => ({ ref, lane })), false) : new Map<string, StoredPartial>(),
+    invalidWritten,
   ]);
   const partialOf = (slice: WindowSlice) => partials.get(partialId(slice.aggregation.name, slice.keyJson, slice.start, lane));
   const fenceOf = (slice: WindowSlice) => (slice.aggregation.perShard ? partialOf(slice)?.fence : all.get(slice.id)?.fences[lane]);

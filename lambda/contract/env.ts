@@ -59,6 +59,8 @@ export const ENV = {
   updateBatching: 'DYNAMODB_UPDATE_BATCHING',
   /** Buckets per lane slot of the `pending` index (`PENDING_KEY_SPREAD` in window-table-layout.ts); unset: that default. */
   pendingKeySpread: 'PENDING_KEY_SPREAD',
+  /** Partitions of the lane items (`LANE_BUCKETS` in window-table-layout.ts); unset: that default. */
+  laneBuckets: 'LANE_BUCKETS',
 } as const;
 
 /**
@@ -101,6 +103,8 @@ export interface FunctionEnv {
   readonly updateBatching: UpdateBatching;
   /** Buckets per lane slot of the `pending` index, if not the default. */
   readonly pendingKeySpread?: number;
+  /** Partitions of the lane items, if not the default. */
+  readonly laneBuckets?: number;
 }
 
 /** What the aggregator reads. */
@@ -145,11 +149,11 @@ function updateBatchingOf(env: Env, fn: string): UpdateBatching {
   return v as UpdateBatching;
 }
 
-function pendingKeySpreadOf(env: Env, fn: string): number | undefined {
-  const v = env[ENV.pendingKeySpread];
+function positiveIntegerOf(env: Env, fn: string, name: string): number | undefined {
+  const v = env[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${fn}: ${ENV.pendingKeySpread} is ${JSON.stringify(v)}, expected a positive integer`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${fn}: ${name} is ${JSON.stringify(v)}, expected a positive integer`);
   return n;
 }
 
@@ -161,7 +165,8 @@ function readFunctionEnv(env: Env, fn: string): FunctionEnv {
     resultsDeliveryStream: required(env, fn, ENV.resultsDeliveryStream),
     pendingStaleAfterMs: optionalNumber(env, ENV.pendingStaleAfterMs),
     updateBatching: updateBatchingOf(env, fn),
-    pendingKeySpread: pendingKeySpreadOf(env, fn),
+    pendingKeySpread: positiveIntegerOf(env, fn, ENV.pendingKeySpread),
+    laneBuckets: positiveIntegerOf(env, fn, ENV.laneBuckets),
   };
 }
 

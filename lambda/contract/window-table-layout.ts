@@ -42,7 +42,9 @@ export const PENDING_BUCKETS = pendingBucketCount();
 /**
  * Prefix of the lane-watermark items' partition keys: `lanes#<bucket>`, {@link LANE_BUCKETS} of them, so that neither
  * the lanes' writes (one or two per batch per shard) nor their reads (every batch reads every lane) load one
- * partition; reading every lane is {@link LANE_BUCKETS} Queries.
+ * partition; reading every lane is one Query per bucket. The bucket count is part of the table layout, fixed for a
+ * deployment and the same for both functions (the local stage uses 1: the emulator has no partitions to spread over,
+ * and serves the Queries one after another).
  */
 export const LANES_PK = 'lanes';
 
@@ -90,9 +92,9 @@ export function expandLane(compact: string): string {
   return compact.startsWith('~') ? decodeURIComponent(compact.slice(1)) : `shardId-${compact.padStart(12, '0')}`;
 }
 
-/** The partition key of a lane's item. */
-export function lanePk(lane: string): string {
-  return `${LANES_PK}#${fnv1a32(lane) % LANE_BUCKETS}`;
+/** The partition key of a lane's item, among `buckets` partitions. */
+export function lanePk(lane: string, buckets: number = LANE_BUCKETS): string {
+  return `${LANES_PK}#${fnv1a32(lane) % buckets}`;
 }
 
 /** Item attribute names. Short names keep items small: an UpdateItem is billed on the item's size per 1 KB. */

@@ -1,6 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_LANE_IDLE_TIMEOUT_MS } from '../../lambda/domain/lane';
-import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
+import { LANE_BUCKETS, PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import { INFINITE } from './limits';
 
 /** The stack-name prefix when namePrefix is not set. */
@@ -28,6 +28,7 @@ export const CONFIG_DEFAULTS = {
   firehoseErrorLogging: true,
   dynamoDbUpdateBatching: 'single',
   pendingKeySpread: PENDING_KEY_SPREAD,
+  laneBuckets: LANE_BUCKETS,
   logRetentionDays: RetentionDays.ONE_MONTH,
   resultsBufferSeconds: 60,
   rawBufferSeconds: 300,

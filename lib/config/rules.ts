@@ -114,6 +114,7 @@ export function resolveSettings(s: RawSettings): PipelineSettings {
     firehoseErrorLogging: s.firehoseErrorLogging,
     dynamoDbUpdateBatching: s.dynamoDbUpdateBatching,
     pendingKeySpread: s.pendingKeySpread,
+    laneBuckets: s.laneBuckets,
     logRetentionDays: s.logRetentionDays,
     resultsBufferSeconds: s.resultsBufferSeconds,
     rawBufferSeconds: s.rawBufferSeconds,

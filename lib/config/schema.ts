@@ -1,7 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { UPDATE_BATCHING_MODES } from '../../lambda/contract/env';
-import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
+import { LANE_BUCKETS, PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 import type { AggregationSpec } from '../../lambda/domain/spec';
 import { CONFIG_DEFAULTS } from './defaults';
 import {
@@ -173,6 +173,14 @@ export const settingsSchema = z.object({
    * @default 32
    */
   pendingKeySpread: intIn(1, PENDING_KEY_SPREAD).default(CONFIG_DEFAULTS.pendingKeySpread),
+  /**
+   * Partitions of the window table's lane (shard watermark) items (1–8): every batch reads every lane, one Query per
+   * partition, and they spread the lanes' reads and writes. Part of the table layout: set it when the deployment is
+   * created, never change it on a live one (the lanes' state would be left in the old partitions). The local emulator
+   * target sets 1: it has no partitions, and serves every Query in one process.
+   * @default 8
+   */
+  laneBuckets: intIn(1, LANE_BUCKETS).default(CONFIG_DEFAULTS.laneBuckets),
   /**
    * Retention of the function's and Firehose's log groups, one of the CloudWatch Logs values.
    * @default 30

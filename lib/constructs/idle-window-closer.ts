@@ -48,6 +48,11 @@ export interface IdleWindowCloserProps {
    */
   readonly pendingKeySpread?: number;
   /**
+   * Partitions of the lane items (`LANE_BUCKETS`): part of the table layout, the same for both functions.
+   * @default LANE_BUCKETS
+   */
+  readonly laneBuckets?: number;
+  /**
    * Retention of the function's log group.
    * @default logs.RetentionDays.ONE_MONTH
    */

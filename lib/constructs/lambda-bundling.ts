@@ -3,7 +3,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { ENV, type UpdateBatching } from '../../lambda/contract/env';
-import { PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
+import { LANE_BUCKETS, PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 
 /**
  * Packages the functions' bundles replace with the project's own module (esbuild `alias`; absolute paths, so that a
@@ -47,12 +47,17 @@ export const PENDING_STALE_AFTER = Duration.seconds(AGGREGATOR_TIMEOUT.toSeconds
 
 /**
  * The environment of a function that writes the window table, for how it talks to DynamoDB: set only where a
- * deployment differs from the defaults (`single` updates, {@link PENDING_KEY_SPREAD} buckets), so that the AWS stages'
- * functions carry neither variable.
+ * deployment differs from the defaults (`single` updates, {@link PENDING_KEY_SPREAD} buckets, {@link LANE_BUCKETS}
+ * lane partitions), so that the AWS stages' functions carry none of these variables.
  */
-export function windowTableAccessEnv(props: { readonly updateBatching?: UpdateBatching; readonly pendingKeySpread?: number }): Record<string, string> {
+export function windowTableAccessEnv(props: {
+  readonly updateBatching?: UpdateBatching;
+  readonly pendingKeySpread?: number;
+  readonly laneBuckets?: number;
+}): Record<string, string> {
   return {
     ...(props.updateBatching && props.updateBatching !== 'single' ? { [ENV.updateBatching]: props.updateBatching } : {}),
     ...(props.pendingKeySpread !== undefined && props.pendingKeySpread !== PENDING_KEY_SPREAD ? { [ENV.pendingKeySpread]: String(props.pendingKeySpread) } : {}),
+    ...(props.laneBuckets !== undefined && props.laneBuckets !== LANE_BUCKETS ? { [ENV.laneBuckets]: String(props.laneBuckets) } : {}),
   };
 }

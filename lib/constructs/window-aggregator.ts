@@ -137,6 +137,11 @@ export interface WindowAggregatorProps extends AggregatorEventSourceSettings {
    * @default PENDING_KEY_SPREAD
    */
   readonly pendingKeySpread?: number;
+  /**
+   * Partitions of the lane items (`LANE_BUCKETS`): part of the table layout, the same for both functions.
+   * @default LANE_BUCKETS
+   */
+  readonly laneBuckets?: number;
 }
 
 /**

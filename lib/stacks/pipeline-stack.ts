@@ -211,6 +211,7 @@ export class PipelineStack extends Stack {
       queueEncryptionKey: this.dataKey,
       updateBatching: config.dynamoDbUpdateBatching,
       pendingKeySpread: config.pendingKeySpread,
+      laneBuckets: config.laneBuckets,
     });
     const idleCloser = new IdleWindowCloser(this, 'IdleCloser', {
       windowTable: this.windowTable,
@@ -223,6 +224,7 @@ export class PipelineStack extends Stack {
       removalPolicy,
       updateBatching: config.dynamoDbUpdateBatching,
       pendingKeySpread: config.pendingKeySpread,
+      laneBuckets: config.laneBuckets,
     });
     const mapping = aggregator.function.node.children.find((c) => c instanceof lambda.EventSourceMapping);
     if (!mapping) throw new Error('PipelineStack: the aggregator has no event source mapping');

@@ -153,6 +153,23 @@ describe('DynamoWindowStore and the sinks with the real SDK clients', () => {
     }
   });
 
+  test('lane items in one partition (the local stage) or eight: written at their revision, read back whole, one Query a partition', async () => {
+    for (const laneBuckets of [1, 8]) {
+      // Lanes of their own per layout: a lane that hashes to partition 0 has the same key in both.
+      const lanes = ['a', 'b', 'c'].map((l) => `${runId}lane${laneBuckets}-${l}`);
+      const s = new DynamoWindowStore(clients.doc, { tableName: outputs.WindowTableName, laneBuckets });
+      for (const [i, lane] of lanes.entries()) {
+        const first = { watermark: T0 + i, lastBatchAt: 5, applied: positionOf(sequenceNumber(i)), repaired: [], lost: [], rev: 1 };
+        expect(await s.writeLane(lane, first, 0)).toBe('written');
+        expect(await s.writeLane(lane, { ...first, rev: 2 }, 0)).toBe('conflict');
+      }
+      const read = await s.readLanes();
+      lanes.forEach((lane, i) => expect(read.get(lane)).toMatchObject({ watermark: T0 + i, applied: positionOf(sequenceNumber(i)), rev: 1 }));
+      await s.writeLane(lanes[0], { watermark: T0 + 100, lastBatchAt: 6, repaired: [], lost: [], rev: 2 }, 1);
+      expect((await s.readLanes()).get(lanes[0])).toMatchObject({ watermark: T0 + 100, rev: 2 });
+    }
+  });
+
   test('transactions mode: writes issued together land as one transaction each with its own outcome, and so do the emitted marks', async () => {
     const batched = new DynamoWindowStore(clients.doc, { tableName: outputs.WindowTableName, updateBatching: 'transactions' });
     const refs: WindowRef[] = Array.from({ length: 130 }, (_, i) => ({ aggregation: agg, keyJson: JSON.stringify([`${runId}tx-${i}`]), start: T0, end: T0 + 60_000 }));

@@ -43,6 +43,7 @@ describe('parseSettings defaults', () => {
       firehoseErrorLogging: true,
       dynamoDbUpdateBatching: 'single',
       pendingKeySpread: 32,
+      laneBuckets: 8,
       logRetentionDays: 30,
       resultsBufferSeconds: 60,
       rawBufferSeconds: 300,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ENV } from '../../lambda/contract/env';
 import type { AggregationSpec } from '../../lambda/domain/spec';
 import type { StackOutputs } from '../../scripts/lib/stack-outputs';
-import { LOCAL_PENDING_KEY_SPREAD, REPO_ROOT } from '../../scripts/local/local-stack';
+import { LOCAL_LANE_BUCKETS, LOCAL_PENDING_KEY_SPREAD, REPO_ROOT } from '../../scripts/local/local-stack';
 
 /** The parts of an `AWS::Lambda::Function`'s properties this reads. */
 interface FunctionProperties {
@@ -52,6 +52,7 @@ export function functionEnvFor(outputs: StackOutputs, spec: AggregationSpec, ove
     // The table layout of the local stage the e2e suite deploys, so that the deployed closer sweeps the buckets these
     // handlers file windows in. Updates stay single (the default): the fault proxy counts and fails UpdateItems.
     [ENV.pendingKeySpread]: String(LOCAL_PENDING_KEY_SPREAD),
+    [ENV.laneBuckets]: String(LOCAL_LANE_BUCKETS),
     ...overrides,
   };
 }

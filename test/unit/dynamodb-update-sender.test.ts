@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aw
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore } from '../../lambda/adapters/dynamodb-window-store';
 import { MAX_TRANSACT_GROUP_BYTES, MAX_TRANSACT_ITEMS, UpdateSender, type ConditionalUpdate } from '../../lambda/adapters/dynamodb-update-sender';
-import { readAggregatorEnv } from '../../lambda/contract/env';
+import { readAggregatorEnv, readCloserEnv } from '../../lambda/contract/env';
 import { emptyState } from '../../lambda/domain/aggregate-state';
 import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
 import type { WindowRef } from '../../lambda/domain/window-ref';
@@ -129,5 +129,12 @@ describe('UpdateSender', () => {
     expect(readAggregatorEnv(base).pendingKeySpread).toBeUndefined();
     expect(readAggregatorEnv({ ...base, PENDING_KEY_SPREAD: '1' }).pendingKeySpread).toBe(1);
     expect(() => readAggregatorEnv({ ...base, PENDING_KEY_SPREAD: '0' })).toThrow(/PENDING_KEY_SPREAD/);
+  });
+
+  test('the functions read the lane partitions from LANE_BUCKETS, the layout default unless set', () => {
+    const base = { AGGREGATION_SPEC: '{}', WINDOW_TABLE_NAME: 't', RESULTS_DELIVERY_STREAM: 'r', SINK_BUCKET_NAME: 'b' };
+    expect(readAggregatorEnv(base).laneBuckets).toBeUndefined();
+    expect(readCloserEnv({ ...base, LANE_BUCKETS: '1' }).laneBuckets).toBe(1);
+    expect(() => readAggregatorEnv({ ...base, LANE_BUCKETS: '1.5' })).toThrow(/LANE_BUCKETS/);
   });
 });

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { defaultProvider } from '../../lambda/adapters/lambda-credentials';
+import { CREDENTIALS_REFRESH_MARGIN_MS, defaultProvider } from '../../lambda/adapters/lambda-credentials';
 import { BUNDLE_ALIASES, PIPELINE_BUNDLING } from '../../lib/constructs/lambda-bundling';
 
 const ROOT = join(__dirname, '..', '..');
@@ -36,6 +36,41 @@ describe('Lambda credential chain', () => {
   test('without them, falls through to the remote link, which says why it cannot apply', async () => {
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
     await expect(defaultProvider()()).rejects.toThrow('EC2 Instance Metadata Service access disabled');
+  });
+
+  test('resolves once and keeps the credentials, as the SDK memoizes its own chain (a client asks before every request)', async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
+    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
+    const provider = defaultProvider();
+    const [a, b] = await Promise.all([provider(), provider()]);
+    expect(b).toBe(a);
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDROTATED';
+    await expect(provider()).resolves.toBe(a);
+    // A forced refresh (the SDK's, after an expired-token error) reads them anew.
+    await expect(provider({ forceRefresh: true } as never)).resolves.toMatchObject({ accessKeyId: 'AKIDROTATED' });
+    await expect(provider()).resolves.toMatchObject({ accessKeyId: 'AKIDROTATED' });
+  });
+
+  test('credentials near their expiration are refreshed, expired ones are not handed out', async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKID1';
+    process.env.AWS_SECRET_ACCESS_KEY = 'secret';
+    process.env.AWS_CREDENTIAL_EXPIRATION = new Date(Date.now() + CREDENTIALS_REFRESH_MARGIN_MS / 2).toISOString();
+    const provider = defaultProvider();
+    await expect(provider()).resolves.toMatchObject({ accessKeyId: 'AKID1' });
+    process.env.AWS_ACCESS_KEY_ID = 'AKID2';
+    process.env.AWS_CREDENTIAL_EXPIRATION = new Date(Date.now() + 3_600_000).toISOString();
+    // Still valid: handed out while the refresh runs beside it; the next call gets the new ones.
+    await expect(provider()).resolves.toMatchObject({ accessKeyId: 'AKID1' });
+    await new Promise((r) => setImmediate(r));
+    await expect(provider()).resolves.toMatchObject({ accessKeyId: 'AKID2' });
+
+    process.env.AWS_ACCESS_KEY_ID = 'AKID3';
+    process.env.AWS_CREDENTIAL_EXPIRATION = new Date(Date.now() - 1000).toISOString();
+    const expiring = defaultProvider();
+    await expect(expiring()).resolves.toMatchObject({ accessKeyId: 'AKID3' });
+    process.env.AWS_ACCESS_KEY_ID = 'AKID4';
+    process.env.AWS_CREDENTIAL_EXPIRATION = new Date(Date.now() + 3_600_000).toISOString();
+    await expect(expiring()).resolves.toMatchObject({ accessKeyId: 'AKID4' });
   });
 
   test('the bundles take it in place of @aws-sdk/credential-provider-node, whose chain then is not in them', async () => {

@@ -79,6 +79,18 @@ function deps(store = new MarshallingStore()) {
 const ev = (ts: unknown, v: unknown = 1, deviceId: unknown = 'd1', user: unknown = 'u1') => JSON.stringify({ ts, v, deviceId, user });
 
 describe('event time bounds (issue #12, case 1)', () => {
+  test('a failed errors-sink write fails the batch with no window written; the redelivery writes both once', async () => {
+    const { d, store, errors } = deps();
+    const failing = { write: async () => Promise.reject(new Error('S3 unavailable')) };
+    const batch = [record(0, ev(ARRIVAL, 1)), record(1, 'not json'), record(2, ev(ARRIVAL + 1000, 2))];
+    await expect(processBatch({ ...d, errors: failing }, { lane: 'shard-1', records: batch }, ARRIVAL)).rejects.toThrow('S3 unavailable');
+    expect(store.writes).toBe(0);
+    await processBatch(d, { lane: 'shard-1', records: batch }, ARRIVAL);
+    expect(errors.all()).toHaveLength(1);
+    const [only] = [...store.windows.values()];
+    expect(toMeasureValues(compiled.aggregations[0].layout, only.stored.state)).toMatchObject({ events: 2 });
+  });
+
   test('a far-future record goes to the errors sink and does not move the watermark', async () => {
     const { d, store, errors, late } = deps();
     const t0 = ARRIVAL - 10 * MIN;
