@@ -4,7 +4,7 @@
  * match, and what runs where the runtime refuses code generation.
  */
 import type { AggregateState } from './aggregate-state';
-import type { FieldGetter } from './fields';
+import { fieldReadCode, type FieldGetter } from './fields';
 import type { HyperLogLog } from './hyperloglog';
 import type { QuantileSketch } from './quantile-sketch';
 import type { MeasureOp } from './spec';
@@ -73,8 +73,7 @@ export function foldByLoop(measures: readonly FoldedMeasure[]): MeasureFold {
  */
 function statements(m: FoldedMeasure, k: number): string {
   const i = m.slot;
-  // A top-level name is read directly (what its getter does, see fields.ts); a dotted path through its getter.
-  const read = m.field === undefined ? '' : m.field.includes('.') ? `g[${k}](e)` : `e[${JSON.stringify(m.field)}]`;
+  const read = m.field === undefined ? '' : fieldReadCode(m.field, 'e', `g[${k}]`);
   switch (m.op) {
     case 'count':
       return `s[${i}] += 1;`;
@@ -97,8 +96,7 @@ function statements(m: FoldedMeasure, k: number): string {
  * The fold of one layout as straight-line code, generated once per compiled layout. Why: the loop's per-measure
  * switch, its property reads of each measure and its calls through a different getter per measure (a polymorphic
  * call V8 does not inline) ran for every event and measure; generated code reads each field with its own monomorphic
- * load and has no dispatch left. Field names go in as JSON string literals (valid JavaScript for any name). Where the
- * runtime refuses code generation from strings, the loop is used.
+ * load and has no dispatch left. Where the runtime refuses code generation from strings, the loop is used.
  */
 export function compileFold(measures: readonly FoldedMeasure[]): MeasureFold {
   const body = measures.map(statements).join('\n');
