@@ -3,7 +3,7 @@
  * own, cumulatively where a phase cannot run without the one before it (validation needs the parse), and the
  * difference is reported. Not part of `npm run bench`; docs/performance.md ("P1, fifth round") shows a run.
  *
- *   node --max-semi-space-size=64 --expose-gc --import tsx bench/phases-p1.ts [rounds=200]
+ *   node --max-semi-space-size=64 --expose-gc --import tsx bench/phases-p1.ts [rounds=200] [variant, e.g. 'no sketches']
  */
 import { splitByShard } from '../lambda/adapters/kinesis-records';
 import { prepare } from '../lambda/app/prepare-batch';
@@ -15,7 +15,7 @@ import type { WindowRef } from '../lambda/domain/window-ref';
 import { LeanWindowStore } from './lib/memory-ports';
 import { cpuNow, cpuSince } from './lib/stats';
 import { BENCH_SHARD, BENCH_START_MS, benchEvent, benchSpec, benchWorkload } from './lib/workload';
-import { handleOnce } from './p1-handler-cpu';
+import { handleOnce, p1Variants } from './p1-handler-cpu';
 
 /** JSON.parse as the reference does it: malformed records are part of the workload. */
 function tryParse(text: string): unknown {
@@ -30,7 +30,9 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 200);
   const warmup = 20;
   const n = 10_000;
-  const { spec } = benchSpec();
+  const variant = process.argv[3];
+  const spec = variant ? p1Variants(benchSpec().spec)[variant] : benchSpec().spec;
+  if (!spec) throw new Error(`no variant ${variant}`);
   const event = benchEvent(benchWorkload(n));
   const nowMs = BENCH_START_MS + n * 100;
   const sums: Record<string, number> = {};
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
     ['  of which the in-memory store (writes, marks)', ms('store (writeWindow + markEmitted)')],
     ['handler', ms('handler')],
   ];
-  console.log(`${rounds} rounds, ${windows} windows, ${fired} fired, ms CPU per batch of ${n}:`);
+  console.log(`${variant ?? 'demo spec'}: ${rounds} rounds, ${windows} windows, ${fired} fired, ms CPU per batch of ${n}:`);
   for (const [k, v] of rows) console.log(`${k.padEnd(58)} ${v.toFixed(2).padStart(7)}  ${((100 * v) / ms('handler')).toFixed(1).padStart(5)} %`);
 }
 
