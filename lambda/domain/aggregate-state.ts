@@ -86,8 +86,8 @@ type Slots = number[];
 
 /**
  * What one measure type does with its slots: one entry per type, so that adding a measure type is one entry here,
- * one case in measure-fold.ts and its spec schema. `i` is the measure's first
- * slot.
+ * its fold in measure-fold.ts (a case of the loop and of the generated code) and its spec schema. `i` is the
+ * measure's first slot.
  */
 interface MeasureType {
   /** Slots the type takes in a state. */
