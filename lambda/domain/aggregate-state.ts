@@ -48,7 +48,8 @@ export function toStoredNumber(v: number): StoredNumber {
   return a >= DYNAMODB_MIN_MAGNITUDE && a <= Number.MAX_SAFE_INTEGER ? v : String(v);
 }
 
-interface CompiledMeasure {
+/** A measure compiled into a layout: where its slots are and what its type does with them. */
+export interface CompiledMeasure {
   readonly name: string;
   readonly op: MeasureOp;
   readonly field?: string;
@@ -80,7 +81,12 @@ export interface MeasureLayout {
   readonly hasSketches: boolean;
   /** Folds one validated event into a state of this layout (see {@link addEvent}). */
   readonly fold: MeasureFold;
+  /** The numeric measures of a state of this layout (see {@link toMeasureValues}). */
+  readonly values: MeasureValues;
 }
+
+/** The numeric measures of a state, by measure name. */
+export type MeasureValues = (state: AggregateState) => Record<string, MeasureValue>;
 
 type Slots = number[];
 
@@ -97,7 +103,7 @@ interface MeasureType {
   /** Merges `from` into `into`. */
   merge(i: number, into: AggregateState, from: AggregateState): void;
   /** The value a window result reports. */
-  result(m: CompiledMeasure, state: AggregateState): MeasureValue;
+  readonly result: (m: CompiledMeasure, state: AggregateState) => MeasureValue;
   /** The stored (DynamoDB-safe) form. */
   store(i: number, state: AggregateState): StoredMeasure;
   /** Reads the stored form (neither undefined nor null) back into `state`. */
@@ -238,13 +244,11 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
     slot += MEASURE_TYPES[m.op].slots;
   }
   for (const f of numeric.keys()) scalar.delete(f);
-  return {
-    fold: compileFold(measures),
-    // Every measure the same shape, its type resolved here: the per-window loops over measures (empty states, merges,
-    // results) then read monomorphic properties, where `MEASURE_TYPES[m.op]` was a keyed load by a varying name
-    // (V8's megamorphic stub-cache lookup, several per window).
-    // Every field named, so that a field added to CompiledMeasure fails to compile here instead of being dropped.
-    measures: measures.map((m): { [K in keyof Required<CompiledMeasure>]: CompiledMeasure[K] } => ({
+  // Every measure the same shape, its type resolved here: the per-window loops over measures (empty states, merges,
+  // results) then read monomorphic properties, where `MEASURE_TYPES[m.op]` was a keyed load by a varying name
+  // (V8's megamorphic stub-cache lookup, several per window).
+  // Every field named, so that a field added to CompiledMeasure fails to compile here instead of being dropped.
+  const compiled = measures.map((m): { [K in keyof Required<CompiledMeasure>]: CompiledMeasure[K] } => ({
       name: m.name,
       op: m.op,
       field: m.field,
@@ -255,7 +259,11 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
       relativeAccuracy: m.relativeAccuracy,
       k: m.k,
       type: MEASURE_TYPES[m.op],
-    })),
+    }));
+  return {
+    fold: compileFold(measures),
+    values: compileValues(compiled),
+    measures: compiled,
     width: slot,
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),
     scalarFields: [...scalar].map(([field, get]) => ({ field, get })),
@@ -293,9 +301,42 @@ export function mergeInto(layout: MeasureLayout, into: AggregateState, from: Agg
 
 /** The numeric measures of a window result: avg from its sum and count, sketches as their estimates. */
 export function toMeasureValues(layout: MeasureLayout, state: AggregateState): Record<string, MeasureValue> {
-  const out: Record<string, MeasureValue> = {};
-  for (const m of layout.measures) if (m.op !== 'topK') out[m.name] = m.type.result(m, state);
-  return out;
+  return layout.values(state);
+}
+
+/** The numeric measures of a state, one property per measure but topK, in measure order: the plain definition. */
+export function valuesByLoop(measures: readonly CompiledMeasure[]): MeasureValues {
+  return (state) => {
+    const out: Record<string, MeasureValue> = {};
+    for (const m of measures) if (m.op !== 'topK') out[m.name] = m.type.result(m, state);
+    return out;
+  };
+}
+
+/**
+ * {@link valuesByLoop} as one object literal, generated once per layout: the same properties in the same order, each
+ * from its measure type's `result`. Why: adding the properties one by one by name (about 900 results a batch) went
+ * through V8's megamorphic keyed store and a search of the object's shape transitions per property; a literal has
+ * its shape from the start. The loop is used where a name cannot be a literal's key (`__proto__` would set the
+ * prototype) or the runtime refuses code generation.
+ */
+function compileValues(measures: readonly CompiledMeasure[]): MeasureValues {
+  const shown = measures.filter((m) => m.op !== 'topK');
+  if (shown.some((m) => m.name === '__proto__')) return valuesByLoop(measures);
+  const props = shown.map((m, k) => `${JSON.stringify(m.name)}: r[${k}](m[${k}], s)`);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the code is built from quoted measure names
+    const make = new Function('r', 'm', `return function values(s) {\nreturn { ${props.join(', ')} };\n};`) as (
+      r: readonly MeasureType['result'][],
+      m: readonly CompiledMeasure[],
+    ) => MeasureValues;
+    return make(
+      shown.map((m) => m.type.result),
+      shown,
+    );
+  } catch {
+    return valuesByLoop(measures);
+  }
 }
 
 /** The topK measures of a window result, each its k most frequent values, or undefined when it has none. */
