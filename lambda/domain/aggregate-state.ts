@@ -2,7 +2,8 @@ import { compileFieldGetter, type FieldGetter } from './fields';
 import { HyperLogLog } from './hyperloglog';
 import { QuantileSketch } from './quantile-sketch';
 import type { Aggregation, MeasureOp } from './spec';
-import { defaultTopKCapacity, TopKSketch, type TopKItem, type TopKValue } from './top-k';
+import { compileFold, type MeasureFold } from './measure-fold';
+import { defaultTopKCapacity, TopKSketch, type TopKItem } from './top-k';
 
 /** A mergeable sketch held in one slot of a state. */
 export type Sketch = HyperLogLog | QuantileSketch | TopKSketch;
@@ -47,7 +48,8 @@ export function toStoredNumber(v: number): StoredNumber {
   return a >= DYNAMODB_MIN_MAGNITUDE && a <= Number.MAX_SAFE_INTEGER ? v : String(v);
 }
 
-interface CompiledMeasure {
+/** A measure compiled into a layout: where its slots are and what its type does with them. */
+export interface CompiledMeasure {
   readonly name: string;
   readonly op: MeasureOp;
   readonly field?: string;
@@ -77,14 +79,21 @@ export interface MeasureLayout {
   readonly topKFields: readonly { field: string; get: FieldGetter }[];
   /** Whether any measure keeps a sketch (such states are deep-copied, not sliced). */
   readonly hasSketches: boolean;
+  /** Folds one validated event into a state of this layout (see {@link addEvent}). */
+  readonly fold: MeasureFold;
+  /** The numeric measures of a state of this layout (see {@link toMeasureValues}). */
+  readonly values: MeasureValues;
 }
+
+/** The numeric measures of a state, by measure name. */
+export type MeasureValues = (state: AggregateState) => Record<string, MeasureValue>;
 
 type Slots = number[];
 
 /**
  * What one measure type does with its slots: one entry per type, so that adding a measure type is one entry here,
- * one case in {@link addEvent} (kept a switch for speed, see there) and its spec schema. `i` is the measure's first
- * slot.
+ * its fold in measure-fold.ts (a case of the loop and of the generated code) and its spec schema. `i` is the
+ * measure's first slot.
  */
 interface MeasureType {
   /** Slots the type takes in a state. */
@@ -94,7 +103,7 @@ interface MeasureType {
   /** Merges `from` into `into`. */
   merge(i: number, into: AggregateState, from: AggregateState): void;
   /** The value a window result reports. */
-  result(m: CompiledMeasure, state: AggregateState): MeasureValue;
+  readonly result: (m: CompiledMeasure, state: AggregateState) => MeasureValue;
   /** The stored (DynamoDB-safe) form. */
   store(i: number, state: AggregateState): StoredMeasure;
   /** Reads the stored form (neither undefined nor null) back into `state`. */
@@ -235,12 +244,11 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
     slot += MEASURE_TYPES[m.op].slots;
   }
   for (const f of numeric.keys()) scalar.delete(f);
-  return {
-    // Every measure the same shape, its type resolved here: the per-window loops over measures (empty states, merges,
-    // results) then read monomorphic properties, where `MEASURE_TYPES[m.op]` was a keyed load by a varying name
-    // (V8's megamorphic stub-cache lookup, several per window).
-    // Every field named, so that a field added to CompiledMeasure fails to compile here instead of being dropped.
-    measures: measures.map((m): { [K in keyof Required<CompiledMeasure>]: CompiledMeasure[K] } => ({
+  // Every measure the same shape, its type resolved here: the per-window loops over measures (empty states, merges,
+  // results) then read monomorphic properties, where `MEASURE_TYPES[m.op]` was a keyed load by a varying name
+  // (V8's megamorphic stub-cache lookup, several per window).
+  // Every field named, so that a field added to CompiledMeasure fails to compile here instead of being dropped.
+  const compiled = measures.map((m): { [K in keyof Required<CompiledMeasure>]: CompiledMeasure[K] } => ({
       name: m.name,
       op: m.op,
       field: m.field,
@@ -251,7 +259,11 @@ export function compileMeasureLayout(agg: Aggregation): MeasureLayout {
       relativeAccuracy: m.relativeAccuracy,
       k: m.k,
       type: MEASURE_TYPES[m.op],
-    })),
+    }));
+  return {
+    fold: compileFold(measures),
+    values: compileValues(compiled),
+    measures: compiled,
     width: slot,
     numericFields: [...numeric].map(([field, get]) => ({ field, get })),
     scalarFields: [...scalar].map(([field, get]) => ({ field, get })),
@@ -275,46 +287,11 @@ export function cloneState(layout: MeasureLayout, state: AggregateState): Aggreg
 }
 
 /**
- * Folds one (already validated) event into `state`, in place. The one measure operation not in MEASURE_TYPES: it
- * runs per record and measure, and dispatching it through the table (a call per measure) made P1 about 7 % slower
- * than this switch, whose cases V8 inlines.
+ * Folds one (already validated) event into `state`, in place: the layout's generated fold (measure-fold.ts), the one
+ * measure operation not in MEASURE_TYPES, since it runs per record and measure.
  */
 export function addEvent(layout: MeasureLayout, state: AggregateState, event: Record<string, unknown>): void {
-  const n = state as number[];
-  for (const m of layout.measures) {
-    const i = m.slot;
-    switch (m.op) {
-      case 'count':
-        n[i] += 1;
-        break;
-      case 'sum':
-        n[i] += m.get!(event) as number;
-        break;
-      case 'min': {
-        const v = m.get!(event) as number;
-        if (v < n[i]) n[i] = v;
-        break;
-      }
-      case 'max': {
-        const v = m.get!(event) as number;
-        if (v > n[i]) n[i] = v;
-        break;
-      }
-      case 'avg':
-        n[i] += m.get!(event) as number;
-        n[i + 1] += 1;
-        break;
-      case 'distinct':
-        (state[i] as HyperLogLog).add(m.get!(event));
-        break;
-      case 'percentile':
-        (state[i] as QuantileSketch).add(m.get!(event) as number);
-        break;
-      case 'topK':
-        (state[i] as TopKSketch).add(m.get!(event) as TopKValue);
-        break;
-    }
-  }
+  layout.fold(state, event);
 }
 
 /** Merges `from` into `into`, in place. Associative and commutative up to floating-point rounding of sums. */
@@ -324,9 +301,42 @@ export function mergeInto(layout: MeasureLayout, into: AggregateState, from: Agg
 
 /** The numeric measures of a window result: avg from its sum and count, sketches as their estimates. */
 export function toMeasureValues(layout: MeasureLayout, state: AggregateState): Record<string, MeasureValue> {
-  const out: Record<string, MeasureValue> = {};
-  for (const m of layout.measures) if (m.op !== 'topK') out[m.name] = m.type.result(m, state);
-  return out;
+  return layout.values(state);
+}
+
+/** The numeric measures of a state, one property per measure but topK, in measure order: the plain definition. */
+export function valuesByLoop(measures: readonly CompiledMeasure[]): MeasureValues {
+  return (state) => {
+    const out: Record<string, MeasureValue> = {};
+    for (const m of measures) if (m.op !== 'topK') out[m.name] = m.type.result(m, state);
+    return out;
+  };
+}
+
+/**
+ * {@link valuesByLoop} as one object literal, generated once per layout: the same properties in the same order, each
+ * from its measure type's `result`. Why: adding the properties one by one by name (about 900 results a batch) went
+ * through V8's megamorphic keyed store and a search of the object's shape transitions per property; a literal has
+ * its shape from the start. The loop is used where a name cannot be a literal's key (`__proto__` would set the
+ * prototype) or the runtime refuses code generation.
+ */
+function compileValues(measures: readonly CompiledMeasure[]): MeasureValues {
+  const shown = measures.filter((m) => m.op !== 'topK');
+  if (shown.some((m) => m.name === '__proto__')) return valuesByLoop(measures);
+  const props = shown.map((m, k) => `${JSON.stringify(m.name)}: r[${k}](m[${k}], s)`);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the code is built from quoted measure names
+    const make = new Function('r', 'm', `return function values(s) {\nreturn { ${props.join(', ')} };\n};`) as (
+      r: readonly MeasureType['result'][],
+      m: readonly CompiledMeasure[],
+    ) => MeasureValues;
+    return make(
+      shown.map((m) => m.type.result),
+      shown,
+    );
+  } catch {
+    return valuesByLoop(measures);
+  }
 }
 
 /** The topK measures of a window result, each its k most frequent values, or undefined when it has none. */

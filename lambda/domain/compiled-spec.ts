@@ -1,4 +1,5 @@
 import { compileMeasureLayout, type MeasureLayout } from './aggregate-state';
+import { compileEventCheck, type EventCheck } from './event-check';
 import type { EventTimeFormat } from './event-time';
 import { compileFieldGetter, type FieldGetter } from './fields';
 import { DEFAULT_MAX_FUTURE_SECONDS, nonCoPartitioned, type Aggregation, type AggregationSpec } from './spec';
@@ -49,6 +50,8 @@ export interface CompiledSpec {
   readonly scalarFields: readonly { readonly field: string; readonly get: FieldGetter }[];
   /** Every field a `topK` measure counts, each checked once per event. */
   readonly topKFields: readonly { readonly field: string; readonly get: FieldGetter }[];
+  /** The quick check of an event's fields, generated from the four lists above (see event-check.ts). */
+  readonly checkEvent: EventCheck;
 }
 
 /** Compiles a validated spec. */
@@ -81,6 +84,12 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
     for (const f of a.layout.scalarFields) scalar.set(f.field, f.get);
     for (const g of a.groupBy) keys.set(g.field, g.get);
   }
+  const fields = {
+    numericFields: [...numeric].map(([field, get]) => ({ field, get })),
+    keyFields: [...keys].map(([field, get]) => ({ field, get })),
+    scalarFields: [...scalar].filter(([field]) => !numeric.has(field) && !keys.has(field)).map(([field, get]) => ({ field, get })),
+    topKFields: [...topK].map(([field, get]) => ({ field, get })),
+  };
   return {
     spec,
     eventTimeField: spec.eventTime.field,
@@ -94,9 +103,7 @@ export function compileSpec(spec: AggregationSpec): CompiledSpec {
     byName: new Map(aggregations.map((a) => [a.name, a])),
     keyed: all.filter((a) => a.keyRule),
     allAggregations: all,
-    numericFields: [...numeric].map(([field, get]) => ({ field, get })),
-    keyFields: [...keys].map(([field, get]) => ({ field, get })),
-    scalarFields: [...scalar].filter(([field]) => !numeric.has(field) && !keys.has(field)).map(([field, get]) => ({ field, get })),
-    topKFields: [...topK].map(([field, get]) => ({ field, get })),
+    ...fields,
+    checkEvent: compileEventCheck(fields),
   };
 }

@@ -37,9 +37,11 @@ export const MAX_KEY_JSON_BYTES = 1_024;
  */
 export const DYNAMODB_MIN_NUMBER_MAGNITUDE = 1e-130;
 
-// A string of at most this many UTF-16 units has canonical JSON of at most 6 × 85 + 2 = 512 bytes (the worst case is
-// every unit escaped as \uXXXX), so only longer strings need their JSON measured.
-const SHORT_STRING_UNITS = Math.floor((MAX_GROUP_BY_VALUE_BYTES - 2) / 6);
+/**
+ * A string of at most this many UTF-16 units has canonical JSON of at most 6 × 85 + 2 = 512 bytes (the worst case is
+ * every unit escaped as \uXXXX), so only longer strings need their JSON measured.
+ */
+export const SHORT_STRING_UNITS = Math.floor((MAX_GROUP_BY_VALUE_BYTES - 2) / 6);
 
 /** `String.prototype.isWellFormed` (ES2024, Node ≥ 20), not yet in the TypeScript lib this project targets. */
 type WellFormed = { isWellFormed(): boolean };
@@ -77,69 +79,77 @@ export function parseEvent(spec: CompiledSpec, text: string, arrivalMs?: number)
   const et = spec.eventTime;
   const time = readEventTime(spec.getEventTime(obj), spec.eventTimeField, et.format, arrivalMs, et.maxFutureMs, et.maxPastMs);
   if (!time.ok) return time;
+  // Most events pass every check: the spec's generated check (event-check.ts) says so without the loops of
+  // fieldProblem, which runs only to find the reason (or to accept what the quick check leaves to it).
+  if (!spec.checkEvent(obj)) {
+    const problem = fieldProblem(spec, obj);
+    if (problem !== undefined) return { ok: false, reason: problem };
+  }
+  return { ok: true, event: obj, ts: time.ms };
+}
+
+/**
+ * The first problem of a parsed object's fields for the spec (the event time aside), or undefined when the spec can
+ * use them: the definition of valid fields, which the spec's quick check (event-check.ts) must agree with.
+ */
+export function fieldProblem(spec: CompiledSpec, obj: Record<string, unknown>): string | undefined {
   let longKey = false;
   for (const { field, get } of spec.keyFields) {
     const v = get(obj);
-    if (v === undefined || v === null) return { ok: false, reason: `missing group-by field "${field}"` };
+    if (v === undefined || v === null) return `missing group-by field "${field}"`;
     const t = typeof v;
     if (t === 'string') {
       // A lone surrogate has no UTF-8 form: DynamoDB, S3 and Athena would each store a replacement character, so two
       // different keys would read back as the same one.
       if (!(v as WellFormed).isWellFormed()) {
-        return { ok: false, reason: `invalid group-by field "${field}": not well-formed Unicode (a lone surrogate)` };
+        return `invalid group-by field "${field}": not well-formed Unicode (a lone surrogate)`;
       }
       if ((v as string).length > SHORT_STRING_UNITS) {
         longKey = true;
         const bytes = Buffer.byteLength(JSON.stringify(v), 'utf8');
         if (bytes > MAX_GROUP_BY_VALUE_BYTES) {
-          return { ok: false, reason: `invalid group-by field "${field}": ${bytes} bytes as JSON, over the ${MAX_GROUP_BY_VALUE_BYTES}-byte limit` };
+          return `invalid group-by field "${field}": ${bytes} bytes as JSON, over the ${MAX_GROUP_BY_VALUE_BYTES}-byte limit`;
         }
       }
     } else if (t === 'number') {
       if (!Number.isFinite(v) || !keyNumberOk(v as number)) {
-        return {
-          ok: false,
-          reason: `invalid group-by field "${field}": ${(v as number).toString()} is not 0 or a magnitude between ${DYNAMODB_MIN_NUMBER_MAGNITUDE} and ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER)`,
-        };
+        return `invalid group-by field "${field}": ${(v as number).toString()} is not 0 or a magnitude between ${DYNAMODB_MIN_NUMBER_MAGNITUDE} and ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER)`;
       }
     } else if (t !== 'boolean') {
-      return { ok: false, reason: `invalid group-by field "${field}": expected a string, number or boolean, got ${describe(v)}` };
+      return `invalid group-by field "${field}": expected a string, number or boolean, got ${describe(v)}`;
     }
   }
   if (longKey) {
     for (const agg of spec.allAggregations) {
       const bytes = Buffer.byteLength(keyJsonOf(agg, obj), 'utf8');
       if (bytes > MAX_KEY_JSON_BYTES) {
-        return {
-          ok: false,
-          reason: `invalid group-by of aggregation "${agg.name}" (${agg.groupBy.map((g) => g.field).join(', ')}): ${bytes} bytes as key JSON, over the ${MAX_KEY_JSON_BYTES}-byte limit`,
-        };
+        return `invalid group-by of aggregation "${agg.name}" (${agg.groupBy.map((g) => g.field).join(', ')}): ${bytes} bytes as key JSON, over the ${MAX_KEY_JSON_BYTES}-byte limit`;
       }
     }
   }
   for (const { field, get } of spec.scalarFields) {
     const v = get(obj);
-    if (v === undefined || v === null) return { ok: false, reason: `missing distinct-count field "${field}"` };
+    if (v === undefined || v === null) return `missing distinct-count field "${field}"`;
     const t = typeof v;
     if (t !== 'string' && t !== 'boolean' && !(t === 'number' && Number.isFinite(v))) {
-      return { ok: false, reason: `invalid distinct-count field "${field}": expected a string, number or boolean, got ${describe(v)}` };
+      return `invalid distinct-count field "${field}": expected a string, number or boolean, got ${describe(v)}`;
     }
   }
   for (const { field, get } of spec.topKFields) {
     const v = get(obj);
-    if (v === undefined || v === null) return { ok: false, reason: `missing topK field "${field}"` };
+    if (v === undefined || v === null) return `missing topK field "${field}"`;
     const problem = topKValueProblem(v);
-    if (problem) return { ok: false, reason: `invalid topK field "${field}": ${problem}` };
+    if (problem) return `invalid topK field "${field}": ${problem}`;
   }
   for (const { field, get } of spec.numericFields) {
     const v = get(obj);
-    if (v === undefined || v === null) return { ok: false, reason: `missing numeric field "${field}"` };
+    if (v === undefined || v === null) return `missing numeric field "${field}"`;
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      return { ok: false, reason: `invalid numeric field "${field}": expected a finite number, got ${describe(v)}` };
+      return `invalid numeric field "${field}": expected a finite number, got ${describe(v)}`;
     }
     if (v > MAX_NUMBER_MAGNITUDE || v < -MAX_NUMBER_MAGNITUDE) {
-      return { ok: false, reason: `invalid numeric field "${field}": ${v} is beyond the ±${MAX_NUMBER_MAGNITUDE} limit` };
+      return `invalid numeric field "${field}": ${v} is beyond the ±${MAX_NUMBER_MAGNITUDE} limit`;
     }
   }
-  return { ok: true, event: obj, ts: time.ms };
+  return undefined;
 }

@@ -29,8 +29,18 @@ export function compileFieldGetter(path: string): FieldGetter {
 function topLevelGetter(name: string): FieldGetter {
   try {
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the body is fixed; the name is a quoted literal
-    return new Function('event', `return event[${JSON.stringify(name)}];`) as FieldGetter;
+    return new Function('event', `return ${fieldReadCode(name, 'event', '')};`) as FieldGetter;
   } catch {
     return (event) => event[name];
   }
+}
+
+/**
+ * JavaScript that reads field `path` of the object in variable `object`, for generated code (field getters, a
+ * layout's fold, a spec's event check): a top-level name as a property access with the name as a JSON string literal
+ * (a valid JavaScript string literal for any name), so that each generated read keeps its own inline cache; a dotted
+ * path through `getter`, an expression for its compiled getter.
+ */
+export function fieldReadCode(path: string, object: string, getter: string): string {
+  return path.includes('.') ? `${getter}(${object})` : `${object}[${JSON.stringify(path)}]`;
 }
