@@ -8,6 +8,7 @@ import { fc, test } from '@fast-check/jest';
 import { compileEventCheck } from '../../lambda/domain/event-check';
 import { fieldProblem, parseEvent, SHORT_STRING_UNITS } from '../../lambda/domain/event-parser';
 import { aggregationFactory, compiledSpecFactory, type AggregationInput } from '../support/factories';
+import { withoutCodeGeneration } from '../support/no-code-generation';
 
 // Field names as specs allow them (spec.ts refuses prototype names and quotes), dotted paths among them.
 const FIELDS = ['k', 'x', 'y_1', 'n.m'] as const;
@@ -76,16 +77,10 @@ describe("the spec's quick check of an event's fields", () => {
   });
 
   test('a runtime that refuses code generation leaves every event to fieldProblem', () => {
-    const original = globalThis.Function;
-    globalThis.Function = function () {
-      throw new EvalError('Code generation from strings disallowed for this context');
-    } as unknown as FunctionConstructor;
-    try {
+    withoutCodeGeneration(() => {
       const s = compiledSpecFactory(aggregation('k', undefined, undefined, 'x'));
       const check = compileEventCheck(s);
       expect(check({ ts: 1, k: 'a', x: 1 })).toBe(false);
-    } finally {
-      globalThis.Function = original;
-    }
+    });
   });
 });

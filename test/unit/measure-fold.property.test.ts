@@ -11,6 +11,7 @@ import { compileFold, foldByLoop, type FoldedMeasure, type MeasureFold } from '.
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import type { MeasureOp } from '../../lambda/domain/spec';
 import { TopKSketch } from '../../lambda/domain/top-k';
+import { withoutCodeGeneration } from '../support/no-code-generation';
 
 const FIELDS = ['v', 'w', '__proto__', 'a"b', 'x\\y', '\u2028', 'a.b', 'a.c.d'] as const;
 const OPS: readonly MeasureOp[] = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'percentile', 'topK'];
@@ -100,20 +101,13 @@ describe('folding events into a state', () => {
   });
 
   test('a runtime that refuses code generation gets the loop', () => {
-    const original = globalThis.Function;
-    const refusing = function () {
-      throw new EvalError('Code generation from strings disallowed for this context');
-    } as unknown as FunctionConstructor;
-    globalThis.Function = refusing;
-    try {
+    withoutCodeGeneration(() => {
       const measures: FoldedMeasure[] = [{ op: 'sum', slot: 0, field: 'v', get: compileFieldGetter('v') }];
       const fold = compileFold(measures);
       const state: AggregateState = [0];
       fold(state, { v: 2 });
       fold(state, { v: 3 });
       expect(state).toStrictEqual([5]);
-    } finally {
-      globalThis.Function = original;
-    }
+    });
   });
 });

@@ -6,6 +6,7 @@
 import { fc, test } from '@fast-check/jest';
 import { compileMeasureLayout, emptyState, toMeasureValues, valuesByLoop, type AggregateState } from '../../lambda/domain/aggregate-state';
 import { specFactory, aggregationFactory, type AggregationInput } from '../support/factories';
+import { withoutCodeGeneration } from '../support/no-code-generation';
 
 type Measure = AggregationInput['measures'][number];
 const OPS = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'percentile', 'topK'] as const;
@@ -38,16 +39,10 @@ describe("a layout's measure values", () => {
   });
 
   test('a runtime that refuses code generation gets the loop', () => {
-    const original = globalThis.Function;
-    globalThis.Function = function () {
-      throw new EvalError('Code generation from strings disallowed for this context');
-    } as unknown as FunctionConstructor;
-    try {
+    withoutCodeGeneration(() => {
       const agg = specFactory(aggregationFactory({ measures: [{ name: 'n', op: 'count' }, { name: 'm', op: 'max', field: 'v' }] })).aggregations[0];
       const layout = compileMeasureLayout(agg);
       expect(toMeasureValues(layout, emptyState(layout))).toStrictEqual({ n: 0, m: null });
-    } finally {
-      globalThis.Function = original;
-    }
+    });
   });
 });
