@@ -3,8 +3,8 @@
  * malformed), delivered as the event source mapping would: consecutive 500-record batches of one shard, against a
  * stateful in-memory store with DynamoDB's conditional semantics.
  *
- * Every store call stands for one DynamoDB request in `DynamoWindowStore`: `writeWindow` and `markEmitted` are one
- * UpdateItem each on a window item, `advanceWatermark` one UpdateItem on the lane's item. The minimum is computed
+ * Every store call stands for one DynamoDB request in `DynamoWindowStore`: `writeWindow` (a PutItem) and `markEmitted`
+ * (an UpdateItem) are one each on a window item, `advanceWatermark` one PutItem on the lane's item. The minimum is computed
  * here independently of the aggregator: the distinct (aggregation, key, window) that the batch's valid, not-too-late
  * events fall into. The naive design is one write per valid record.
  */

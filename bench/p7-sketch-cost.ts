@@ -1,7 +1,7 @@
 /**
  * P7: what the sketch measures (`distinct`, HyperLogLog; `percentile`, DDSketch) cost, against the same spec with
- * them removed: handler CPU per record on a 10,000-record batch, and the size of the window items they live in (an
- * UpdateItem is billed per KB of the larger of the item before and after, so bytes per item are write units). The
+ * them removed: handler CPU per record on a 10,000-record batch, and the size of the window items they live in (a
+ * write is billed per KB of the larger of the item before and after, so bytes per item are write units). The
  * `topK` summary (Misra-Gries) is measured the same way: the demo spec with a topK measure added, against the demo spec.
  */
 import { ATTR } from '../lambda/contract/window-table-layout';

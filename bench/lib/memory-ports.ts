@@ -8,13 +8,13 @@ import type { StoredPartial, StoredWindow } from '../../lambda/domain/window-lif
 
 /** Calls a {@link LeanWindowStore} received, by DynamoDB request they stand for in `DynamoWindowStore`. */
 export interface StoreCalls {
-  /** `writeWindow`: one conditional UpdateItem of a window item (its data, or its firing). */
+  /** `writeWindow`: one conditional PutItem of a window item (its data, or its firing). */
   windowWrites: number;
-  /** `writePartial` and `registerLane` (per-shard state): one conditional UpdateItem each. */
+  /** `writePartial` (a conditional PutItem) and `registerLane` (an UpdateItem): per-shard state. */
   partialWrites: number;
   /** `markEmitted`: one small UpdateItem clearing the pending flag. */
   markEmitted: number;
-  /** `writeLane`: one conditional UpdateItem of the lane's item (watermark, applied mark, last batch time). */
+  /** `writeLane`: one conditional PutItem of the lane's item (watermark, applied mark, last batch time). */
   watermarkWrites: number;
   /** `getWindows` calls (BatchGetItem, 100 keys a call in DynamoDB) and keys asked for. */
   reads: number;

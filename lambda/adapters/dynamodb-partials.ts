@@ -6,7 +6,7 @@
  */
 import { conditionalWrite } from './conditional-write';
 import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { UpdateSender } from './dynamodb-update-sender';
+import { revisionCondition, type UpdateSender } from './dynamodb-update-sender';
 import { ItemBudgetExceededError, type PartialKey, type WriteOutcome } from '../app/ports';
 import { toStoredMeasures } from '../domain/aggregate-state';
 import type { CompiledAggregation } from '../domain/compiled-spec';
@@ -68,58 +68,26 @@ export async function getPartials(t: PartialTable, keys: readonly PartialKey[], 
 export async function writePartial(t: PartialTable, key: PartialKey, next: StoredPartial, expectedRev: number | undefined, nowMs: number): Promise<WriteOutcome> {
   const { ref, lane } = key;
   const agg = ref.aggregation;
-  const names: Record<string, string> = {
-    '#m': ATTR.measures,
-    '#rev': ATTR.rev,
-    '#agg': ATTR.aggregation,
-    '#fireAt': ATTR.fireAt,
-    '#exp': ATTR.expiresAt,
-    '#upd': ATTR.updatedAt,
-    '#sl': ATTR.sealed,
-    '#d': ATTR.dirty,
-    '#p': ATTR.pending,
-    '#pf': ATTR.partialFence,
+  const pk = partialPk(agg.name, ref.keyJson, lane);
+  const sk = windowSk(ref.start);
+  const item: Record<string, unknown> = {
+    [ATTR.pk]: pk,
+    [ATTR.sk]: sk,
+    [ATTR.measures]: toStoredMeasures(agg.layout, next.state),
+    [ATTR.rev]: next.rev,
+    [ATTR.aggregation]: agg.name,
+    [ATTR.fireAt]: ref.end,
+    [ATTR.expiresAt]: Math.ceil((ref.end + agg.latenessMs + t.retentionMs) / 1000),
+    [ATTR.updatedAt]: nowMs,
+    [ATTR.sealed]: next.sealed,
+    [ATTR.dirty]: next.dirty,
   };
-  const values: Record<string, unknown> = {
-    ':m': toStoredMeasures(agg.layout, next.state),
-    ':rev': next.rev,
-    ':agg': agg.name,
-    ':fireAt': ref.end,
-    ':exp': Math.ceil((ref.end + agg.latenessMs + t.retentionMs) / 1000),
-    ':upd': nowMs,
-    ':sl': next.sealed,
-    ':d': next.dirty,
-  };
-  const set = ['#m = :m', '#rev = :rev', '#agg = :agg', '#fireAt = :fireAt', '#exp = :exp', '#upd = :upd', '#sl = :sl', '#d = :d'];
-  const remove: string[] = [];
-  if (next.fence === undefined) remove.push('#pf');
-  else {
-    values[':pf'] = next.fence;
-    set.push('#pf = :pf');
-  }
-  if (next.dirty) {
-    values[':p'] = pendingKey(agg.name, pendingBucket(lane, ref.keyJson, t.pendingKeySpread));
-    set.push('#p = :p');
-  } else remove.push('#p');
-  const item: Record<string, unknown> = { pk: partialPk(agg.name, ref.keyJson, lane), sk: windowSk(ref.start) };
-  for (const [ph, attr] of Object.entries(names)) if (values[`:${ph.slice(1)}`] !== undefined) item[attr] = values[`:${ph.slice(1)}`];
+  if (next.fence !== undefined) item[ATTR.partialFence] = next.fence;
+  if (next.dirty) item[ATTR.pending] = pendingKey(agg.name, pendingBucket(lane, ref.keyJson, t.pendingKeySpread));
   const bytes = itemBytes(item);
   if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
-  let condition = '#rev = :expected';
-  if (expectedRev === undefined) {
-    condition = 'attribute_not_exists(#pk)';
-    names['#pk'] = ATTR.pk;
-  } else values[':expected'] = expectedRev;
-  return conditionalWrite(() =>
-    t.updates.update({
-      TableName: t.tableName,
-      Key: { pk: item.pk, sk: item.sk },
-      UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
-      ConditionExpression: condition,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    }),
-  );
+  // The item is the whole partial (only its lane writes it), so a put writes it.
+  return conditionalWrite(() => t.updates.put({ TableName: t.tableName, Item: item, ...revisionCondition(expectedRev) }, { pk, sk }));
 }
 
 /**

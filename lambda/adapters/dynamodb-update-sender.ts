@@ -1,7 +1,15 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type PutCommandInput,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { UpdateBatching } from '../contract/env';
 import { itemBytes } from '../domain/item-budget';
+import { ATTR } from '../contract/window-table-layout';
 
 export type { UpdateBatching };
 
@@ -21,8 +29,37 @@ export type ConditionalUpdate = Omit<UpdateCommandInput, 'ReturnValues' | 'Updat
   readonly ConditionExpression: string;
 };
 
+/**
+ * A conditional PutItem with nothing a transaction's action cannot carry: for an item whose every attribute the writer
+ * knows, the same write as an update that SETs them all (the same write units on AWS), and cheaper for the local
+ * emulator to apply (ministack applies a transaction's update expression three times, each on a copy of the item).
+ */
+export type ConditionalPut = Omit<PutCommandInput, 'ReturnValues' | 'ConditionExpression'> & {
+  readonly ConditionExpression: string;
+};
+
+/** The condition of a conditional write, with the names and values it uses. */
+export interface WriteCondition {
+  readonly ConditionExpression: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues?: Record<string, unknown>;
+}
+
+/**
+ * The condition of a write that expects the item at revision `expectedRev` (the `rev` attribute every write of it
+ * bumps), or, when undefined, expects no item.
+ */
+export function revisionCondition(expectedRev: number | undefined): WriteCondition {
+  return expectedRev === undefined
+    ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': ATTR.pk } }
+    : { ConditionExpression: '#rev = :expectedRev', ExpressionAttributeNames: { '#rev': ATTR.rev }, ExpressionAttributeValues: { ':expectedRev': expectedRev } };
+}
+
+/** One write of a transaction, as TransactWriteItems names it. */
+type Action = { readonly Update: ConditionalUpdate } | { readonly Put: ConditionalPut };
+
 interface Queued {
-  readonly input: ConditionalUpdate;
+  readonly action: Action;
   readonly itemKey: string;
   readonly bytes: number;
   readonly resolve: () => void;
@@ -36,8 +73,8 @@ function cancellationReasons(e: unknown): readonly { Code?: string }[] | undefin
 }
 
 /**
- * Sends conditional UpdateItems:
- * - `single`: one UpdateItem request each, all in flight at once (AWS: cheapest per write, and DynamoDB serves the
+ * Sends conditional UpdateItems and PutItems:
+ * - `single`: one request each, all in flight at once (AWS: cheapest per write, and DynamoDB serves the
  *   requests side by side);
  * - `transactions`: the updates issued in the same turn of the event loop go out together as TransactWriteItems of up
  *   to {@link MAX_TRANSACT_ITEMS} (the local emulator serves every request in one process, one after another, at about
@@ -58,16 +95,28 @@ export class UpdateSender {
 
   /** Sends one conditional update; resolves once it is written. */
   update(input: ConditionalUpdate): Promise<void> {
-    if (this.mode === 'single') return this.sendOne(input);
+    const bytes = itemBytes(input.Key ?? {}) + itemBytes(input.ExpressionAttributeValues ?? {}) + input.UpdateExpression.length + input.ConditionExpression.length;
+    return this.send({ Update: input }, input.Key, bytes);
+  }
+
+  /** Sends one conditional put of the item whose table key is `key`; resolves once it is written. */
+  put(input: ConditionalPut, key: Readonly<Record<string, unknown>>): Promise<void> {
+    const bytes = itemBytes(input.Item ?? {}) + itemBytes(input.ExpressionAttributeValues ?? {}) + input.ConditionExpression.length;
+    return this.send({ Put: input }, key, bytes);
+  }
+
+  private send(action: Action, key: unknown, bytes: number): Promise<void> {
+    if (this.mode === 'single') return this.sendOne(action);
     return new Promise<void>((resolve, reject) => {
       if (this.queue.length === 0) setImmediate(() => void this.flush());
-      const bytes = itemBytes(input.Key ?? {}) + itemBytes(input.ExpressionAttributeValues ?? {}) + input.UpdateExpression.length + input.ConditionExpression.length;
-      this.queue.push({ input, itemKey: JSON.stringify([input.TableName, input.Key]), bytes, resolve, reject });
+      const table = 'Put' in action ? action.Put.TableName : action.Update.TableName;
+      this.queue.push({ action, itemKey: JSON.stringify([table, key]), bytes, resolve, reject });
     });
   }
 
-  private async sendOne(input: ConditionalUpdate): Promise<void> {
-    await this.doc.send(new UpdateCommand(input));
+  private async sendOne(action: Action): Promise<void> {
+    if ('Put' in action) await this.doc.send(new PutCommand(action.Put));
+    else await this.doc.send(new UpdateCommand(action.Update));
   }
 
   /** Sends what was queued, in groups that fit one transaction (never the same item twice in one). */
@@ -96,7 +145,7 @@ export class UpdateSender {
   private async sendGroup(group: readonly Queued[]): Promise<void> {
     if (group.length === 1) return this.settle(group[0]);
     try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: group.map((q) => ({ Update: q.input })) }));
+      await this.doc.send(new TransactWriteCommand({ TransactItems: group.map((q) => q.action) }));
     } catch (e) {
       const reasons = cancellationReasons(e);
       if (!reasons) {
@@ -120,7 +169,7 @@ export class UpdateSender {
 
   private async settle(q: Queued): Promise<void> {
     try {
-      await this.sendOne(q.input);
+      await this.sendOne(q.action);
       q.resolve();
     } catch (e) {
       q.reject(e);

@@ -1,6 +1,6 @@
 import { conditionalWrite, isConditionFailure } from './conditional-write';
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { UpdateSender, type UpdateBatching } from './dynamodb-update-sender';
+import { UpdateSender, type ConditionalUpdate, type UpdateBatching, type WriteCondition, revisionCondition } from './dynamodb-update-sender';
 import { ItemBudgetExceededError, type PartialKey, type PendingPage, type PendingQuery, type WindowStore, type WriteOutcome } from '../app/ports';
 import { getPartials, partialRefOf, registerLane, writePartial, type PartialTable } from './dynamodb-partials';
 import { itemBytes, WINDOW_ITEM_BUDGET_BYTES } from '../domain/item-budget';
@@ -26,6 +26,40 @@ import { ATTR, compactLane, LANE_BUCKETS, LANES_PK, laneSlotBuckets, PENDING_IND
 
 export { ATTR, LANES_PK, PENDING_INDEX };
 export { laneStateOf, parseWindowItem, storedWindowOf, watermarkKey, windowPendingKey, windowPk, windowSk } from './window-items';
+
+/**
+ * The update that writes `item` (every attribute SET) but keeps the `pending` index key the stored item has, or sets
+ * `pendingKey` when it has none.
+ */
+function keepingIndexKey(
+  tableName: string,
+  item: Record<string, unknown>,
+  condition: WriteCondition,
+  pendingKey: string,
+): ConditionalUpdate {
+  const names: Record<string, string> = { ...condition.ExpressionAttributeNames };
+  const values: Record<string, unknown> = { ...condition.ExpressionAttributeValues };
+  const set: string[] = [];
+  let i = 0;
+  for (const [attr, value] of Object.entries(item)) {
+    if (attr === ATTR.pk || attr === ATTR.sk || attr === ATTR.pending) continue;
+    names[`#a${i}`] = attr;
+    values[`:a${i}`] = value;
+    set.push(`#a${i} = :a${i}`);
+    i++;
+  }
+  names['#p'] = ATTR.pending;
+  values[':p'] = pendingKey;
+  set.push('#p = if_not_exists(#p, :p)');
+  return {
+    TableName: tableName,
+    Key: { [ATTR.pk]: item[ATTR.pk], [ATTR.sk]: item[ATTR.sk] },
+    UpdateExpression: `SET ${set.join(', ')}`,
+    ...condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
 
 /** Queries of the `pending` index kept in flight when a batch reads every bucket of a time range. */
 export const PENDING_QUERY_CONCURRENCY = 16;
@@ -115,17 +149,10 @@ export class DynamoWindowStore implements WindowStore {
   }
 
   async writeLane(lane: string, next: LaneState, expectedRev: number): Promise<WriteOutcome> {
-    const names: Record<string, string> = { '#rev': ATTR.rev, '#upd': ATTR.updatedAt };
-    const values: Record<string, unknown> = { ':rev': next.rev, ':upd': next.lastBatchAt ?? 0 };
-    const set = ['#rev = :rev', '#upd = :upd'];
-    const remove: string[] = [];
+    const key = watermarkKey(lane, this.opts.laneBuckets);
+    const item: Record<string, unknown> = { [ATTR.pk]: key.pk, [ATTR.sk]: key.sk, [ATTR.rev]: next.rev, [ATTR.updatedAt]: next.lastBatchAt ?? 0 };
     const put = (attr: string, value: unknown) => {
-      names[`#${attr}`] = attr;
-      if (value === undefined) remove.push(`#${attr}`);
-      else {
-        values[`:${attr}`] = value;
-        set.push(`#${attr} = :${attr}`);
-      }
+      if (value !== undefined) item[attr] = value;
     };
     put(ATTR.watermark, next.watermark);
     put(ATTR.lastBatchAt, next.lastBatchAt);
@@ -133,19 +160,13 @@ export class DynamoWindowStore implements WindowStore {
     put(ATTR.inFlight, next.inFlight && { s: next.inFlight.sequenceNumber, p: next.inFlight.position });
     put(ATTR.repaired, next.repaired.length > 0 ? next.repaired.map(rangeItem) : undefined);
     put(ATTR.lost, next.lost.length > 0 ? next.lost.map(rangeItem) : undefined);
-    values[':expected'] = expectedRev;
     // Lane items written before revisions existed count as revision 0.
-    const condition = expectedRev === 0 ? 'attribute_not_exists(#rev) OR #rev = :expected' : '#rev = :expected';
-    return conditionalWrite(() =>
-      this.updates.update({
-        TableName: this.opts.tableName,
-        Key: watermarkKey(lane, this.opts.laneBuckets),
-        UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
+    const condition: WriteCondition =
+      expectedRev === 0
+        ? { ConditionExpression: 'attribute_not_exists(#rev) OR #rev = :expected', ExpressionAttributeNames: { '#rev': ATTR.rev }, ExpressionAttributeValues: { ':expected': 0 } }
+        : { ConditionExpression: '#rev = :expected', ExpressionAttributeNames: { '#rev': ATTR.rev }, ExpressionAttributeValues: { ':expected': expectedRev } };
+    // The item is the whole lane (only its lane's batches write it), so a put writes it.
+    return conditionalWrite(() => this.updates.put({ TableName: this.opts.tableName, Item: item, ...condition }, key));
   }
 
   async getWindows(refs: readonly WindowRef[], consistent: boolean): Promise<Map<string, StoredWindow>> {
@@ -208,76 +229,41 @@ export class DynamoWindowStore implements WindowStore {
     fileUnder?: string,
   ): Promise<WriteOutcome> {
     const agg = ref.aggregation;
-    const names: Record<string, string> = {
-      '#m': ATTR.measures,
-      '#f': ATTR.fences,
-      '#v': ATTR.version,
-      '#rev': ATTR.rev,
-      '#agg': ATTR.aggregation,
-      '#key': ATTR.key,
-      '#ws': ATTR.windowStart,
-      '#we': ATTR.windowEnd,
-      '#fireAt': ATTR.fireAt,
-      '#exp': ATTR.expiresAt,
-      '#upd': ATTR.updatedAt,
-      '#p': ATTR.pending,
-    };
-    const values: Record<string, unknown> = {
-      ':m': toStoredMeasures(agg.layout, next.state),
-      ':f': next.fences,
-      ':v': next.version,
-      ':rev': next.rev,
-      ':agg': agg.name,
-      ':key': keyRecord(agg, ref.keyJson),
-      ':ws': toIsoUtc(ref.start),
-      ':we': toIsoUtc(ref.end),
-      ':fireAt': ref.end,
-      ':exp': Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
-      ':upd': nowMs,
-    };
-    // DynamoDB refuses a request with a value its expressions do not use: the index key only goes with a pending state.
-    if (next.pending) {
-      values[':p'] =
-        fileUnder === undefined
-          ? windowPendingKey(ref, next.fences, next.lanes, this.opts.pendingKeySpread)
-          : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson, this.opts.pendingKeySpread));
-    }
-    // A per-shard root keeps its lanes (the write is conditional on the revision every registration bumps).
-    if (next.lanes && next.lanes.length > 0) {
-      names['#ln'] = ATTR.lanes;
-      values[':ln'] = new Set(next.lanes.map(compactLane));
-    }
-    let update =
-      'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, ' +
-      '#fireAt = :fireAt, #exp = :exp, #upd = :upd' + (values[':ln'] ? ', #ln = :ln' : '');
-    // An existing window keeps its index key (an unchanged index key costs the index no write).
-    if (!next.pending) update += ' REMOVE #p';
-    else update += fileUnder === undefined ? ', #p = if_not_exists(#p, :p)' : ', #p = :p';
-    let condition: string;
-    if (expectedRev === undefined) {
-      condition = 'attribute_not_exists(#pk)';
-      names['#pk'] = ATTR.pk;
-    } else {
-      condition = '#rev = :expectedRev';
-      values[':expectedRev'] = expectedRev;
-    }
     const key = windowItemKey(ref);
-    // Every attribute the item keeps is SET by this update, so the item after the write is exactly this.
-    const item: Record<string, unknown> = { ...key };
-    for (const [ph, attr] of Object.entries(names)) if (ph !== '#pk' && ph !== '#p') item[attr] = values[`:${ph.slice(1)}`];
-    if (next.pending) item[ATTR.pending] = values[':p'];
+    const item: Record<string, unknown> = {
+      [ATTR.pk]: key.pk,
+      [ATTR.sk]: key.sk,
+      [ATTR.measures]: toStoredMeasures(agg.layout, next.state),
+      [ATTR.fences]: next.fences,
+      [ATTR.version]: next.version,
+      [ATTR.rev]: next.rev,
+      [ATTR.aggregation]: agg.name,
+      [ATTR.key]: keyRecord(agg, ref.keyJson),
+      [ATTR.windowStart]: toIsoUtc(ref.start),
+      [ATTR.windowEnd]: toIsoUtc(ref.end),
+      [ATTR.fireAt]: ref.end,
+      [ATTR.expiresAt]: Math.ceil((ref.end + agg.latenessMs + this.retentionMs) / 1000),
+      [ATTR.updatedAt]: nowMs,
+    };
+    // A per-shard root keeps its lanes (the write is conditional on the revision every registration bumps).
+    if (next.lanes && next.lanes.length > 0) item[ATTR.lanes] = new Set(next.lanes.map(compactLane));
+    // A pending window stays filed where it is (its creator's slot, and an unchanged index key costs the index no
+    // write), unless the caller files it anew; a new one, or one read unfiled, is filed under its first lane.
+    const filed = next.filedAs ?? undefined;
+    const computed = (): string =>
+      fileUnder === undefined
+        ? windowPendingKey(ref, next.fences, next.lanes, this.opts.pendingKeySpread)
+        : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson, this.opts.pendingKeySpread));
+    if (next.pending) item[ATTR.pending] = fileUnder === undefined && filed !== undefined ? filed : computed();
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
-    return conditionalWrite(() =>
-      this.updates.update({
-        TableName: this.opts.tableName,
-        Key: key,
-        UpdateExpression: update,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
+    const condition = revisionCondition(expectedRev);
+    // The item is the whole window, so a put writes it. Except for a pending rewrite of a window whose index key is
+    // unknown (a state not read from the store): that one keeps whatever key the item has, as an update.
+    if (next.pending && fileUnder === undefined && expectedRev !== undefined && next.filedAs === undefined) {
+      return conditionalWrite(() => this.updates.update(keepingIndexKey(this.opts.tableName, item, condition, computed())));
+    }
+    return conditionalWrite(() => this.updates.put({ TableName: this.opts.tableName, Item: item, ...condition }, key));
   }
 
   async findPending(aggregation: CompiledAggregation, query: PendingQuery): Promise<PendingPage> {

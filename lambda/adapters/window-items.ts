@@ -111,6 +111,7 @@ export function storedWindowOf(ref: WindowRef, item: Record<string, unknown>): S
     pending: item[ATTR.pending] !== undefined,
     rev: Number(item[ATTR.rev] ?? 0),
     updatedAt: item[ATTR.updatedAt] === undefined ? undefined : Number(item[ATTR.updatedAt]),
+    filedAs: typeof item[ATTR.pending] === 'string' ? (item[ATTR.pending] as string) : null,
   };
 }
 

@@ -150,7 +150,7 @@ export async function settleRoot(
       if (seal.length > 0) included = await sealPartials(ctx, ref, seal, included);
       const snapshot = emptyState(ref.aggregation.layout);
       for (const p of included.values()) mergeInto(ref.aggregation.layout, snapshot, p.state);
-      next = { state: snapshot, fences: {}, lanes, version: root.version + 1, pending: true, rev: root.rev + 1 };
+      next = { state: snapshot, fences: {}, lanes, version: root.version + 1, pending: true, rev: root.rev + 1, filedAs: root.filedAs };
     } else if (ctx.passing && root.pending && root.version === 0) {
       fileUnder = laggardOf(ref, fences, ctx.passing.lane, ctx.passing.watermarks);
       if (fileUnder !== undefined) next = { ...root, rev: root.rev + 1 };

@@ -162,6 +162,7 @@ function writtenAt(next: StoredWindow, nowMs: number): StoredWindow {
     pending: next.pending,
     rev: next.rev,
     updatedAt: nowMs,
+    filedAs: next.filedAs,
   };
   return written;
 }

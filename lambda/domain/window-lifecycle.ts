@@ -26,6 +26,12 @@ export interface StoredWindow {
    * instead of `fences` (a root has none); `state` is then the snapshot the current version was fired with.
    */
   readonly lanes?: readonly string[];
+  /**
+   * Where the store filed the window for the pending-window lookup, as it read the window: the store's own token,
+   * carried unchanged to the next write so that a rewrite keeps the window where its creator filed it. `null` when it
+   * was read unfiled (not pending); absent when unknown (a state not read from the store).
+   */
+  readonly filedAs?: string | null;
 }
 
 /**
@@ -145,5 +151,5 @@ export function nextWindowState(
   fences[change.lane] = change.maxPosition;
   const prevVersion = stored?.version ?? 0;
   const version = prevVersion > 0 ? prevVersion + 1 : fires(ref, fences) ? 1 : 0;
-  return { state, fences, version, pending: true, rev: (stored?.rev ?? 0) + 1 };
+  return { state, fences, version, pending: true, rev: (stored?.rev ?? 0) + 1, filedAs: stored?.filedAs };
 }

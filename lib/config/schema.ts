@@ -157,7 +157,7 @@ export const settingsSchema = z.object({
    */
   firehoseErrorLogging: bool.default(CONFIG_DEFAULTS.firehoseErrorLogging),
   /**
-   * How the functions send their conditional DynamoDB updates: "single", an UpdateItem each; "transactions", the updates
+   * How the functions send their conditional DynamoDB updates: "single", a request each; "transactions", the updates
    * a batch issues together grouped into TransactWriteItems of up to 100 (each keeps its own condition and outcome).
    * The local emulator target sets "transactions": the emulator serves every request in one process, so its cost
    * follows the number of requests. Keep "single" on AWS, where a transaction bills twice the write units and one

@@ -37,7 +37,7 @@ export interface IdleWindowCloserProps {
   readonly laneIdleTimeout?: Duration;
   /**
    * How the function sends its conditional DynamoDB updates (see `UPDATE_BATCHING_MODES`): the local emulator target
-   * groups them into transactions; AWS stages send an UpdateItem each.
+   * groups them into transactions; AWS stages send a request each.
    * @default 'single'
    */
   readonly updateBatching?: UpdateBatching;

@@ -22,7 +22,7 @@ export const RUNBOOK = 'docs/operations.md';
  * One throttle alarm each: the L2's all-operations helper is a metric-math sum, and a single metric per alarm keeps
  * every alarm deployable to the local emulator too (which rejects metric-math alarms).
  */
-export const WINDOW_TABLE_OPERATIONS = ['GetItem', 'BatchGetItem', 'UpdateItem', 'Query'] as const;
+export const WINDOW_TABLE_OPERATIONS = ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Query'] as const;
 
 /** Properties of {@link PipelineMonitoring}. */
 export interface PipelineMonitoringProps {

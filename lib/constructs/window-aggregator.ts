@@ -127,7 +127,7 @@ export interface WindowAggregatorProps extends AggregatorEventSourceSettings {
   readonly queueEncryptionKey?: kms.IKey;
   /**
    * How the function sends its conditional DynamoDB updates (see `UPDATE_BATCHING_MODES`): the local emulator target
-   * groups them into transactions; AWS stages send an UpdateItem each.
+   * groups them into transactions; AWS stages send a request each.
    * @default 'single'
    */
   readonly updateBatching?: UpdateBatching;

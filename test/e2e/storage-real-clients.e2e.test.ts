@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ItemBudgetExceededError } from '../../lambda/app/ports';
-import { DynamoWindowStore } from '../../lambda/adapters/dynamodb-window-store';
+import { ATTR, DynamoWindowStore, windowPendingKey, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { FirehoseResultSink } from '../../lambda/adapters/firehose-result-sink';
 import { S3RecordSink } from '../../lambda/adapters/s3-record-sink';
 import { addEvent, emptyState, toMeasureValues, type AggregateState } from '../../lambda/domain/aggregate-state';
@@ -18,7 +19,7 @@ import { windowId, type WindowRef } from '../../lambda/domain/window-ref';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
 import { positionOf } from '../../lambda/domain/sequence';
 import { parseAggregationSpec, type AggregationSpec } from '../../lambda/domain/spec';
-import type { StoredWindow } from '../../lambda/domain/window-lifecycle';
+import { nextWindowState, type StoredWindow } from '../../lambda/domain/window-lifecycle';
 import { toWindowResult } from '../../lambda/domain/window-result';
 import { awsClients, clientConfig } from '../../scripts/lib/aws-target';
 import { NdjsonPrefixReader, readObject } from '../../scripts/lib/s3-sinks';
@@ -191,6 +192,41 @@ describe('DynamoWindowStore and the sinks with the real SDK clients', () => {
     const marked = await batched.getWindows(refs, true);
     expect(refs.map((r, i) => [i, marked.get(windowId(agg.name, r.keyJson, r.start))!.pending])).toEqual(refs.map((_, i) => [i, i === 5]));
   });
+
+  test.each(['single', 'transactions'] as const)(
+    '%s mode: a window rewritten from what was read keeps the index key its creator filed it under; the write replaces the item whole',
+    async (mode) => {
+      const s = new DynamoWindowStore(clients.doc, { tableName: outputs.WindowTableName, updateBatching: mode });
+      const ref: WindowRef = { aggregation: agg, keyJson: JSON.stringify([`${runId}filed-${mode}`]), start: T0, end: T0 + 60_000 };
+      const key = { pk: windowPk(agg.name, ref.keyJson), sk: windowSk(ref.start) };
+      const raw = async () => (await clients.doc.send(new GetCommand({ TableName: outputs.WindowTableName, Key: key, ConsistentRead: true }))).Item!;
+      // Created by a lane that sorts after the one that writes next: filed under the creator's slot.
+      const created = nextWindowState(ref, undefined, { lane: 'shardId-000000000009', state: stateOf(agg, [1]), maxPosition: positionOf(sequenceNumber(1)) }, () => false)!;
+      expect(await s.writeWindow(ref, created, undefined, 1)).toBe('written');
+      const filed = (await raw())[ATTR.pending] as string;
+      expect(filed).toBe(windowPendingKey(ref, created.fences, undefined, undefined));
+      const read = (await s.getWindows([ref], true)).get(windowId(agg.name, ref.keyJson, ref.start))!;
+      expect(read.filedAs).toBe(filed);
+      const next = nextWindowState(ref, read, { lane: 'shardId-000000000000', state: stateOf(agg, [2]), maxPosition: positionOf(sequenceNumber(2)) }, () => false)!;
+      // The first lane is now another one, whose slot differs: the window must stay where it was filed.
+      expect(windowPendingKey(ref, next.fences, undefined, undefined)).not.toBe(filed);
+      expect(await s.writeWindow(ref, next, read.rev, 2)).toBe('written');
+      const after = await raw();
+      expect(after[ATTR.pending]).toBe(filed);
+      expect(after[ATTR.rev]).toBe(2);
+      // Emitted, then corrected from the read: filed anew under its first lane; a window written unfiled has no key.
+      await s.markEmitted(ref, 0);
+      const unfiled = (await s.getWindows([ref], true)).get(windowId(agg.name, ref.keyJson, ref.start))!;
+      expect(unfiled.filedAs).toBeNull();
+      expect(await s.writeWindow(ref, { ...unfiled, rev: unfiled.rev + 1, pending: false }, unfiled.rev, 3)).toBe('written');
+      expect(Object.keys(await raw()).sort()).toEqual(
+        [ATTR.pk, ATTR.sk, ATTR.measures, ATTR.fences, ATTR.version, ATTR.rev, ATTR.aggregation, ATTR.key, ATTR.windowStart, ATTR.windowEnd, ATTR.fireAt, ATTR.expiresAt, ATTR.updatedAt].sort(),
+      );
+      const again = (await s.getWindows([ref], true)).get(windowId(agg.name, ref.keyJson, ref.start))!;
+      expect(await s.writeWindow(ref, { ...again, rev: again.rev + 1, pending: true }, again.rev, 4)).toBe('written');
+      expect((await raw())[ATTR.pending]).toBe(windowPendingKey(ref, next.fences, undefined, undefined));
+    },
+  );
 
   test('the errors sink writes rejected records readable as written', async () => {
     const sink = new S3RecordSink(clients.s3, outputs.BucketName, outputs.ErrorsPrefix, { PutObjectCommand });

@@ -50,7 +50,7 @@ export function functionEnvFor(outputs: StackOutputs, spec: AggregationSpec, ove
     [ENV.errorsPrefix]: outputs.ErrorsPrefix,
     [ENV.latePrefix]: outputs.LatePrefix,
     // The table layout of the local stage the e2e suite deploys, so that the deployed closer sweeps the buckets these
-    // handlers file windows in. Updates stay single (the default): the fault proxy counts and fails UpdateItems.
+    // handlers file windows in. Writes stay single (the default): the fault proxy counts and fails UpdateItems and PutItems.
     [ENV.pendingKeySpread]: String(LOCAL_PENDING_KEY_SPREAD),
     [ENV.laneBuckets]: String(LOCAL_LANE_BUCKETS),
     ...overrides,

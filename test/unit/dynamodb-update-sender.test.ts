@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore } from '../../lambda/adapters/dynamodb-window-store';
 import { MAX_TRANSACT_GROUP_BYTES, MAX_TRANSACT_ITEMS, UpdateSender, type ConditionalUpdate } from '../../lambda/adapters/dynamodb-update-sender';
@@ -33,24 +33,24 @@ const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 describe('UpdateSender', () => {
   beforeEach(() => ddb.reset());
 
-  test('transactions: the window writes of one turn go out as one TransactWriteItems, each action the UpdateItem single mode sends', async () => {
-    ddb.on(UpdateCommand).resolves({});
+  test('transactions: the window writes of one turn go out as one TransactWriteItems, each action the PutItem single mode sends', async () => {
+    ddb.on(PutCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     const refs = Array.from({ length: 40 }, (_, i) => ref(`d${i}`));
     const single = new DynamoWindowStore(doc, { tableName: 'windows', updateBatching: 'single' });
     expect(await Promise.all(refs.map((r, i) => single.writeWindow(r, windowState(i + 1, 1), undefined, 5)))).toStrictEqual(refs.map(() => 'written'));
-    // The reference: what single mode sends, one UpdateItem each.
-    const expected = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    // The reference: what single mode sends, one PutItem each.
+    const expected = ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
     expect(expected).toHaveLength(40);
     ddb.reset();
     ddb.on(TransactWriteCommand).resolves({});
 
     const batched = new DynamoWindowStore(doc, { tableName: 'windows', updateBatching: 'transactions' });
     expect(await Promise.all(refs.map((r, i) => batched.writeWindow(r, windowState(i + 1, 1), undefined, 5)))).toStrictEqual(refs.map(() => 'written'));
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
     const calls = ddb.commandCalls(TransactWriteCommand);
     expect(calls).toHaveLength(1);
-    expect(calls[0].args[0].input.TransactItems!.map((a) => a.Update)).toStrictEqual(expected);
+    expect(calls[0].args[0].input.TransactItems!.map((a) => a.Put)).toStrictEqual(expected);
   });
 
   test(`transactions: at most ${MAX_TRANSACT_ITEMS} actions a transaction, and never one item twice in a transaction`, async () => {
@@ -63,6 +63,13 @@ describe('UpdateSender', () => {
     // An item updated twice in one turn: its second update goes in a transaction of its own (here alone: an UpdateItem).
     await Promise.all([update(1), update(2), update(1)].map((u) => sender.update(u)));
     expect(ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems!.map((a) => a.Update!.Key))).toStrictEqual([[update(1).Key, update(2).Key]]);
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toStrictEqual([update(1)]);
+    ddb.resetHistory();
+    // A put and an update of one item are the same item too.
+    ddb.on(PutCommand).resolves({});
+    const put = { TableName: 't', Item: { pk: 'k1', sk: 's', n: 9 }, ConditionExpression: 'attribute_exists(#n)', ExpressionAttributeNames: { '#n': 'n' } };
+    await Promise.all([sender.update(update(1)), sender.put(put, { pk: 'k1', sk: 's' }), sender.update(update(2))]);
+    expect(ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems)).toStrictEqual([[{ Put: put }, { Update: update(2) }]]);
     expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toStrictEqual([update(1)]);
   });
 

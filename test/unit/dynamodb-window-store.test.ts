@@ -1,6 +1,6 @@
 
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand, type BatchGetCommandInput, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand, type BatchGetCommandInput, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoWindowStore, MAX_BATCH_GET_KEYS } from '../../lambda/adapters/dynamodb-window-store';
 import { fnv1a32, LANE_BUCKETS, lanePk, PENDING_BUCKETS, PENDING_KEY_SPREAD, PENDING_LANE_SLOTS, pendingKey } from '../../lambda/contract/window-table-layout';
@@ -31,8 +31,8 @@ const store = new DynamoWindowStore(doc, { tableName: 'windows', retentionAfterC
 describe('DynamoWindowStore', () => {
   beforeEach(() => ddb.reset());
 
-  test('creates a window with one conditional UpdateItem', async () => {
-    ddb.on(UpdateCommand).resolves({});
+  test('creates a window with one conditional PutItem of the whole item', async () => {
+    ddb.on(PutCommand).resolves({});
     const state = emptyState(agg.layout);
     state[0] = 2;
     state[1] = 41;
@@ -40,32 +40,60 @@ describe('DynamoWindowStore', () => {
     state[3] = 21;
     const outcome = await store.writeWindow(ref('d1'), { state, fences: { 'shardId-1': '001' }, version: 0, pending: true, rev: 1 }, undefined, 99);
     expect(outcome).toBe('written');
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
-    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: 'windows',
-      Key: { pk: 'w#temp_1m#["d1"]', sk: '1970-01-01T00:02:00.000Z' },
-      UpdateExpression: 'SET #m = :m, #f = :f, #v = :v, #rev = :rev, #agg = :agg, #key = :key, #ws = :ws, #we = :we, #fireAt = :fireAt, #exp = :exp, #upd = :upd, #p = if_not_exists(#p, :p)',
       ConditionExpression: 'attribute_not_exists(#pk)',
-      ExpressionAttributeValues: expect.objectContaining({
-        ':m': { n: 2, mean: { s: 41, c: 2 }, hi: 21 },
-        ':key': { deviceId: 'd1' },
-        ':fireAt': 180_000,
-        // The index key: the creating lane's slot, then a hash of the window's key within it.
-        ':p': `temp_1m#${(fnv1a32('shardId-1') % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD + (fnv1a32('["d1"]') % PENDING_KEY_SPREAD)}`,
+      ExpressionAttributeNames: { '#pk': 'pk' },
+      Item: {
+        pk: 'w#temp_1m#["d1"]',
+        sk: '1970-01-01T00:02:00.000Z',
+        m: { n: 2, mean: { s: 41, c: 2 }, hi: 21 },
+        f: { 'shardId-1': '001' },
+        v: 0,
+        rev: 1,
+        agg: 'temp_1m',
+        key: { deviceId: 'd1' },
+        ws: '1970-01-01T00:02:00.000Z',
+        we: '1970-01-01T00:03:00.000Z',
+        fireAt: 180_000,
         // TTL: end + lateness + retention, in epoch seconds.
-        ':exp': (180_000 + 30_000 + 3_600_000) / 1000,
-      }),
+        expiresAt: (180_000 + 30_000 + 3_600_000) / 1000,
+        updatedAt: 99,
+        // The index key: the creating lane's slot, then a hash of the window's key within it.
+        pendingAgg: `temp_1m#${(fnv1a32('shardId-1') % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD + (fnv1a32('["d1"]') % PENDING_KEY_SPREAD)}`,
+      },
     });
   });
 
-  test('updates conditionally on the revision read, and clears pending once emitted', async () => {
+  test('a pending rewrite keeps the index key the window was read with; one read unfiled is filed under its first lane', async () => {
+    ddb.on(PutCommand).resolves({});
+    const base = { state: emptyState(agg.layout), fences: { 'shardId-0': '002', 'shardId-1': '001' }, version: 0, pending: true, rev: 3 };
+    await store.writeWindow(ref('d1'), { ...base, filedAs: 'temp_1m#77' }, 2, 1);
+    await store.writeWindow(ref('d1'), { ...base, filedAs: null }, 2, 1);
+    const filed = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!.pendingAgg as string);
+    expect(filed).toStrictEqual(['temp_1m#77', `temp_1m#${(fnv1a32('shardId-0') % PENDING_LANE_SLOTS) * PENDING_KEY_SPREAD + (fnv1a32('["d1"]') % PENDING_KEY_SPREAD)}`]);
+    expect(ddb.commandCalls(PutCommand).every((c) => c.args[0].input.ConditionExpression === '#rev = :expectedRev')).toBe(true);
+  });
+
+  test('a pending rewrite of a state not read from the store keeps the index key the item has, as an update', async () => {
     ddb.on(UpdateCommand).resolves({});
+    await store.writeWindow(ref('d1'), { state: emptyState(agg.layout), fences: { 'shardId-1': '001' }, version: 0, pending: true, rev: 3 }, 2, 1);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    expect(input.UpdateExpression).toMatch(/, #p = if_not_exists\(#p, :p\)$/);
+    expect(input.ConditionExpression).toBe('#rev = :expectedRev');
+  });
+
+  test('writes conditionally on the revision read, and clears pending once emitted', async () => {
+    ddb.on(PutCommand).resolves({});
     await store.writeWindow(ref('d1'), { state: emptyState(agg.layout), fences: {}, version: 1, pending: false, rev: 5 }, 4, 1);
-    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       ConditionExpression: '#rev = :expectedRev',
-      ExpressionAttributeValues: expect.objectContaining({ ':expectedRev': 4 }),
-      UpdateExpression: expect.stringMatching(/ REMOVE #p$/),
+      ExpressionAttributeValues: { ':expectedRev': 4 },
     });
+    expect(ddb.commandCalls(PutCommand)[0].args[0].input.Item).not.toHaveProperty('pendingAgg');
   });
 
   test('a failed condition is a conflict, other errors propagate', async () => {
@@ -149,12 +177,12 @@ describe('DynamoWindowStore', () => {
 
   test('with a smaller key spread (the local stage: 1), a lane slot is one bucket: windows are filed there, a batch reads one bucket, the closer 128', async () => {
     const narrow = new DynamoWindowStore(doc, { tableName: 'windows', pendingKeySpread: 1 });
-    ddb.on(UpdateCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
     ddb.on(QueryCommand).resolves({ Items: [] });
     const slot = fnv1a32('shardId-1') % PENDING_LANE_SLOTS;
     await narrow.writeWindow(ref('d1'), { state: emptyState(agg.layout), fences: { 'shardId-1': '001' }, version: 0, pending: true, rev: 1 }, undefined, 1);
     await narrow.writeWindow(ref('d2'), { state: emptyState(agg.layout), fences: { 'shardId-1': '001' }, version: 0, pending: true, rev: 1 }, 0, 1, 'shardId-1');
-    const filed = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues![':p'] as string);
+    const filed = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!.pendingAgg as string);
     expect(filed).toStrictEqual([`temp_1m#${slot}`, `temp_1m#${slot}`]);
     await narrow.findPending(agg, { after: 100_000, atOrBefore: 200_000, lane: 'shardId-1' });
     expect(ddb.commandCalls(QueryCommand).map((c) => String(c.args[0].input.ExpressionAttributeValues![':k']))).toStrictEqual([`temp_1m#${slot}`]);
@@ -187,11 +215,11 @@ describe('DynamoWindowStore', () => {
   });
 
   test('a lane is written only at the revision it was read at', async () => {
-    ddb.on(UpdateCommand).rejects(conditionFailed());
+    ddb.on(PutCommand).rejects(conditionFailed());
     expect(await store.writeLane('shard-1', { watermark: 1000, lastBatchAt: 5, repaired: [], lost: [], rev: 3 }, 2)).toBe('conflict');
-    const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
-    expect(input.Key).toEqual({ pk: lanePk('shard-1'), sk: 'shard-1' });
+    const input = ddb.commandCalls(PutCommand)[0].args[0].input;
+    expect(input.Item).toStrictEqual({ pk: lanePk('shard-1'), sk: 'shard-1', rev: 3, updatedAt: 5, wm: 1000, lb: 5 });
     expect(input.ConditionExpression).toBe('#rev = :expected');
-    expect(input.ExpressionAttributeValues).toMatchObject({ ':expected': 2, ':rev': 3, ':wm': 1000, ':lb': 5 });
+    expect(input.ExpressionAttributeValues).toStrictEqual({ ':expected': 2 });
   });
 });

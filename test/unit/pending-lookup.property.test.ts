@@ -1,9 +1,9 @@
 import { expect } from '@jest/globals';
 import { fc, test } from '@fast-check/jest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand, type QueryCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand, type PutCommandInput, type QueryCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoWindowStore } from '../../lambda/adapters/dynamodb-window-store';
+import { DynamoWindowStore, windowPk, windowSk } from '../../lambda/adapters/dynamodb-window-store';
 import { laggardOf } from '../../lambda/app/window-settlement';
 import { emptyState } from '../../lambda/domain/aggregate-state';
 import type { WindowRef } from '../../lambda/domain/window-ref';
@@ -14,7 +14,7 @@ const agg = spec.aggregations[0];
 const MINUTE = 60_000;
 
 /**
- * A table with only what the lookup needs: items by key with their `pending` index key and sort key, UpdateItem's
+ * A table with only what the lookup needs: items by key with their `pending` index key and sort key, PutItem, UpdateItem's
  * SET/REMOVE of the index key (with `if_not_exists`), and a Query of the index by key and `fireAt` range, with Limit
  * and ExclusiveStartKey as DynamoDB pages (the index keeps items in sort-key order).
  */
@@ -31,11 +31,18 @@ function fakeTable() {
       if (cur) delete cur.p;
       return {};
     }
-    const next = { pk: key.pk, sk: key.sk, fireAt: Number(values[':fireAt']), p: cur?.p };
+    const names = input.ExpressionAttributeNames ?? {};
+    const assigned = new Map([...expr.matchAll(/(#\w+) = (:\w+)/g)].map(([, n, v]) => [names[n], values[v]]));
+    const next = { pk: key.pk, sk: key.sk, fireAt: Number(assigned.get('fireAt')), p: cur?.p };
     if (expr.includes('#p = if_not_exists(#p, :p)')) next.p = cur?.p ?? String(values[':p']);
     else if (expr.includes('REMOVE #p')) next.p = undefined;
     else throw new Error(`unexpected update ${expr}`);
     items.set(id, next);
+    return {};
+  });
+  ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
+    const item = input.Item as { pk: string; sk: string; fireAt: number; pendingAgg?: string };
+    items.set(`${item.pk}|${item.sk}`, { pk: item.pk, sk: item.sk, fireAt: Number(item.fireAt), p: item.pendingAgg });
     return {};
   });
   ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
@@ -49,7 +56,9 @@ function fakeTable() {
     const to = input.Limit === undefined ? matching.length : Math.min(matching.length, from + input.Limit);
     return { Items: matching.slice(from, to).map((i) => ({ pk: i.pk, sk: i.sk })), LastEvaluatedKey: to < matching.length ? { i: to } : undefined };
   });
-  return { ddb, store: new DynamoWindowStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), { tableName: 'windows', sleep: async () => {} }) };
+  /** What a read of the window gives the next write: where the item is filed (null: not filed). */
+  const filedAs = (pk: string, sk: string): string | null => items.get(`${pk}|${sk}`)?.p ?? null;
+  return { ddb, filedAs, store: new DynamoWindowStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), { tableName: 'windows', sleep: async () => {} }) };
 }
 
 const op = fc.record({
@@ -59,13 +68,15 @@ const op = fc.record({
   /** Another lane writes the window afterwards (it keeps its creator's index key). */
   other: fc.option(fc.constantFrom('shardId-000000000003', 'shardId-000000000001'), { nil: undefined }),
   emitted: fc.boolean(),
+  /** The rewrite comes from a read of the window (as a batch writes; a put), or from a state not read (an update). */
+  read: fc.boolean(),
 });
 
 describe('the pending index lookup (lane slots × key buckets)', () => {
   test.prop([fc.array(op, { maxLength: 60 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 7 })], { numRuns: 25 })(
     'a due query finds exactly the pending windows its lane created in the range, and the paged sweep every one once',
     async (ops, a, b, pageSize) => {
-      const { ddb, store } = fakeTable();
+      const { ddb, filedAs, store } = fakeTable();
       try {
         /** The reference: window id → creator lane, end, pending. */
         const ref = new Map<string, { creator: string; end: number; pending: boolean }>();
@@ -77,7 +88,10 @@ describe('the pending index lookup (lane slots × key buckets)', () => {
           const creator = cur?.pending ? cur.creator : o.lane;
           const base = { state: emptyState(agg.layout), version: 0, rev: 1 };
           await store.writeWindow(w, { ...base, fences: { [o.lane]: '1' }, pending: true }, cur ? 0 : undefined, 0);
-          if (o.other) await store.writeWindow(w, { ...base, fences: { [o.lane]: '1', [o.other]: '1' }, pending: true }, 1, 0);
+          if (o.other) {
+            const read = o.read ? { filedAs: filedAs(windowPk(agg.name, w.keyJson), windowSk(w.start)) } : {};
+            await store.writeWindow(w, { ...base, fences: { [o.lane]: '1', [o.other]: '1' }, pending: true, ...read }, 1, 0);
+          }
           ref.set(id, { creator, end: w.end, pending: true });
           if (o.emitted) {
             await store.markEmitted(w, 0);
