@@ -28,15 +28,10 @@ export { ATTR, LANES_PK, PENDING_INDEX };
 export { laneStateOf, parseWindowItem, storedWindowOf, watermarkKey, windowPendingKey, windowPk, windowSk } from './window-items';
 
 /**
- * The update that writes `item` (every attribute SET) but keeps the `pending` index key the stored item has, or sets
- * `pendingKey` when it has none.
+ * The update that writes `item` (every attribute SET) but keeps the `pending` index key the stored item has, setting
+ * the item's own only when it has none.
  */
-function keepingIndexKey(
-  tableName: string,
-  item: Record<string, unknown>,
-  condition: WriteCondition,
-  pendingKey: string,
-): ConditionalUpdate {
+function keepingIndexKey(tableName: string, item: Record<string, unknown>, condition: WriteCondition): ConditionalUpdate {
   const names: Record<string, string> = { ...condition.ExpressionAttributeNames };
   const values: Record<string, unknown> = { ...condition.ExpressionAttributeValues };
   const set: string[] = [];
@@ -49,7 +44,7 @@ function keepingIndexKey(
     i++;
   }
   names['#p'] = ATTR.pending;
-  values[':p'] = pendingKey;
+  values[':p'] = item[ATTR.pending];
   set.push('#p = if_not_exists(#p, :p)');
   return {
     TableName: tableName,
@@ -249,19 +244,19 @@ export class DynamoWindowStore implements WindowStore {
     if (next.lanes && next.lanes.length > 0) item[ATTR.lanes] = new Set(next.lanes.map(compactLane));
     // A pending window stays filed where it is (its creator's slot, and an unchanged index key costs the index no
     // write), unless the caller files it anew; a new one, or one read unfiled, is filed under its first lane.
-    const filed = next.filedAs ?? undefined;
-    const computed = (): string =>
-      fileUnder === undefined
-        ? windowPendingKey(ref, next.fences, next.lanes, this.opts.pendingKeySpread)
-        : pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson, this.opts.pendingKeySpread));
-    if (next.pending) item[ATTR.pending] = fileUnder === undefined && filed !== undefined ? filed : computed();
+    if (next.pending) {
+      item[ATTR.pending] =
+        fileUnder !== undefined
+          ? pendingKey(agg.name, pendingBucket(fileUnder, ref.keyJson, this.opts.pendingKeySpread))
+          : (next.filedAs ?? windowPendingKey(ref, next.fences, next.lanes, this.opts.pendingKeySpread));
+    }
     const bytes = itemBytes(item);
     if (bytes > WINDOW_ITEM_BUDGET_BYTES) throw new ItemBudgetExceededError(bytes, WINDOW_ITEM_BUDGET_BYTES);
     const condition = revisionCondition(expectedRev);
     // The item is the whole window, so a put writes it. Except for a pending rewrite of a window whose index key is
     // unknown (a state not read from the store): that one keeps whatever key the item has, as an update.
     if (next.pending && fileUnder === undefined && expectedRev !== undefined && next.filedAs === undefined) {
-      return conditionalWrite(() => this.updates.update(keepingIndexKey(this.opts.tableName, item, condition, computed())));
+      return conditionalWrite(() => this.updates.update(keepingIndexKey(this.opts.tableName, item, condition)));
     }
     return conditionalWrite(() => this.updates.put({ TableName: this.opts.tableName, Item: item, ...condition }, key));
   }
