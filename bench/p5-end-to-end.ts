@@ -9,7 +9,8 @@
  *   one-shard stream, with the same records; records per second from the first put to the last record read.
  * - Sustained: the pipeline draining the same backlog, from enabling its mapping until every shard's lane item marks
  *   the backlog's last record applied (one BatchGetItem a poll, as cheap as the no-op's probe); then the device
- *   aggregates in DynamoDB must count every valid event.
+ *   aggregates in DynamoDB must count every valid event. The backlog is two full batches a shard, and both consumers
+ *   have drained a full batch a shard of the same workload before it (untimed), so both are timed warm.
  * - Latency: single records with a fresh key, put one at a time; produce-to-visible-aggregate, p50 and p95.
  *
  * ministack invokes the function serially and its event source mapping polls about once a second when idle, which
@@ -27,15 +28,21 @@ import type { StackOutputs } from '../scripts/lib/stack-outputs';
 import type { GeneratedRecord } from '../scripts/workload';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { percentile, round, sleep } from './lib/stats';
-import { measureDrains } from './lib/noop-consumer';
+import { aggregatorMapping, measureDrains, openShards, putAll, until } from './lib/noop-consumer';
 import { benchWorkload } from './lib/workload';
 
 /** Options of {@link runP5}. */
 export interface P5Options {
   /** The emulator endpoint (started there when nothing answers). @default AWS_ENDPOINT_URL, else http://127.0.0.1:4566 */
   readonly endpoint?: string;
-  /** Records of the throughput runs. @default 20000 */
+  /**
+   * Records of the throughput runs. @default two full batches a shard (the mapping's BatchSize × open shards × 2), so
+   * that each drain is a sustained run of full batches and not one poll of each shard, whose timing the poller's
+   * passes decide
+   */
   readonly records?: number;
+  /** Records of the untimed warm-up drain through the pipeline. @default half the throughput runs' (a full batch a shard) */
+  readonly warmupRecords?: number;
   /** Latency samples. @default 12 */
   readonly latencySamples?: number;
   /** Give up on a phase after this long. @default 90000 */
@@ -45,6 +52,8 @@ export interface P5Options {
 }
 
 const DEVICE_AGG = 'device_temp_1m';
+/** Event time between consecutive backlog records. */
+const STEP_MS = 1;
 
 /** The emulator's raw Kinesis rate: put everything while a GetRecords loop reads it back. */
 async function rawKinesisRate(clients: AwsClients, records: readonly GeneratedRecord[], timeoutMs: number) {
@@ -130,7 +139,6 @@ async function lanesApplied(clients: AwsClients, table: string, lastByShard: Rea
 export async function runP5(opts: P5Options = {}, log: BenchLog = () => undefined): Promise<FigureResult> {
   const endpoint = opts.endpoint ?? endpointFromEnv();
   const base = { id: 'P5', target: '≥ 0.80 × no-op; p50/p95 reported' };
-  const n = opts.records ?? 20_000;
   const samples = opts.latencySamples ?? 12;
   const timeoutMs = opts.timeoutMs ?? 90_000;
   const emulator = await ensureEmulator({ root: REPO_ROOT, endpoint, log: (l) => log(`P5: ${l}`) });
@@ -138,23 +146,34 @@ export async function runP5(opts: P5Options = {}, log: BenchLog = () => undefine
     const { outputs } = await deployLocal({ endpoint, awsEnv: awsEnvFor(endpoint), log: (l) => log(`P5: ${l}`) });
     const clients = awsClients({ endpoint });
     const run = `b${Date.now().toString(36)}-`;
+    const batchSize = (await aggregatorMapping(clients, outputs)).BatchSize ?? 100;
+    const n = opts.records ?? batchSize * (await openShards(clients, outputs.StreamName)) * 2;
     // Event times start now and advance 1 ms a record, so that they stay ahead of the shard's watermark from earlier
-    // runs (nothing is late) and the whole run spans seconds of event time.
-    const records = benchWorkload(n, { startMs: Date.now(), stepMs: 1, idPrefix: run });
+    // runs (nothing is late); the warm-up's come first, then the backlog's (two full batches of 4 shards: 80 s).
+    const warmN = opts.warmupRecords ?? Math.ceil(n / 2);
+    const warmStartMs = Date.now();
+    const startMs = warmStartMs + warmN * STEP_MS;
+    const records = benchWorkload(n, { startMs, stepMs: STEP_MS, idPrefix: run });
     const raw = await rawKinesisRate(clients, benchWorkload(n, { idPrefix: run }), timeoutMs);
     log(`P5: emulator Kinesis ${raw.rate.toFixed(0)} rec/s`);
     const devices = [...new Set(records.filter((r) => r.event).map((r) => String(r.event!.deviceId)))];
     const valid = records.filter((r) => r.event).length;
-    // The aggregator's worker is warmed first, as the no-op's is by the stream history it consumes before its drain:
-    // on a fresh emulator the aggregator's first batch would otherwise include its cold start.
-    await latency(clients, outputs, `${run}warm-`, 1, timeoutMs);
+    // The aggregator's worker is warmed first with full batches of the same workload, untimed: a function that
+    // drains a stream runs its hot path compiled, and its first batches pay the cold start, the lazily loaded errors
+    // sink and the JIT's warm-up (its CPU a 10,000-record batch fell from 380 to 100 ms over its first six batches,
+    // while the no-op has nothing to compile). The no-op's worker is warmed by the stream history it consumes.
+    const warm = await putAll(clients, outputs.StreamName, benchWorkload(warmN, { startMs: warmStartMs, stepMs: STEP_MS, idPrefix: `${run}warm-` }));
+    await until(`${warmN} warm-up records applied by the pipeline`, timeoutMs, () => lanesApplied(clients, outputs.WindowTableName, warm));
     const drains = await measureDrains(clients, endpoint, outputs, records, (last) => lanesApplied(clients, outputs.WindowTableName, last), timeoutMs);
     const { noop, pipeline: sustained } = drains;
     log(`P5: no-op consumer ${noop.rate.toFixed(0)} rec/s (${noop.batches} batches, BatchSize ${drains.settings.BatchSize}, ${drains.shards} shards)`);
     log(`P5: pipeline ${sustained.rate.toFixed(0)} rec/s`);
     const counted = await countedEvents(clients, outputs.WindowTableName, devices);
     if (counted !== valid) throw new Error(`pipeline: aggregates count ${counted} events, ${valid} were sent`);
-    const latencies = await latency(clients, outputs, run, samples, timeoutMs);
+    // The samples' event times start after the backlog's last: a backlog that spans more event time than a window's
+    // allowed lateness left the shard's watermark ahead of the wall clock, and a sample stamped "now" could fall in a
+    // window already closed (it went to the late sink, and the sample never became visible).
+    const latencies = await latency(clients, outputs, run, samples, timeoutMs, startMs + n * STEP_MS);
     const p50 = percentile(latencies, 50);
     const p95 = percentile(latencies, 95);
     const ratio = sustained.rate / noop.rate;
@@ -182,12 +201,12 @@ export async function runP5(opts: P5Options = {}, log: BenchLog = () => undefine
   }
 }
 
-async function latency(clients: AwsClients, outputs: StackOutputs, run: string, samples: number, timeoutMs: number): Promise<number[]> {
+async function latency(clients: AwsClients, outputs: StackOutputs, run: string, samples: number, timeoutMs: number, notBeforeMs = 0): Promise<number[]> {
   const out: number[] = [];
   const producer = new Producer(clients.kinesis, { streamName: outputs.StreamName, batchSize: 1 });
   for (let i = 0; i < samples; i++) {
     const device = `${run}lat-${i}`;
-    const event = { deviceId: device, site: `${run}lat`, ts: Date.now(), temperature: 20 + i, humidity: 50 };
+    const event = { deviceId: device, site: `${run}lat`, ts: Math.max(Date.now(), notBeforeMs + i), temperature: 20 + i, humidity: 50 };
     const start = performance.now();
     await producer.put({ partitionKey: device, data: JSON.stringify(event) });
     await producer.flush();

@@ -22,10 +22,15 @@ export async function settlePendingWindows(
   const refs: WindowRef[] = [];
   // Not a copy of `exclude` (about a thousand windows a batch settled itself): each id is looked up in both.
   const seen = new Set<string>();
-  for (const agg of aggregations) {
-    const q = query(agg);
-    if (!q) continue;
-    for (const ref of (await ctx.store.findPending(agg, q)).refs) {
+  // The aggregations' lookups side by side (one round trip a batch, not one an aggregation), taken in spec order.
+  const found = await Promise.all(
+    aggregations.map(async (agg) => {
+      const q = query(agg);
+      return q ? (await ctx.store.findPending(agg, q)).refs : [];
+    }),
+  );
+  for (const [i, agg] of aggregations.entries()) {
+    for (const ref of found[i]) {
       // A ref the store kept from the batch carries its id; one rebuilt from an item is named the same way.
       const id = ref.id ?? windowId(agg.name, ref.keyJson, ref.start);
       if (!exclude.has(id) && !seen.has(id)) {

@@ -52,6 +52,22 @@ class BoundedStore extends DenseStore {
     }
   }
 
+  /**
+   * The protobuf form of the counted keys only. Why: the library writes its whole bins array, which grows by chunks
+   * of 128, so a store of ~40 counted keys (a temperature's 15–35 °C at 1 %) went out as 128 to 256 eight-byte counts,
+   * mostly zeros: a stored window's sketch was 1.7 KB of base64 where 0.5 KB say the same. The library's own
+   * `fromProto` (and any DDSketch reader) reads the trimmed form as the same bins; stores written untrimmed still read.
+   */
+  override toProto(): ReturnType<DenseStore['toProto']> {
+    const from = this.minKey - this.offset;
+    const counted =
+      this.count === 0
+        ? { contiguousBinCounts: [], contiguousBinIndexOffset: 0 }
+        : { contiguousBinCounts: this.bins.slice(from, this.maxKey - this.offset + 1), contiguousBinIndexOffset: this.minKey };
+    // The message type is the library's (its typings do not resolve it); only the two fields change.
+    return Object.assign(super.toProto() as object, counted) as ReturnType<DenseStore['toProto']>;
+  }
+
   /** Rebuilds the store with every bin below `newMin` counted in `newMin`. */
   private foldBelow(newMin: number): void {
     const bins = this.bins;

@@ -2,6 +2,8 @@
 import { fc, test } from '@fast-check/jest';
 import { HyperLogLog, hllStandardError } from '../../lambda/domain/hyperloglog';
 import { QuantileSketch } from '../../lambda/domain/quantile-sketch';
+import * as compiledProto from '@datadog/sketches-js/dist/ddsketch/proto/compiled';
+import { DenseStore } from '@datadog/sketches-js/dist/ddsketch/store';
 import { seededRandom } from '../../scripts/workload';
 
 describe('HyperLogLog (distinct)', () => {
@@ -86,14 +88,23 @@ describe('HyperLogLog (distinct)', () => {
   });
 });
 
+interface ProtoStore {
+  readonly contiguousBinCounts?: number[];
+  readonly contiguousBinIndexOffset?: number;
+}
+// The compiled protobuf module's typings declare its root only, not the message types.
+const ProtoDDSketch = (compiledProto as unknown as { DDSketch: { decode(bytes: Uint8Array): { positiveValues?: ProtoStore; negativeValues?: ProtoStore } } }).DDSketch;
+
+/** A store's counted keys and their counts. */
+function binsOfStore(st: { minKey: number; maxKey: number; offset: number; bins: number[] }): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (let key = st.minKey; key <= st.maxKey; key++) if (st.bins[key - st.offset]) out[key] = st.bins[key - st.offset];
+  return out;
+}
+
 /** A quantile sketch's content: the zero count and each store's counts by bin key. */
 function binsOf(q: QuantileSketch) {
-  const store = (st: { minKey: number; maxKey: number; offset: number; bins: number[] }) => {
-    const out: Record<number, number> = {};
-    for (let key = st.minKey; key <= st.maxKey; key++) if (st.bins[key - st.offset]) out[key] = st.bins[key - st.offset];
-    return out;
-  };
-  return { zero: q.sketch.zeroCount, positive: store(q.sketch.store), negative: store(q.sketch.negativeStore) };
+  return { zero: q.sketch.zeroCount, positive: binsOfStore(q.sketch.store), negative: binsOfStore(q.sketch.negativeStore) };
 }
 
 describe('DDSketch (percentile)', () => {
@@ -155,5 +166,47 @@ describe('DDSketch (percentile)', () => {
     expect(binsOf(decoded)).toStrictEqual(binsOf(built));
   });
 
+  test.prop([fc.array(fc.double({ min: -1e12, max: 1e12, noNaN: true }), { maxLength: 200 }), fc.constantFrom(0.05, 0.01, 0.001)])(
+    "the encoded form carries each store's counted span only, and reads back as the library's whole-array form does",
+    (values, accuracy) => {
+      const built = new QuantileSketch(accuracy);
+      values.forEach((v) => built.add(v));
+      const text = built.encode();
+      const proto = ProtoDDSketch.decode(Buffer.from(text, 'base64'));
+      for (const [written, store] of [
+        [proto.positiveValues, built.sketch.store],
+        [proto.negativeValues, built.sketch.negativeStore],
+      ] as const) {
+        // The keys the sketch counted (from its state, not from the encoding): the span the encoding must carry.
+        const keys = Object.keys(store.count === 0 ? {} : binsOfStore(store)).map(Number);
+        const counts = written?.contiguousBinCounts ?? [];
+        expect(counts.length).toBe(keys.length === 0 ? 0 : Math.max(...keys) - Math.min(...keys) + 1);
+        if (keys.length > 0) expect(Number(written?.contiguousBinIndexOffset)).toBe(Math.min(...keys));
+      }
+      // What earlier versions wrote (the whole bins arrays, zeros included) reads back as the same sketch.
+      const untrimmed = untrimmedEncoding(built);
+      expect(untrimmed.length).toBeGreaterThanOrEqual(text.length);
+      const old = QuantileSketch.decode(untrimmed, accuracy);
+      const now = QuantileSketch.decode(text, accuracy);
+      expect(binsOf(now)).toStrictEqual(binsOf(old));
+      expect(now.count).toBe(old.count);
+      for (const q of [0, 0.5, 0.95, 1]) expect(now.quantile(q)).toBe(old.quantile(q));
+    },
+  );
+
   test('an empty sketch reports no value', () => expect(new QuantileSketch().quantile(0.5)).toBe(null));
 });
+
+/** The library's own encoding of a sketch: its stores' whole bins arrays, as this project wrote them before. */
+function untrimmedEncoding(q: QuantileSketch): string {
+  const plain = (st: DenseStore) => Object.assign(Object.create(DenseStore.prototype) as DenseStore, st);
+  const { store, negativeStore } = q.sketch;
+  q.sketch.store = plain(store);
+  q.sketch.negativeStore = plain(negativeStore);
+  try {
+    return q.encode();
+  } finally {
+    q.sketch.store = store;
+    q.sketch.negativeStore = negativeStore;
+  }
+}
