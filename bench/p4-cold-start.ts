@@ -12,7 +12,7 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { esbuildOptionsOf, PIPELINE_BUNDLING } from '../lib/constructs/lambda-bundling';
-import { LAZY_ADAPTERS_FILE } from '../lambda/contract/bundle-layout';
+import { LAZY_ADAPTERS_FILE, LAZY_ADAPTERS_MODULE } from '../lambda/contract/bundle-layout';
 import type { BenchLog, FigureResult } from './lib/figure';
 import { median, round } from './lib/stats';
 import { benchSpec, ROOT } from './lib/workload';
@@ -30,7 +30,7 @@ export interface P4Options {
 
 const ENTRY = join(ROOT, 'lambda', 'aggregator', 'handler.ts');
 /** The aggregator's lazily loaded adapters, built beside the bundle as the stack builds them (`lazyAdaptersHooks`). */
-const LAZY_ENTRY = join(ROOT, 'lambda', 'aggregator', 'lazy-adapters.ts');
+const LAZY_ENTRY = join(ROOT, 'lambda', 'aggregator', `${LAZY_ADAPTERS_MODULE}.ts`);
 /** Target size of the deployed bundle. */
 export const MAX_BUNDLE_BYTES = 800 * 1024;
 /** Target time to import the deployed bundle (issue #17). */

@@ -1,4 +1,4 @@
-import { LAZY_ADAPTERS_FILE } from '../contract/bundle-layout';
+import { LAZY_ADAPTERS_FILE, LAZY_ADAPTERS_MODULE } from '../contract/bundle-layout';
 
 /** The module `lazy-adapters.ts`. */
 export type LazyAdapters = typeof import('./lazy-adapters');
@@ -20,7 +20,7 @@ export function loadLazyAdapters(): Promise<LazyAdapters> {
 
 function requireLazyAdapters(): LazyAdapters {
   const built = `./${LAZY_ADAPTERS_FILE}`;
-  const source = './lazy-adapters';
+  const source = `./${LAZY_ADAPTERS_MODULE}`;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a file of the asset, found at run time
     return require(built) as LazyAdapters;

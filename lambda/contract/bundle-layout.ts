@@ -5,3 +5,6 @@
  * whether it runs or not (P4).
  */
 export const LAZY_ADAPTERS_FILE = 'lazy-adapters.js';
+
+/** The source module, beside the aggregator's handler, that {@link LAZY_ADAPTERS_FILE} is built from (no extension). */
+export const LAZY_ADAPTERS_MODULE = 'lazy-adapters';

@@ -16,6 +16,7 @@ import { AGGREGATOR_TIMEOUT, lazyAdaptersHooks, PIPELINE_BUNDLING, PIPELINE_RUNT
 import type { WindowStateTable } from './window-state-table';
 import { AGGREGATOR_V8_FLAGS, DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES, type UpdateBatching } from '../../lambda/contract/env';
 import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
+import { LAZY_ADAPTERS_MODULE } from '../../lambda/contract/bundle-layout';
 import { CONFIG_DEFAULTS } from '../config/defaults';
 import { INFINITE } from '../config/limits';
 
@@ -198,7 +199,7 @@ export class WindowAggregator extends Construct {
     const entry = props.entry ?? path.join(projectRoot, 'lambda', 'aggregator', 'handler.ts');
     // The handler's lazily loaded adapters, built into a file of their own (lazyAdaptersHooks): an entry of the
     // caller's without them beside it gets the bundle alone.
-    const lazyEntry = path.join(path.dirname(entry), 'lazy-adapters.ts');
+    const lazyEntry = path.join(path.dirname(entry), `${LAZY_ADAPTERS_MODULE}.ts`);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry,
       handler: 'handler',
