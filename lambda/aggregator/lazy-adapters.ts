@@ -11,10 +11,11 @@ import { KinesisStreamReader } from '../adapters/kinesis-stream-reader';
 import { S3RecordSink } from '../adapters/s3-record-sink';
 
 /**
- * The aggregator's adapters that the common path does not use, loaded by `import()` from the composition root on
- * first use: their SDK clients then stay out of the cold start. This module imports the clients' and commands' own
- * modules statically, so that esbuild bundles only them (a dynamic import of `@aws-sdk/client-s3` itself, or a static
- * one of its index from here, would keep every command).
+ * The aggregator's adapters that the common path does not use. The stack builds this module into a file of its own
+ * beside the function's bundle (`LAZY_ADAPTERS_FILE`), which the composition root loads on first use
+ * (`loadLazyAdapters`): their SDK clients then stay out of what the cold start compiles. This module imports the
+ * clients' and commands' own modules, so that esbuild bundles only them (`@aws-sdk/client-s3`'s index would bring
+ * every command).
  */
 
 let s3: S3Client | undefined;

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LAZY_ADAPTERS_FILE } from '../../lambda/contract/bundle-layout';
 import { ENV, type UpdateBatching } from '../../lambda/contract/env';
 import { LANE_BUCKETS, PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
 
@@ -32,6 +33,43 @@ export const PIPELINE_BUNDLING = {
   mainFields: ['module', 'main'],
   esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
 } as const satisfies nodejs.BundlingOptions;
+
+/**
+ * esbuild's build options for a file built beside a function's bundle: what {@link PIPELINE_BUNDLING} has
+ * NodejsFunction pass to esbuild (aws-lambda-nodejs/lib/bundling.ts), so that both files are built alike.
+ */
+export function esbuildOptionsOf(bundling: typeof PIPELINE_BUNDLING): Record<string, unknown> {
+  return {
+    bundle: true,
+    platform: 'node',
+    target: bundling.target,
+    format: bundling.format,
+    minify: bundling.minify,
+    sourcemap: bundling.sourceMap,
+    mainFields: [...bundling.mainFields],
+    alias: { ...BUNDLE_ALIASES },
+    logLevel: 'warning',
+  };
+}
+
+/**
+ * Command hooks that build `entry` (the aggregator's lazily loaded adapters) into {@link LAZY_ADAPTERS_FILE} beside
+ * the function's bundle, which the handler loads on first use. Why a second file: the cold start compiles all of the
+ * bundle, whether it runs or not; the S3 and Kinesis clients of the rare paths were ~210 KB of the 736 KB (P4).
+ */
+export function lazyAdaptersHooks(entry: string): nodejs.ICommandHooks {
+  // esbuild's JS API, run with this Node.js (its `bin/esbuild` is a native binary on some installs, a script on others).
+  const esbuild = require.resolve('esbuild');
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => {
+      const options = { ...esbuildOptionsOf(PIPELINE_BUNDLING), entryPoints: [entry], outfile: path.join(outputDir, LAZY_ADAPTERS_FILE) };
+      const script = `require(${JSON.stringify(esbuild)}).buildSync(${JSON.stringify(options)})`;
+      return [`${JSON.stringify(process.execPath)} -e ${JSON.stringify(script)}`];
+    },
+  };
+}
 
 /** The latest Node.js runtime the installed CDK knows (cdk-nag L1 flags older ones); at least 22. */
 export const PIPELINE_RUNTIME = lambda.Runtime.NODEJS_24_X;

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,10 +12,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { AGGREGATOR_TIMEOUT, PIPELINE_BUNDLING, PIPELINE_RUNTIME, windowTableAccessEnv } from './lambda-bundling';
+import { AGGREGATOR_TIMEOUT, lazyAdaptersHooks, PIPELINE_BUNDLING, PIPELINE_RUNTIME, windowTableAccessEnv } from './lambda-bundling';
 import type { WindowStateTable } from './window-state-table';
 import { AGGREGATOR_V8_FLAGS, DEFAULT_METRICS_NAMESPACE, ENV, SERVICE_NAMES, SKIP_DETECTION_AGE, SKIP_DETECTION_RETRIES, type UpdateBatching } from '../../lambda/contract/env';
 import { SINK_PREFIXES } from '../../lambda/contract/s3-prefixes';
+import { LAZY_ADAPTERS_MODULE } from '../../lambda/contract/bundle-layout';
 import { CONFIG_DEFAULTS } from '../config/defaults';
 import { INFINITE } from '../config/limits';
 
@@ -96,7 +98,8 @@ export interface WindowAggregatorProps extends AggregatorEventSourceSettings {
    */
   readonly latePrefix?: string;
   /**
-   * Handler source file.
+   * Handler source file. A `lazy-adapters.ts` beside it is built into a file of its own next to the bundle, which the
+   * handler loads on first use (see `lazyAdaptersHooks`).
    * @default lambda/aggregator/handler.ts in this repository
    */
   readonly entry?: string;
@@ -193,8 +196,12 @@ export class WindowAggregator extends Construct {
     this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.logGroup.grantWrite(this.role);
 
+    const entry = props.entry ?? path.join(projectRoot, 'lambda', 'aggregator', 'handler.ts');
+    // The handler's lazily loaded adapters, built into a file of their own (lazyAdaptersHooks): an entry of the
+    // caller's without them beside it gets the bundle alone.
+    const lazyEntry = path.join(path.dirname(entry), `${LAZY_ADAPTERS_MODULE}.ts`);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: props.entry ?? path.join(projectRoot, 'lambda', 'aggregator', 'handler.ts'),
+      entry,
       handler: 'handler',
       projectRoot,
       depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
@@ -218,7 +225,7 @@ export class WindowAggregator extends Construct {
         [ENV.metricsNamespace]: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
         ...windowTableAccessEnv(props),
       },
-      bundling: PIPELINE_BUNDLING,
+      bundling: fs.existsSync(lazyEntry) ? { ...PIPELINE_BUNDLING, commandHooks: lazyAdaptersHooks(lazyEntry) } : PIPELINE_BUNDLING,
     });
 
     const retryAttempts = props.retryAttempts ?? CONFIG_DEFAULTS.retryAttempts;

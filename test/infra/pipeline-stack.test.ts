@@ -9,6 +9,7 @@ import { loadConfig } from '../../lib/config';
 import { DataLakeBucket } from '../../lib/constructs/data-lake-bucket';
 import { staticPrefixRoot } from '../../lib/constructs/s3-delivery-stream';
 import { HIVE_TIME_PARTITIONS, PipelineStack, STABLE_LOGICAL_IDS } from '../../lib/stacks/pipeline-stack';
+import { LAZY_ADAPTERS_FILE } from '../../lambda/contract/bundle-layout';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const readSpec = (p: string) => readFileSync(path.resolve(REPO_ROOT, p), 'utf8');
@@ -211,6 +212,20 @@ describe('aggregator function', () => {
     const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
     const role = (t.toJSON() as { Resources: Record<string, Resource> }).Resources[roleId];
     expect(role.Properties.ManagedPolicyArns).toBe(undefined);
+  });
+});
+
+describe('aggregator bundle', () => {
+  test("the rare paths' SDK clients are a file of their own beside the bundle, which the cold start does not compile", () => {
+    const key = String(aggregatorFunction(t).resource.Properties.Code.S3Key);
+    const dir = path.join((dflt.stack.node.root as App).outdir, `asset.${key.replace(/\.zip$/, '')}`);
+    const bundle = readFileSync(path.join(dir, 'index.js'), 'utf8');
+    const lazy = readFileSync(path.join(dir, LAZY_ADAPTERS_FILE), 'utf8');
+    // The S3 sink's and the Kinesis reader's operations: in the lazy file only.
+    for (const operation of ['PutObject', 'GetShardIterator']) {
+      expect(lazy).toContain(operation);
+      expect(bundle).not.toContain(operation);
+    }
   });
 });
 
