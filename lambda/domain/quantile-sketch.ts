@@ -59,11 +59,10 @@ class BoundedStore extends DenseStore {
    * `fromProto` (and any DDSketch reader) reads the trimmed form as the same bins; stores written untrimmed still read.
    */
   override toProto(): ReturnType<DenseStore['toProto']> {
-    const from = this.minKey - this.offset;
     const counted =
       this.count === 0
         ? { contiguousBinCounts: [], contiguousBinIndexOffset: 0 }
-        : { contiguousBinCounts: this.bins.slice(from, this.maxKey - this.offset + 1), contiguousBinIndexOffset: this.minKey };
+        : { contiguousBinCounts: this.bins.slice(this.minKey - this.offset, this.maxKey - this.offset + 1), contiguousBinIndexOffset: this.minKey };
     // The message type is the library's (its typings do not resolve it); only the two fields change.
     return Object.assign(super.toProto() as object, counted) as ReturnType<DenseStore['toProto']>;
   }

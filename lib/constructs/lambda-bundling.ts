@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { BuildOptions } from 'esbuild';
 import { LAZY_ADAPTERS_FILE } from '../../lambda/contract/bundle-layout';
 import { ENV, type UpdateBatching } from '../../lambda/contract/env';
 import { LANE_BUCKETS, PENDING_KEY_SPREAD } from '../../lambda/contract/window-table-layout';
@@ -38,7 +39,7 @@ export const PIPELINE_BUNDLING = {
  * esbuild's build options for a file built beside a function's bundle: what {@link PIPELINE_BUNDLING} has
  * NodejsFunction pass to esbuild (aws-lambda-nodejs/lib/bundling.ts), so that both files are built alike.
  */
-export function esbuildOptionsOf(bundling: typeof PIPELINE_BUNDLING): Record<string, unknown> {
+export function esbuildOptionsOf(bundling: typeof PIPELINE_BUNDLING): BuildOptions {
   return {
     bundle: true,
     platform: 'node',
