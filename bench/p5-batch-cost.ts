@@ -4,7 +4,8 @@
  * P5's drain delivers them (20,000 fresh records of the bench workload, split over 4 lanes by the partition key's
  * MD5 as Kinesis splits them, so about 5,000 a batch), against the emulator at AWS_ENDPOINT_URL. Per batch: wall
  * clock, this process's CPU (handler and SDK clients: nothing else runs during the call), the emulator's CPU (from
- * /proc) and the requests made, by operation. Not a figure of `npm run bench`: a bench-only tool.
+ * /proc), the requests made, by operation, and each request's start and end (the batch's critical path). Not a figure
+ * of `npm run bench`: a bench-only tool.
  *
  *   AWS_ENDPOINT_URL=http://127.0.0.1:4568 npx tsx bench/p5-batch-cost.ts [rounds] [emulator pid]
  *
@@ -54,12 +55,20 @@ function bundledAggregator(stackName: string): string {
   return join(REPO_ROOT, 'cdk.out', `asset.${String(fn?.Properties.Code?.S3Key ?? '').replace(/\.zip$/, '')}`, 'index.js');
 }
 
+/** A request's operation and when it started and ended (performance.now()). */
+interface Timed {
+  readonly op: string;
+  readonly start: number;
+  readonly end: number;
+}
+
 /**
  * Counts the requests made through node:http (the SDK's handler) by operation (X-Amz-Target, else the method), with
  * the time from each request's start to its response's end, summed by operation (requests in flight together overlap),
  * and the bytes sent (Content-Length).
  */
-function countRequests(): { counts: Map<string, number>; ms: Map<string, number>; bytes: Map<string, number> } {
+function countRequests(): { counts: Map<string, number>; ms: Map<string, number>; bytes: Map<string, number>; timeline: Timed[] } {
+  const timeline: Timed[] = [];
   const counts = new Map<string, number>();
   const bytes = new Map<string, number>();
   const ms = new Map<string, number>();
@@ -73,11 +82,17 @@ function countRequests(): { counts: Map<string, number>; ms: Map<string, number>
     bytes.set(op, (bytes.get(op) ?? 0) + length);
     const start = performance.now();
     const req = (original as (...a: unknown[]) => http.ClientRequest)(...args);
-    req.on('response', (res) => res.on('end', () => ms.set(op, (ms.get(op) ?? 0) + performance.now() - start)));
+    req.on('response', (res) =>
+      res.on('end', () => {
+        const end = performance.now();
+        ms.set(op, (ms.get(op) ?? 0) + end - start);
+        timeline.push({ op, start, end });
+      }),
+    );
     return req;
   };
   (http as { request: unknown }).request = counting;
-  return { counts, ms, bytes };
+  return { counts, ms, bytes, timeline };
 }
 
 async function main(): Promise<void> {
@@ -102,13 +117,13 @@ async function main(): Promise<void> {
     // P5_COST_LANE_BUCKETS: the lane partitions of the deployment under test, for a build that predates the setting.
     [ENV.laneBuckets]: process.env.P5_COST_LANE_BUCKETS ?? String(LOCAL_LANE_BUCKETS),
   });
-  const { counts, ms: opMs, bytes: opBytes } = countRequests();
+  const { counts, ms: opMs, bytes: opBytes, timeline } = countRequests();
   // Its log lines and metrics go to stdout as in the function; the table goes to stderr.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the asset is CommonJS, found at run time
   const handler = (require(process.env.P5_COST_BUNDLE ?? bundledAggregator(outputs.stackName)) as { handler: Handler }).handler;
   const context = { getRemainingTimeInMillis: () => 60_000, awsRequestId: 'p5-batch-cost', functionName: outputs.AggregatorFunctionName };
   const run = Date.now().toString(36);
-  const rows: { wall: number; cpu: number; emulator: number; requests: number; records: number }[] = [];
+  const rows: { wall: number; cpu: number; emulator: number; requests: number; records: number; firstRead: number }[] = [];
   let seq = 0;
   // The handler calls on the monotonic clock a `--cpu-prof` profile's timestamps use, for the phase summary.
   const intervals: { round: number; fromUs: number; toUs: number }[] = [];
@@ -128,6 +143,7 @@ async function main(): Promise<void> {
       counts.clear();
       opMs.clear();
       opBytes.clear();
+      timeline.length = 0;
       const emu0 = emulatorCpuMs(emulatorPid);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -138,12 +154,15 @@ async function main(): Promise<void> {
       const cpu = process.cpuUsage(cpu0);
       const emulator = emulatorCpuMs(emulatorPid) - emu0;
       const requests = [...counts.values()].reduce((a, b) => a + b, 0);
-      rows.push({ wall, cpu: (cpu.user + cpu.system) / 1000, emulator, requests, records: byShard[s].length });
+      // When the first window read went out: the lanes' read and the batch's preparation are before it.
+      const firstRead = (timeline.find((t) => t.op === 'BatchGetItem')?.start ?? Number.NaN) - t0;
+      rows.push({ wall, cpu: (cpu.user + cpu.system) / 1000, emulator, requests, records: byShard[s].length, firstRead });
       process.stderr.write(
         `round ${round} lane ${s}: ${byShard[s].length} records, wall ${wall.toFixed(0)} ms, handler+SDK CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, ` +
           `emulator CPU ${emulator} ms, ${requests} requests ${JSON.stringify(Object.fromEntries(counts))}, ms by operation ` +
           `${JSON.stringify(Object.fromEntries([...opMs].map(([k, v]) => [k, Math.round(v)])))}, KiB sent by operation ` +
-          `${JSON.stringify(Object.fromEntries([...opBytes].map(([k, v]) => [k, Math.round(v / 1024)])))}\n`,
+          `${JSON.stringify(Object.fromEntries([...opBytes].map(([k, v]) => [k, Math.round(v / 1024)])))}\n` +
+          `  requests, ms from the call: ${timeline.map((t) => `${t.op} ${Math.round(t.start - t0)}-${Math.round(t.end - t0)}`).join(', ')}\n`,
       );
     }
   }
@@ -153,7 +172,7 @@ async function main(): Promise<void> {
   const med = (f: (r: (typeof rows)[number]) => number) => round(median(steady.map(f)), 1);
   process.stderr.write(
     `median of ${steady.length} batches: wall ${med((r) => r.wall)} ms, handler+SDK CPU ${med((r) => r.cpu)} ms, emulator CPU ${med((r) => r.emulator)} ms, ` +
-      `requests ${med((r) => r.requests)}, records ${med((r) => r.records)}\n`,
+      `requests ${med((r) => r.requests)}, records ${med((r) => r.records)}, first window read at ${med((r) => r.firstRead)} ms\n`,
   );
 }
 

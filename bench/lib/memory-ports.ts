@@ -144,6 +144,14 @@ export class CountingResultSink implements ResultSink {
   }
 }
 
+/** A result sink that keeps every result it is given, for checks that are not timed. */
+export class CapturingResultSink implements ResultSink {
+  readonly results: unknown[] = [];
+  async emit(results: readonly unknown[]): Promise<void> {
+    this.results.push(...results);
+  }
+}
+
 /** A record sink (errors, late data) that only counts entries. */
 export class CountingRecordSink implements RecordSink {
   entries = 0;

@@ -27,6 +27,7 @@ import {
   type EventSourceMappingConfiguration,
 } from '@aws-sdk/client-lambda';
 import { build } from 'esbuild';
+import { ENV } from '../../lambda/contract/env';
 import type { AwsClients } from '../../scripts/lib/aws-target';
 import { Producer } from '../../scripts/lib/producer';
 import type { StackOutputs } from '../../scripts/lib/stack-outputs';
@@ -81,10 +82,20 @@ export function zipOneFile(name: string, content: Buffer): Buffer {
   return Buffer.concat([local, nameBytes, data, central, nameBytes, end]);
 }
 
-/** The no-op handler bundled with its SDK client (the emulator's stub SDK would silently do nothing). */
-async function bundleNoop(): Promise<Buffer> {
+/**
+ * The consumers timed beside the pipeline, each a function of its own under `bench/noop/`, in the order they drain:
+ * - `noop` counts what it is given: the reference, what the event source mapping itself delivers;
+ * - `floor` computes P1's floor over each batch (the demo spec by hand, no state read or written) and counts: the most
+ *   any aggregator of the spec can drain, so the highest P5 there is on this emulator.
+ */
+export const CONSUMERS = { noop: 'handler.ts', floor: 'floor-handler.ts' } as const;
+/** @see CONSUMERS */
+export type ConsumerName = keyof typeof CONSUMERS;
+
+/** A consumer's handler bundled with its SDK client (the emulator's stub SDK would silently do nothing). */
+async function bundleConsumer(name: ConsumerName): Promise<Buffer> {
   const res = await build({
-    entryPoints: [join(ROOT, 'bench', 'noop', 'handler.ts')],
+    entryPoints: [join(ROOT, 'bench', 'noop', CONSUMERS[name])],
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -140,10 +151,15 @@ export interface Drain {
   readonly rate: number;
 }
 
-/** Both drains of {@link measureDrains}. */
+/** A consumer's drain: how many batches it was invoked with, and the windows it fired (the floor's). */
+export type ConsumerDrain = Drain & { readonly batches: number; readonly fired: number };
+
+/** The drains of {@link measureDrains}. */
 export interface Drains {
-  /** The no-op consumer, and how many batches it was invoked with. */
-  readonly noop: Drain & { readonly batches: number };
+  /** The no-op consumer. */
+  readonly noop: ConsumerDrain;
+  /** The floor consumer. */
+  readonly floor: ConsumerDrain;
   /** The pipeline, until its aggregates count every valid event. */
   readonly pipeline: Drain;
   /** Time to put the backlog (both mappings disabled). */
@@ -178,15 +194,17 @@ export async function putAll(clients: AwsClients, streamName: string, records: r
 }
 
 /**
- * Measures both drains of one backlog on the stack's stream:
+ * Measures the drains of one backlog on the stack's stream:
  *
  * 1. the aggregator's mapping is disabled (a batch in flight finishes first);
- * 2. the no-op function gets a mapping of the same settings from TRIM_HORIZON, and is left to consume the stream's
- *    history until its count stops moving; then its mapping is disabled too;
+ * 2. each of the {@link CONSUMERS} gets a function and a mapping of the same settings from TRIM_HORIZON, and is left to
+ *    consume the stream's history until the counts stop moving (which also compiles their hot paths); then their
+ *    mappings are disabled too;
  * 3. `records` are put with the {@link Producer};
- * 4. the no-op's mapping is enabled (and the emulator's poller woken, see `wakePoller`): timed until it has counted every record; its mapping and function are removed;
+ * 4. each consumer in turn: its mapping is enabled (and the emulator's poller woken, see `wakePoller`), timed until it
+ *    has counted every record, and removed;
  * 5. the aggregator's mapping is enabled (the poller woken alike): timed until `pipelineDrained` says the pipeline has applied every record
- *    (given the last sequence number put to each shard). The probe must be as cheap as the no-op's one GetItem: every
+ *    (given the last sequence number put to each shard). The probe must be as cheap as the consumers' one GetItem: every
  *    request it makes is served by the same emulator process as the pipeline's own (counting the device aggregates
  *    took 50 Queries a poll, about a third of the emulator's time during the drain). The caller checks the
  *    aggregates' counts once the drain is timed.
@@ -203,14 +221,17 @@ export async function measureDrains(
 ): Promise<Drains> {
   const { UUID: aggregatorMappingId, ...settings } = await aggregatorMapping(clients, outputs);
   const fnConfig = await clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: outputs.AggregatorFunctionName }));
+  const specJson = fnConfig.Environment?.Variables?.[ENV.aggregationSpec];
+  if (!specJson) throw new Error(`P5: the aggregator's environment has no ${ENV.aggregationSpec}`);
   const shards = await openShards(clients, outputs.StreamName);
   const id = `bench-noop-${Date.now().toString(36)}`;
+  const names = Object.keys(CONSUMERS) as ConsumerName[];
   const ddb = new DynamoDBClient({ endpoint, region: await clients.kinesis.config.region(), credentials: await clients.kinesis.config.credentials() });
-  let noopMappingId: string | undefined;
-  let functionCreated = false;
+  const mappings = new Map<ConsumerName, string>();
+  const functions: string[] = [];
   // The emulator's poller sleeps up to a second between idle passes, and enabling a mapping does not wake it; a put to
-  // any Kinesis stream does. Both drains put one record to a stream of their own right after enabling their mapping,
-  // so that neither window carries a random 0-1 s wait for the next idle pass (it was most of the no-op's window).
+  // any Kinesis stream does. Every drain puts one record to a stream of its own right after enabling its mapping,
+  // so that no window carries a random 0-1 s wait for the next idle pass (it was most of the no-op's window).
   const wakeStream = `${id}-wake`;
   const wakePoller = () => clients.kinesis.send(new PutRecordCommand({ StreamName: wakeStream, PartitionKey: 'wake', Data: new Uint8Array([0]) }));
   await setEnabled(clients.lambda, aggregatorMappingId, false);
@@ -221,71 +242,80 @@ export async function measureDrains(
       new CreateTableCommand({ TableName: id, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }),
     );
     await until('scratch table active', timeoutMs, async () => (await ddb.send(new DescribeTableCommand({ TableName: id }))).Table?.TableStatus === 'ACTIVE');
-    await clients.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: id,
-        Runtime: fnConfig.Runtime,
-        Architectures: fnConfig.Architectures,
-        MemorySize: fnConfig.MemorySize,
-        Timeout: fnConfig.Timeout,
-        Role: fnConfig.Role,
-        Handler: 'index.handler',
-        Code: { ZipFile: await bundleNoop() },
-        Environment: { Variables: { COUNT_TABLE: id } },
-      }),
-    );
-    functionCreated = true;
-    const consumed = async () => {
-      const item = (await ddb.send(new GetItemCommand({ TableName: id, Key: { pk: { S: 'consumed' } }, ConsistentRead: true }))).Item;
-      return { n: Number(item?.n?.N ?? 0), batches: Number(item?.batches?.N ?? 0) };
-    };
-    noopMappingId = (
+    for (const name of names) {
+      const fn = `${id}-${name}`;
       await clients.lambda.send(
-        new CreateEventSourceMappingCommand({ FunctionName: id, EventSourceArn: outputs.StreamArn, Enabled: true, ...settings, StartingPosition: 'TRIM_HORIZON' }),
-      )
-    ).UUID!;
-    // The stream's history (earlier runs) first; then the mapping is disabled, and the count must hold still for 3 s
-    // (a batch already handed to the function finishes first, and on a loaded machine a 10,000-record one takes a while).
+        new CreateFunctionCommand({
+          FunctionName: fn,
+          Runtime: fnConfig.Runtime,
+          Architectures: fnConfig.Architectures,
+          MemorySize: fnConfig.MemorySize,
+          Timeout: fnConfig.Timeout,
+          Role: fnConfig.Role,
+          Handler: 'index.handler',
+          Code: { ZipFile: await bundleConsumer(name) },
+          Environment: { Variables: { COUNT_TABLE: id, COUNT_KEY: name, ...(name === 'floor' ? { [ENV.aggregationSpec]: specJson } : {}) } },
+        }),
+      );
+      functions.push(fn);
+      const mapping = await clients.lambda.send(
+        new CreateEventSourceMappingCommand({ FunctionName: fn, EventSourceArn: outputs.StreamArn, Enabled: true, ...settings, StartingPosition: 'TRIM_HORIZON' }),
+      );
+      mappings.set(name, mapping.UUID!);
+    }
+    const consumed = async (name: ConsumerName) => {
+      const item = (await ddb.send(new GetItemCommand({ TableName: id, Key: { pk: { S: name } }, ConsistentRead: true }))).Item;
+      return { n: Number(item?.n?.N ?? 0), batches: Number(item?.batches?.N ?? 0), fired: Number(item?.fired?.N ?? 0) };
+    };
+    const total = async () => (await Promise.all(names.map(consumed))).map((c) => c.n).join(',');
+    // The stream's history (earlier runs) first; then the mappings are disabled, and the counts must hold still for
+    // 3 s (a batch already handed to a function finishes first, and on a loaded machine a 10,000-record one takes a
+    // while).
     const settled = async (what: string) => {
-      let seen = -1;
+      let seen = '';
       let still = 0;
       await until(what, timeoutMs * 4, async () => {
-        const n = (await consumed()).n;
+        const n = await total();
         still = n === seen ? still + 1 : 0;
         seen = n;
         return still >= 12;
       }, 250);
     };
     await settled('the stream history consumed');
-    await setEnabled(clients.lambda, noopMappingId, false);
-    await settled('the no-op mapping settled after disabling');
-    const history = await consumed();
+    for (const uuid of mappings.values()) await setEnabled(clients.lambda, uuid, false);
+    await settled('the consumers settled after disabling');
+    const history = new Map(await Promise.all(names.map(async (name) => [name, await consumed(name)] as const)));
     const t0 = performance.now();
     const lastByShard = await putAll(clients, outputs.StreamName, records);
     const producedMs = performance.now() - t0;
-    if ((await consumed()).n !== history.n) throw new Error('the no-op mapping consumed while disabled');
+    if ((await total()) !== [...history.values()].map((c) => c.n).join(',')) throw new Error('a consumer consumed while its mapping was disabled');
 
-    let start = performance.now();
-    await setEnabled(clients.lambda, noopMappingId, true);
-    await wakePoller();
-    await until(`${records.length} records consumed by the no-op`, timeoutMs, async () => (await consumed()).n - history.n >= records.length);
-    let ms = performance.now() - start;
-    const after = await consumed();
-    const noop = { records: records.length, ms, rate: (records.length * 1000) / ms, batches: after.batches - history.batches };
-    await clients.lambda.send(new DeleteEventSourceMappingCommand({ UUID: noopMappingId }));
-    noopMappingId = undefined;
+    const drained = new Map<ConsumerName, ConsumerDrain>();
+    for (const name of names) {
+      const uuid = mappings.get(name)!;
+      const before = history.get(name)!;
+      const start = performance.now();
+      await setEnabled(clients.lambda, uuid, true);
+      await wakePoller();
+      await until(`${records.length} records consumed by the ${name} consumer`, timeoutMs, async () => (await consumed(name)).n - before.n >= records.length);
+      const ms = performance.now() - start;
+      const after = await consumed(name);
+      drained.set(name, { records: records.length, ms, rate: (records.length * 1000) / ms, batches: after.batches - before.batches, fired: after.fired - before.fired });
+      await clients.lambda.send(new DeleteEventSourceMappingCommand({ UUID: uuid }));
+      mappings.delete(name);
+    }
 
-    start = performance.now();
+    const start = performance.now();
     await setEnabled(clients.lambda, aggregatorMappingId, true);
     await wakePoller();
     await until(`${records.length} records applied by the pipeline`, timeoutMs, () => pipelineDrained(lastByShard));
-    ms = performance.now() - start;
+    const ms = performance.now() - start;
     const pipeline = { records: records.length, ms, rate: (records.length * 1000) / ms };
-    return { noop, pipeline, producedMs, settings, shards };
+    return { noop: drained.get('noop')!, floor: drained.get('floor')!, pipeline, producedMs, settings, shards };
   } finally {
     await setEnabled(clients.lambda, aggregatorMappingId, true).catch(() => undefined);
-    if (noopMappingId) await clients.lambda.send(new DeleteEventSourceMappingCommand({ UUID: noopMappingId })).catch(() => undefined);
-    if (functionCreated) await clients.lambda.send(new DeleteFunctionCommand({ FunctionName: id })).catch(() => undefined);
+    for (const uuid of mappings.values()) await clients.lambda.send(new DeleteEventSourceMappingCommand({ UUID: uuid })).catch(() => undefined);
+    for (const fn of functions) await clients.lambda.send(new DeleteFunctionCommand({ FunctionName: fn })).catch(() => undefined);
     await ddb.send(new DeleteTableCommand({ TableName: id })).catch(() => undefined);
     await clients.kinesis.send(new DeleteStreamCommand({ StreamName: wakeStream, EnforceConsumerDeletion: true })).catch(() => undefined);
   }

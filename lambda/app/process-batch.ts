@@ -1,3 +1,4 @@
+import type { CompiledAggregation } from '../domain/compiled-spec';
 import { toIsoUtc } from '../domain/event-time';
 import { parseEvent } from '../domain/event-parser';
 import type { PositionedEvent, WindowSlice } from '../domain/pre-aggregate';
@@ -7,10 +8,10 @@ import { eventTimeFiring, timeliness, unseenPart, type StoredPartial, type Store
 import { partialId } from '../domain/window-ref';
 import { mapSettled } from './concurrency';
 import type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
-import { prepare, sinkFolder, sinkObjectName } from './prepare-batch';
+import { prepare, sinkFolder, sinkObjectName, type Prepared } from './prepare-batch';
 import { applyKeyBatch } from './key-window-batch';
 import { settlePartial } from './per-shard-settlement';
-import { settlePendingWindows } from './settle-pending';
+import { findPendingRefs, settleFound, settlePendingWindows } from './settle-pending';
 
 export type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
 import { ItemBudgetExceededError, type PendingQuery, type SourceRecord, type TimePort, type WindowStore } from './ports';
@@ -72,7 +73,22 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   const first = records[0];
   const last = records[records.length - 1];
 
-  const lanes = await store.readLanes();
+  // The batch is prepared while the lanes' read is in flight (its CPU beside a round trip). It does not depend on the
+  // lanes; a batch that re-reads a skipped range is prepared again with it, and a preparation that throws runs again
+  // where it fails the batch as before.
+  const lanesRead = store.readLanes();
+  // Awaited just below; marked as handled so that a failed read is not reported as unhandled while the batch is prepared.
+  lanesRead.catch(() => undefined);
+  // The SDK builds, signs and writes a request over several promise turns: they run before the preparation takes the
+  // thread, so that the read is on the wire while it does.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  let prepared: Prepared | undefined;
+  try {
+    prepared = prepare(deps.spec, lane, records);
+  } catch {
+    prepared = undefined;
+  }
+  const lanes = await lanesRead;
   let state = lanes.get(lane) ?? EMPTY_LANE;
 
   if (input.redrive) {
@@ -125,7 +141,7 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
       state = await updateLane(store, lane, state, time, deadlineMs, (cur) => ({ ...cur, inFlight: inFlightOf(first), lastBatchAt: nowMs }));
     }
 
-    const applied = await applyRecords(deps, lane, all, lanes, nowMs, stats, time, deadlineMs);
+    const applied = await applyRecords(deps, lane, all, lanes, nowMs, stats, time, deadlineMs, all === records ? prepared : undefined);
     if (applied.emitFailed || applied.failedAt !== undefined) {
       // The mapping redelivers from the failed record; a failure inside a re-read range redelivers the whole batch.
       const failedIndex = applied.emitFailed ? 0 : applied.failedAt!;
@@ -234,9 +250,10 @@ async function applyRecords(
   stats: BatchStats,
   time: TimePort,
   deadlineMs: number,
+  prepared?: Prepared,
 ): Promise<Applied> {
   const { spec, store, log } = deps;
-  const { slices, keySlices, ts, sourceIndex, invalid } = prepare(spec, lane, records);
+  const { slices, keySlices, ts, sourceIndex, invalid } = prepared ?? prepare(spec, lane, records);
   /** A valid event again, re-parsed from its record (see {@link prepare}). */
   const eventAt = (i: number): PositionedEvent => {
     const r = records[sourceIndex[i]];
@@ -269,10 +286,21 @@ async function applyRecords(
   const touched = [...live, ...tooLate];
   const single = touched.filter((s) => !s.aggregation.perShard);
   const spread = touched.filter((s) => s.aggregation.perShard);
-  const [all, partials] = await Promise.all([
+  // Windows this batch did not touch that its watermark may have closed, and versions left unemitted by a failed
+  // attempt: only windows this lane created whose end this batch's watermark moves past. Those below its previous
+  // watermark were looked at by the batches that passed them, other lanes' windows by their own lanes' batches; a
+  // window several lanes feed that its creator could not fire yet is fired by a later batch that touches it, or by the
+  // closer's sweep. So the reads follow the windows the batch makes due, not all pending ones.
+  const due = (agg: CompiledAggregation) => (watermark === undefined || watermark === before ? undefined : dueRange(agg.assigner.hopMs, before, watermark, lane));
+  // The single-item aggregations' lookup goes out beside the window reads, not after the writes (a round trip less a
+  // batch): every window of theirs this batch writes is one it touched, which the lookup's results skip, so the
+  // lookup finds what it would after the writes. The per-shard ones' waits for the writes, which may file roots.
+  const [early, late] = [spec.aggregations.filter((a) => !a.perShard), spec.aggregations.filter((a) => a.perShard)];
+  const [all, partials, , earlyFound] = await Promise.all([
     single.length > 0 ? store.getWindows(single, false) : new Map<string, StoredWindow>(),
     spread.length > 0 ? store.getPartials(spread.map((ref) => ({ ref, lane })), false) : new Map<string, StoredPartial>(),
     invalidWritten,
+    findPendingRefs(store, early, due),
   ]);
   const partialOf = (slice: WindowSlice) => partials.get(partialId(slice.aggregation.name, slice.keyJson, slice.start, lane));
   const fenceOf = (slice: WindowSlice) => (slice.aggregation.perShard ? partialOf(slice)?.fence : all.get(slice.id)?.fences[lane]);
@@ -319,11 +347,21 @@ async function applyRecords(
     // A literal, not `{ lane, ...part }`: a spread costs several times a literal, once per window (about 1,000 a batch).
     return part && { lane, state: part.state, maxPosition: part.maxPosition };
   };
-  const written = await mapSettled(live, WRITE_CONCURRENCY, (slice) =>
-    slice.aggregation.perShard
-      ? settlePartial(ctx, lane, slice, partialOf(slice), (fence) => changeFor(slice, fence), timeliness(slice, before) === 'late', emissions)
-      : settleWindow(ctx, slice, all.get(slice.id), (stored) => changeFor(slice, stored?.fences[lane]), emissions),
-  );
+  const exclude = new Set(live.filter((s) => !s.aggregation.perShard).map((s) => s.id));
+  // The found windows are settled beside the touched ones: the two sets share no window.
+  const [written, earlySettled] = await Promise.all([
+    mapSettled(live, WRITE_CONCURRENCY, (slice) =>
+      slice.aggregation.perShard
+        ? settlePartial(ctx, lane, slice, partialOf(slice), (fence) => changeFor(slice, fence), timeliness(slice, before) === 'late', emissions)
+        : settleWindow(ctx, slice, all.get(slice.id), (stored) => changeFor(slice, stored?.fences[lane]), emissions),
+    ),
+    // Its failure is the batch's, once the touched windows' writes have finished (as when it went after them).
+    settleFound(ctx, early, earlyFound, exclude, emissions, log).then(
+      () => undefined,
+      (e: unknown) => ({ error: e }),
+    ),
+  ]);
+  if (earlySettled) throw earlySettled.error;
   let failedAt: number | undefined;
   const overBudget: object[] = [];
   written.forEach((r, i) => {
@@ -365,15 +403,7 @@ async function applyRecords(
     await deps.errors.write(`${objectName}-over-budget`, overBudget);
   }
 
-  // Windows this batch did not touch that its watermark may have closed, and versions left unemitted by a failed
-  // attempt.
-  // Only windows this lane created whose end this batch's watermark moved past: those below its previous watermark were
-  // looked at by the batches that passed them, other lanes' windows by their own lanes' batches; a window several
-  // lanes feed that its creator could not fire yet is fired by a later batch that touches it, or by the closer's
-  // sweep. So the reads follow the windows the batch makes due, not all pending ones.
-  if (watermark !== undefined && watermark !== before) {
-    await settlePendingWindows(ctx, spec.aggregations, (agg) => dueRange(agg.assigner.hopMs, before, watermark, lane), new Set(live.filter((s) => !s.aggregation.perShard).map((s) => s.id)), emissions, log);
-  }
+  if (late.length > 0) await settlePendingWindows(ctx, late, due, exclude, emissions, log);
 
   // Session and stagger windows: one item per key (key-window-batch.ts).
   const keyed = await applyKeyBatch(

@@ -3,18 +3,37 @@ import type { CompiledAggregation } from '../domain/compiled-spec';
 import { refId, windowId, type WindowRef } from '../domain/window-ref';
 import { mapSettled } from './concurrency';
 import { settleRoot } from './per-shard-settlement';
-import type { LogPort, PartialKey, PendingQuery } from './ports';
+import type { LogPort, PartialKey, PendingQuery, WindowStore } from './ports';
 import { settleWindow, WRITE_CONCURRENCY, type Emissions, type SettlementContext } from './window-settlement';
 
+/** What {@link findPendingRefs} found: each aggregation's pending windows, in spec order. */
+export type FoundPending = readonly (readonly WindowRef[])[];
+
 /**
- * Fires the pending windows of each aggregation that `query(aggregation)` finds (none when it returns undefined),
- * skipping those in `exclude` (already settled by the caller). A window that cannot be settled now stays pending for
- * a later pass. Returns how many windows it read.
+ * Looks up the pending windows of each aggregation that `query(aggregation)` finds (none when it returns undefined),
+ * the aggregations' lookups side by side: one round trip a batch, not one an aggregation.
  */
-export async function settlePendingWindows(
-  ctx: SettlementContext,
+export function findPendingRefs(
+  store: WindowStore,
   aggregations: readonly CompiledAggregation[],
   query: (aggregation: CompiledAggregation) => PendingQuery | undefined,
+): Promise<FoundPending> {
+  return Promise.all(
+    aggregations.map(async (agg) => {
+      const q = query(agg);
+      return q ? (await store.findPending(agg, q)).refs : [];
+    }),
+  );
+}
+
+/**
+ * Fires the windows {@link findPendingRefs} found for `aggregations`, skipping those in `exclude` (already settled by
+ * the caller). A window that cannot be settled now stays pending for a later pass. Returns how many windows it read.
+ */
+export async function settleFound(
+  ctx: SettlementContext,
+  aggregations: readonly CompiledAggregation[],
+  found: FoundPending,
   exclude: ReadonlySet<string>,
   emissions: Emissions,
   log?: LogPort,
@@ -22,13 +41,6 @@ export async function settlePendingWindows(
   const refs: WindowRef[] = [];
   // Not a copy of `exclude` (about a thousand windows a batch settled itself): each id is looked up in both.
   const seen = new Set<string>();
-  // The aggregations' lookups side by side (one round trip a batch, not one an aggregation), taken in spec order.
-  const found = await Promise.all(
-    aggregations.map(async (agg) => {
-      const q = query(agg);
-      return q ? (await ctx.store.findPending(agg, q)).refs : [];
-    }),
-  );
   for (const [i, agg] of aggregations.entries()) {
     for (const ref of found[i]) {
       // A ref the store kept from the batch carries its id; one rebuilt from an item is named the same way.
@@ -41,6 +53,18 @@ export async function settlePendingWindows(
   }
   await settleRefs(ctx, refs, emissions, log);
   return refs.length;
+}
+
+/** {@link findPendingRefs}, then {@link settleFound}. */
+export async function settlePendingWindows(
+  ctx: SettlementContext,
+  aggregations: readonly CompiledAggregation[],
+  query: (aggregation: CompiledAggregation) => PendingQuery | undefined,
+  exclude: ReadonlySet<string>,
+  emissions: Emissions,
+  log?: LogPort,
+): Promise<number> {
+  return settleFound(ctx, aggregations, await findPendingRefs(ctx.store, aggregations, query), exclude, emissions, log);
 }
 
 /**
