@@ -294,7 +294,7 @@ async function applyRecords(
   const due = (agg: CompiledAggregation) => (watermark === undefined || watermark === before ? undefined : dueRange(agg.assigner.hopMs, before, watermark, lane));
   // The single-item aggregations' lookup goes out beside the window reads, not after the writes (a round trip less a
   // batch): every window of theirs this batch writes is one it touched, which the lookup's results skip, so the
-  // lookup finds what it would after the writes. The per-shard ones' waits for the writes, which may file roots.
+  // lookup finds what it would after the writes. The per-shard ones' lookup waits for the writes, which may file roots.
   const [early, late] = [spec.aggregations.filter((a) => !a.perShard), spec.aggregations.filter((a) => a.perShard)];
   const [all, partials, , earlyFound] = await Promise.all([
     single.length > 0 ? store.getWindows(single, false) : new Map<string, StoredWindow>(),
