@@ -14,11 +14,10 @@ import { settlePartial } from './per-shard-settlement';
 import { findPendingRefs, settleFound, settlePendingWindows } from './settle-pending';
 
 export type { BatchDeps, BatchInput, BatchOutcome, BatchStats } from './batch-types';
-import { ItemBudgetExceededError, type PendingQuery, type SourceRecord, type TimePort, type WindowStore } from './ports';
+import { ItemBudgetExceededError, type PendingQuery, type SourceRecord, type TimePort } from './ports';
+import { inFlightOf, touchLane, updateLane } from './lane-writes';
 import { DEFAULT_BATCH_BUDGET_MS, virtualTime } from './time';
 import {
-  conflictBackoffMs,
-  DeadlineExceededError,
   DEFAULT_PENDING_STALE_AFTER_MS,
   emitAndMark,
   settleWindow,
@@ -170,64 +169,12 @@ export async function processBatch(deps: BatchDeps, input: BatchInput, nowMs: nu
   }
 }
 
-function inFlightOf(r: SourceRecord): InFlight {
-  return { sequenceNumber: r.sequenceNumber, position: r.position };
-}
-
 /** Re-reads a skipped range; without a reader (or a stream ARN), nothing can be read and the range is lost. */
 async function readSkipped(deps: BatchDeps, input: BatchInput, skipped: InFlight): Promise<{ records: SourceRecord[]; trimmed: boolean }> {
   if (!deps.streamReader || !input.streamArn) return { records: [], trimmed: true };
   const read = await deps.streamReader.readRange(input.streamArn, input.lane, skipped.sequenceNumber, input.records[0].sequenceNumber);
   // A KPL aggregate partly applied before the mark comes back whole; the fences skip its applied part.
   return read;
-}
-
-/**
- * Writes the lane's item with a conditional write on its revision; a conflict (a redrive running beside the event
- * source mapping) re-reads and applies `change` again.
- */
-async function updateLane(
-  store: WindowStore,
-  lane: string,
-  state: LaneState,
-  time: TimePort,
-  deadlineMs: number,
-  change: (cur: LaneState) => LaneState,
-): Promise<LaneState> {
-  let cur = state;
-  for (let attempt = 0; ; attempt++) {
-    const next = { ...change(cur), rev: cur.rev + 1 };
-    if ((await store.writeLane(lane, next, cur.rev)) === 'written') return next;
-    const delay = conflictBackoffMs(attempt, time.random);
-    if (time.now() + delay >= deadlineMs) throw new DeadlineExceededError(`lane ${lane}: conflicting writes until the deadline`);
-    await time.sleep(delay);
-    cur = (await store.readLanes()).get(lane) ?? EMPTY_LANE;
-  }
-}
-
-/**
- * Records that the lane had a batch now, even a failed one, so that the idle closer does not take a shard stuck on a
- * retried batch for an idle one; with skip detection, also where the mapping will resume. Best effort: the batch
- * is failing anyway.
- */
-async function touchLane(
-  deps: BatchDeps,
-  lane: string,
-  state: LaneState,
-  time: TimePort,
-  deadlineMs: number,
-  nowMs: number,
-  resumeAt: InFlight | undefined,
-): Promise<void> {
-  try {
-    await updateLane(deps.store, lane, state, time, deadlineMs, (cur) => ({
-      ...cur,
-      lastBatchAt: Math.max(cur.lastBatchAt ?? 0, nowMs),
-      inFlight: resumeAt ?? cur.inFlight,
-    }));
-  } catch (e) {
-    deps.log?.warn('recording the failed batch on its lane failed', { shardId: lane, error: String(e) });
-  }
 }
 
 /**
